@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AdrConfig(AppConfig):
+    name = "adr"
+    verbose_name = "Deadlock, CISAS and court"

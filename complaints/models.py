@@ -1,0 +1,456 @@
+"""The complaint, its state machine and its timeline.
+
+The ``state`` field is protected: it changes only through the transition methods below, each called
+from a service in ``services.py`` that also writes the ``ComplaintEvent`` in the same transaction.
+Transition methods change the state and the fields that must change with it, nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+
+from . import clocks
+from .roles import Actor, Role
+
+
+class State(models.TextChoices):
+    CS_TEAM = "cs_team", "With our Customer Services Team"
+    CS_MANAGER = "cs_manager", "With our Customer Services Manager"
+    FORMAL_WRITTEN = "formal_written", "Formal written complaint"
+    DEADLOCK = "deadlock", "Deadlock letter issued"
+    ADR_REFERRED = "adr_referred", "Referred to CISAS"
+    COURT = "court", "Court action"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+# Cases that are still being worked; the stage clock runs in the first three.
+OPEN_STATES = (
+    State.CS_TEAM,
+    State.CS_MANAGER,
+    State.FORMAL_WRITTEN,
+    State.DEADLOCK,
+    State.ADR_REFERRED,
+    State.COURT,
+)
+CLOCK_STATES = (State.CS_TEAM, State.CS_MANAGER, State.FORMAL_WRITTEN)
+STAGE_OF_STATE = {State.CS_TEAM: 1, State.CS_MANAGER: 2, State.FORMAL_WRITTEN: 3}
+
+
+class Category(models.TextChoices):
+    BILLING = "billing", "Billing"
+    SERVICE_FAULT = "service_fault", "Service fault"
+    NUMBER_PORTING = "number_porting", "Number porting"
+    PROVISIONING_SECURITY = "provisioning_security", "Provisioning and security"
+    CUSTOMER_SERVICE = "customer_service", "Customer service"
+    CONTRACT = "contract", "Contract"
+    OTHER = "other", "Other"
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web form"
+    PHONE = "phone", "Phone"
+    EMAIL = "email", "E-mail"
+    LETTER = "letter", "Letter"
+
+
+class ResponseMethod(models.TextChoices):
+    PHONE = "phone", "Phone call"
+    WRITTEN = "written", "Written reply"
+
+
+class Nation(models.TextChoices):
+    ENGLAND_AND_WALES = "england-and-wales", "England and Wales"
+    SCOTLAND = "scotland", "Scotland"
+    NORTHERN_IRELAND = "northern-ireland", "Northern Ireland"
+
+
+class AdrOutcome(models.TextChoices):
+    UPHELD = "upheld", "Upheld"
+    PARTLY_UPHELD = "partly_upheld", "Partly upheld"
+    NOT_UPHELD = "not_upheld", "Not upheld"
+
+
+def _default_nation() -> str:
+    return settings.WORKING_DAYS_NATION
+
+
+# --- Who may fire which transition (DESIGN.md, "The procedure as a state machine") -------------
+
+
+def _roles(*roles: Role):
+    def check(instance: Complaint, actor: Actor) -> bool:
+        return getattr(actor, "role", None) in roles
+
+    return check
+
+
+def _may_resolve(instance: Complaint, actor: Actor) -> bool:
+    # Agents work stage 1 only; managers may resolve at any open stage.
+    role = getattr(actor, "role", None)
+    return role == Role.MANAGER or (role == Role.AGENT and instance.state == State.CS_TEAM)
+
+
+def _may_reopen(instance: Complaint, actor: Actor) -> bool:
+    role = getattr(actor, "role", None)
+    if role in (Role.AGENT, Role.MANAGER):
+        return True
+    return (
+        role == Role.CUSTOMER
+        and instance.reopen_allowed_until is not None
+        and (timezone.now() < instance.reopen_allowed_until)
+    )
+
+
+class Complaint(ConcurrentTransitionMixin, models.Model):
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+
+    customer_name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+    phone = models.CharField(max_length=40, blank=True)
+    postal_address = models.TextField(blank=True)
+    account_number = models.CharField(max_length=40, blank=True)
+    nation = models.CharField(max_length=20, choices=Nation.choices, default=_default_nation)
+
+    category = models.CharField(max_length=32, choices=Category.choices)
+    description = models.TextField()
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    received_at = models.DateTimeField()
+    preferred_response = models.CharField(
+        max_length=10, choices=ResponseMethod.choices, default=ResponseMethod.PHONE
+    )
+    # Ofcom General Condition C5: customers in vulnerable circumstances are identified and helped.
+    vulnerable = models.BooleanField(default=False)
+    vulnerability_notes = models.TextField(blank=True)
+
+    state = FSMField(max_length=20, choices=State.choices, default=State.CS_TEAM, protected=True)
+
+    # The stage clock: restarted on filing and on each escalation, stopped by a reply.
+    stage_started_at = models.DateTimeField()
+    response_due_at = models.DateTimeField(null=True, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    overdue_flagged_at = models.DateTimeField(null=True, blank=True)
+
+    # The ADR clock: set once at filing, never moved.
+    adr_eligible_date = models.DateField()
+    deadlock_issued_at = models.DateTimeField(null=True, blank=True)
+    cisas_reference = models.CharField(max_length=60, blank=True)
+    adr_referred_on = models.DateField(null=True, blank=True)
+    adr_outcome = models.CharField(max_length=20, choices=AdrOutcome.choices, blank=True)
+    adr_remedy = models.TextField(blank=True)
+    adr_accepted_on = models.DateField(null=True, blank=True)
+    remedy_due_date = models.DateField(null=True, blank=True)
+    court_started_on = models.DateField(null=True, blank=True)
+
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_summary = models.TextField(blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_complaints",
+    )
+    # SHA-256 of the customer's tracking secret; the secret itself is shown once and e-mailed.
+    tracking_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            # Agents' queue: open stage-1 cases ordered by reply due date
+            # (WHERE state = 'cs_team' ORDER BY response_due_at).
+            models.Index(fields=["state", "response_due_at"], name="complaint_queue_idx"),
+            # Overdue sweep: WHERE state IN (clock states) AND responded_at IS NULL AND
+            # overdue_flagged_at IS NULL AND response_due_at <= now. Partial, so it holds only the
+            # few cases whose clock is running and not yet flagged.
+            models.Index(
+                fields=["response_due_at"],
+                name="complaint_overdue_sweep_idx",
+                condition=Q(
+                    state__in=CLOCK_STATES,
+                    responded_at__isnull=True,
+                    overdue_flagged_at__isnull=True,
+                ),
+            ),
+            # ADR sweep: WHERE state IN (clock states) AND adr_eligible_date <= today.
+            models.Index(
+                fields=["adr_eligible_date"],
+                name="complaint_adr_sweep_idx",
+                condition=Q(state__in=CLOCK_STATES),
+            ),
+            # Auto-close sweep: WHERE state = 'resolved' AND resolved_at <= now - 8 weeks.
+            models.Index(
+                fields=["resolved_at"],
+                name="complaint_autoclose_idx",
+                condition=Q(state=State.RESOLVED),
+            ),
+            # Staff queues filtered by "assigned to me", ordered by due date.
+            models.Index(fields=["assigned_to", "response_due_at"], name="complaint_assignee_idx"),
+            # Reports over a date range of receipt.
+            models.Index(fields=["received_at"], name="complaint_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    # --- Derived from stored fields --------------------------------------------------------
+
+    @property
+    def stage(self) -> int | None:
+        return STAGE_OF_STATE.get(self.state)
+
+    @property
+    def received_date(self) -> dt.date:
+        return clocks.london_date(self.received_at)
+
+    @property
+    def response_due_date(self) -> dt.date | None:
+        return clocks.due_date(self.response_due_at)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def is_overdue(self, now: dt.datetime | None = None) -> bool:
+        return (
+            self.state in CLOCK_STATES
+            and self.responded_at is None
+            and self.response_due_at is not None
+            and self.response_due_at <= (now or timezone.now())
+        )
+
+    @property
+    def cisas_deadline(self) -> dt.date | None:
+        if self.deadlock_issued_at is None:
+            return None
+        return clocks.cisas_deadline(clocks.london_date(self.deadlock_issued_at))
+
+    @property
+    def reopen_allowed_until(self) -> dt.datetime | None:
+        if self.resolved_at is None:
+            return None
+        return self.resolved_at + dt.timedelta(weeks=settings.REOPEN_WEEKS)
+
+    def start_stage_clock(self, at: dt.datetime) -> None:
+        """Start a 15-working-day reply clock for the stage entered at ``at``."""
+        self.stage_started_at = at
+        self.response_due_at = clocks.response_due_at(at, self.nation)
+        self.responded_at = None
+        self.overdue_flagged_at = None
+
+    def answer_stage(self, at: dt.datetime) -> None:
+        """A resolution or a deadlock letter is the company's answer: it stops the stage clock.
+        The due instant stays, so reports can tell whether the answer came in time."""
+        if self.responded_at is None:
+            self.responded_at = at
+
+    # --- Transitions: state and the fields that change with it; no side effects -------------
+
+    @transition(
+        field=state,
+        source=State.CS_TEAM,
+        target=State.CS_MANAGER,
+        permission=_roles(Role.CUSTOMER, Role.AGENT, Role.MANAGER),
+    )
+    def escalate_to_manager(self, *, at: dt.datetime) -> None:
+        self.start_stage_clock(at)
+
+    @transition(
+        field=state,
+        source=State.CS_MANAGER,
+        target=State.FORMAL_WRITTEN,
+        permission=_roles(Role.CUSTOMER, Role.AGENT, Role.MANAGER),
+    )
+    def make_formal_complaint(self, *, at: dt.datetime) -> None:
+        self.start_stage_clock(at)
+
+    @transition(
+        field=state,
+        source=CLOCK_STATES,
+        target=State.DEADLOCK,
+        permission=_roles(Role.MANAGER, Role.SYSTEM),
+    )
+    def issue_deadlock_letter(self, *, at: dt.datetime) -> None:
+        self.deadlock_issued_at = at
+        self.answer_stage(at)
+
+    @transition(
+        field=state,
+        source=State.DEADLOCK,
+        target=State.ADR_REFERRED,
+        permission=_roles(Role.MANAGER),
+    )
+    def refer_to_adr(self, *, at: dt.datetime, cisas_reference: str, referred_on: dt.date) -> None:
+        self.cisas_reference = cisas_reference
+        self.adr_referred_on = referred_on
+
+    @transition(
+        field=state,
+        source=State.ADR_REFERRED,
+        target=RETURN_VALUE(State.RESOLVED, State.CLOSED),
+        permission=_roles(Role.MANAGER),
+    )
+    def record_adr_decision(
+        self,
+        *,
+        at: dt.datetime,
+        outcome: str,
+        remedy: str,
+        accepted_on: dt.date | None,
+    ) -> str:
+        """Accepted by the customer: resolved, with the remedy due in 20 working days. Rejected:
+        closed (the customer keeps the right to go to court)."""
+        self.adr_outcome = outcome
+        self.adr_remedy = remedy
+        self.adr_accepted_on = accepted_on
+        if accepted_on is not None:
+            self.remedy_due_date = clocks.remedy_due_date(accepted_on, self.nation)
+            self.resolved_at = at
+            return State.RESOLVED
+        self.closed_at = at
+        return State.CLOSED
+
+    @transition(
+        field=state,
+        source=(State.DEADLOCK, State.ADR_REFERRED),
+        target=State.COURT,
+        permission=_roles(Role.MANAGER),
+    )
+    def start_court_action(self, *, at: dt.datetime, started_on: dt.date) -> None:
+        self.court_started_on = started_on
+
+    @transition(field=state, source=OPEN_STATES, target=State.RESOLVED, permission=_may_resolve)
+    def resolve(self, *, at: dt.datetime, summary: str) -> None:
+        self.resolved_at = at
+        self.resolution_summary = summary
+        self.answer_stage(at)
+
+    @transition(field=state, source=State.RESOLVED, target=State.CS_MANAGER, permission=_may_reopen)
+    def reopen(self, *, at: dt.datetime) -> None:
+        self.resolved_at = None
+        self.start_stage_clock(at)
+
+    @transition(
+        field=state,
+        source=State.RESOLVED,
+        target=State.CLOSED,
+        permission=_roles(Role.MANAGER, Role.SYSTEM),
+    )
+    def close(self, *, at: dt.datetime) -> None:
+        self.closed_at = at
+
+    @transition(
+        field=state,
+        source=OPEN_STATES,
+        target=State.WITHDRAWN,
+        permission=_roles(Role.CUSTOMER, Role.AGENT, Role.MANAGER),
+    )
+    def withdraw(self, *, at: dt.datetime) -> None:
+        self.withdrawn_at = at
+
+
+TRANSITION_NAMES = (
+    "escalate_to_manager",
+    "make_formal_complaint",
+    "issue_deadlock_letter",
+    "refer_to_adr",
+    "record_adr_decision",
+    "start_court_action",
+    "resolve",
+    "reopen",
+    "close",
+    "withdraw",
+)
+
+
+class EventKind(models.TextChoices):
+    FILED = "filed", "Complaint received"
+    TRANSITION = "transition", "Status changed"
+    REPLY = "reply", "Reply given"
+    MESSAGE = "message", "Message"
+    NOTE = "note", "Internal note"
+    ASSIGNMENT = "assignment", "Assigned"
+    ATTACHMENT = "attachment", "File added"
+    LETTER = "letter", "Letter issued"
+    OVERDUE = "overdue", "Reply overdue"
+
+
+class ComplaintEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("The complaint timeline is append-only.")
+
+    def delete(self):
+        raise PermissionError("The complaint timeline is append-only.")
+
+
+class ComplaintEvent(models.Model):
+    """One line of a complaint's timeline. Append-only: written once, never changed or removed."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_role = models.CharField(max_length=10, choices=[(r.value, r.value) for r in Role])
+    transition = models.CharField(max_length=40, blank=True)
+    from_state = models.CharField(max_length=20, choices=State.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=State.choices, blank=True)
+    customer_visible = models.BooleanField(default=True)
+    text = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ComplaintEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # The case page and the API timeline: WHERE complaint_id = ? ORDER BY created_at, id.
+            models.Index(fields=["complaint", "created_at", "id"], name="event_timeline_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id} {self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise PermissionError("The complaint timeline is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The complaint timeline is append-only.")
+
+
+class ReferenceCounter(models.Model):
+    """The last reference number handed out per year (CMP-<year>-<number>)."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
+
+class ClosureDay(models.Model):
+    """A company-wide non-working day (e.g. the office closed between Christmas and New Year)."""
+
+    date = models.DateField(unique=True)
+    reason = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%d %b %Y}: {self.reason}"

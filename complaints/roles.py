@@ -1,0 +1,72 @@
+"""Who is acting: a customer with a tracking link, a member of staff in a role, or the system.
+
+Roles come from the groups in DESIGN.md. A staff user in neither group (and not a superuser) has no
+role and may do nothing to a complaint.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+AGENTS_GROUP = "CS Team"
+MANAGERS_GROUP = "CS Managers"
+
+
+class Role(enum.StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    MANAGER = "manager"
+    SYSTEM = "system"
+
+
+def staff_role(user: Any) -> Role | None:
+    """The portal role of a logged-in user, or None for anyone else (customers have no account)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if user.is_superuser:
+        return Role.MANAGER
+    # One query per request at most: the names are cached on the user object.
+    names = getattr(user, "_portal_group_names", None)
+    if names is None:
+        names = set(user.groups.values_list("name", flat=True))
+        user._portal_group_names = names
+    if MANAGERS_GROUP in names:
+        return Role.MANAGER
+    if AGENTS_GROUP in names:
+        return Role.AGENT
+    return None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The one doing something to a complaint; passed to services and FSM permission checks."""
+
+    role: Role | None
+    user: Any = None
+
+    @classmethod
+    def customer(cls) -> Actor:
+        return cls(Role.CUSTOMER)
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(Role.SYSTEM)
+
+    @classmethod
+    def staff(cls, user: Any) -> Actor:
+        return cls(staff_role(user), user)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.AGENT, Role.MANAGER)
+
+    @property
+    def user_id(self) -> int | None:
+        return getattr(self.user, "pk", None)
+
+    def __str__(self) -> str:
+        if self.user is not None:
+            return self.user.get_full_name() or self.user.get_username()
+        return {Role.CUSTOMER: "Customer", Role.SYSTEM: "System"}.get(self.role, "Unknown")

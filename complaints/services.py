@@ -1,0 +1,763 @@
+"""Everything that changes a complaint goes through here: views, the API, admin actions and tasks.
+
+Each service is atomic: the change, its timeline event and any follow-up work queued on commit
+succeed or fail together. Each raises a ``ComplaintError`` subclass that says plainly what went
+wrong, which the views turn into messages and the API into status codes:
+
+- ``TransitionNotAllowed``: the case's state does not permit it (HTTP 409, with what is allowed);
+- ``NotPermitted``: this role may not do it (HTTP 403);
+- ``ComplaintChanged``: someone else changed the case first (HTTP 409; the page shows the fresh
+  state).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
+
+from . import clocks
+from .models import (
+    CLOCK_STATES,
+    OPEN_STATES,
+    TRANSITION_NAMES,
+    AdrOutcome,
+    Channel,
+    Complaint,
+    ComplaintEvent,
+    EventKind,
+    ReferenceCounter,
+    ResponseMethod,
+    State,
+)
+from .roles import Actor, Role, staff_role
+
+# --- Errors -----------------------------------------------------------------------------------
+
+
+class ComplaintError(Exception):
+    code = "complaint_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TransitionNotAllowed(ComplaintError):
+    code = "transition_not_allowed"
+
+    def __init__(self, message: str, *, allowed: list[str]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class NotPermitted(ComplaintError):
+    code = "not_permitted"
+
+
+class ComplaintChanged(ComplaintError):
+    code = "changed_by_someone_else"
+
+    def __init__(self, complaint: Complaint) -> None:
+        super().__init__(
+            f"Complaint {complaint.reference} was changed by someone else while you were looking "
+            f"at it: it is now “{complaint.get_state_display()}”. Nothing was saved; please "
+            "check it and try again."
+        )
+        self.complaint = complaint
+
+
+# --- Helpers ----------------------------------------------------------------------------------
+
+TRANSITION_LABELS = {
+    "escalate_to_manager": "Escalated to the Customer Services Manager",
+    "make_formal_complaint": "Formal written complaint made",
+    "issue_deadlock_letter": "Deadlock letter issued",
+    "refer_to_adr": "Referred to CISAS",
+    "record_adr_decision": "CISAS decision recorded",
+    "start_court_action": "Court action started",
+    "resolve": "Resolved",
+    "reopen": "Reopened",
+    "close": "Closed",
+    "withdraw": "Withdrawn",
+}
+
+
+def _event(
+    complaint: Complaint,
+    *,
+    kind: str,
+    by: Actor,
+    text: str = "",
+    customer_visible: bool = True,
+    data: dict[str, Any] | None = None,
+    transition_name: str = "",
+    from_state: str = "",
+    to_state: str = "",
+    at: dt.datetime | None = None,
+) -> ComplaintEvent:
+    return ComplaintEvent.objects.create(
+        complaint=complaint,
+        kind=kind,
+        actor=by.user if by.user is not None and by.user.pk else None,
+        actor_role=by.role or "",
+        transition=transition_name,
+        from_state=from_state,
+        to_state=to_state,
+        customer_visible=customer_visible,
+        text=text,
+        data=data or {},
+        created_at=at or timezone.now(),
+    )
+
+
+def _require_role(by: Actor, *roles: Role, doing: str) -> None:
+    if by.role not in roles:
+        raise NotPermitted(f"You are not allowed to {doing}.")
+
+
+def _require_text(value: str, field: str, label: str, max_length: int = 20000) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError({field: f"Enter {label}."})
+    if len(value) > max_length:
+        raise ValidationError(
+            {field: f"{label.capitalize()} must be {max_length:,} characters or fewer."}
+        )
+    return value
+
+
+def _not_in_future(value: dt.datetime, field: str, label: str, now: dt.datetime) -> None:
+    if value > now:
+        raise ValidationError({field: f"{label} cannot be in the future."})
+
+
+def available_transitions(complaint: Complaint, by: Actor) -> list[str]:
+    """The transitions this actor may fire on the case as it stands, in the order of DESIGN.md."""
+    return [
+        name
+        for name in TRANSITION_NAMES
+        if can_proceed(getattr(complaint, name))
+        and has_transition_perm(getattr(complaint, name), by)
+    ]
+
+
+def _transitions_from_state(complaint: Complaint) -> list[str]:
+    return [name for name in TRANSITION_NAMES if can_proceed(getattr(complaint, name))]
+
+
+def _fire(
+    complaint: Complaint,
+    name: str,
+    *,
+    by: Actor,
+    expected_state: str | None,
+    text: str = "",
+    data: dict[str, Any] | None = None,
+    at: dt.datetime,
+    **kwargs: Any,
+) -> Complaint:
+    """Fire one transition with compare-and-set on the state, and write its event.
+
+    ``expected_state`` is the state the caller saw (a page's hidden field, an API client's view):
+    if the case has moved on since, nothing happens and ``ComplaintChanged`` says so.
+    """
+    method = getattr(complaint, name)
+    label = TRANSITION_LABELS[name]
+    if expected_state is not None and complaint.state != expected_state:
+        raise ComplaintChanged(complaint)
+    if not can_proceed(method):
+        raise TransitionNotAllowed(
+            f"“{label}” is not possible while the complaint is “{complaint.get_state_display()}”.",
+            allowed=available_transitions(complaint, by),
+        )
+    if not has_transition_perm(method, by):
+        raise NotPermitted(f"Your role may not do this: “{label}”.")
+
+    fields = [f for f in Complaint._meta.concrete_fields if not f.primary_key]
+    before = {f.attname: f.value_from_object(complaint) for f in fields}
+    from_state = complaint.state
+    try:
+        with transaction.atomic():
+            method(at=at, **kwargs)
+            changed = [
+                f.name for f in fields if f.value_from_object(complaint) != before[f.attname]
+            ]
+            # Only the fields this transition changed, so a concurrent assignment or reply on
+            # another column is never overwritten; the state column is compared and set by
+            # ConcurrentTransitionMixin (UPDATE ... WHERE state = <state we read>).
+            complaint.save(update_fields=[*changed, "updated_at"])
+            _event(
+                complaint,
+                kind=EventKind.TRANSITION,
+                by=by,
+                text=text,
+                data=data,
+                transition_name=name,
+                from_state=from_state,
+                to_state=complaint.state,
+                at=at,
+            )
+    except ConcurrentTransition:
+        complaint.refresh_from_db()
+        raise ComplaintChanged(complaint) from None
+    except Exception:
+        complaint.refresh_from_db()
+        raise
+    return complaint
+
+
+def _now() -> dt.datetime:
+    return timezone.now()
+
+
+# --- Filing -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filed:
+    complaint: Complaint
+    tracking_secret: str  # shown once and e-mailed; only its hash is stored
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(complaint: Complaint, secret: str) -> bool:
+    if not complaint.tracking_token_hash or not secret:
+        return False
+    return hmac.compare_digest(complaint.tracking_token_hash, hash_secret(secret))
+
+
+def _next_reference(year: int) -> str:
+    # One statement that both PostgreSQL and SQLite run atomically: the row lock it takes is held
+    # until the filing commits, so two filings never get the same number.
+    table = ReferenceCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (year, last) VALUES (%s, 1) "  # noqa: S608 (table name is ours)
+            f"ON CONFLICT (year) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [year],
+        )
+        (number,) = cursor.fetchone()
+    return f"CMP-{year}-{number:06d}"
+
+
+def complaint_file(
+    *,
+    customer_name: str,
+    email: str,
+    description: str,
+    category: str,
+    by: Actor,
+    phone: str = "",
+    postal_address: str = "",
+    account_number: str = "",
+    nation: str = "",
+    channel: str = Channel.WEB,
+    received_at: dt.datetime | None = None,
+    preferred_response: str = ResponseMethod.PHONE,
+    vulnerable: bool = False,
+    vulnerability_notes: str = "",
+) -> Filed:
+    """File a complaint: reference, tracking secret, both clocks started, one ``filed`` event.
+
+    Customers file through the web form (channel ``web``, received now); staff log complaints that
+    came by phone, e-mail or letter, with the time they were received, never in the future.
+    """
+    if by.role not in (Role.CUSTOMER, Role.AGENT, Role.MANAGER):
+        raise NotPermitted("You are not allowed to log complaints.")
+    now = _now()
+    if received_at is None:
+        received_at = now
+    if timezone.is_naive(received_at):
+        raise ValidationError({"received_at": "Give the time with its time zone."})
+    _not_in_future(received_at, "received_at", "The date received", now)
+    if by.role == Role.CUSTOMER and channel != Channel.WEB:
+        raise ValidationError({"channel": "Complaints filed online come through the web form."})
+
+    complaint = Complaint(
+        customer_name=(customer_name or "").strip(),
+        email=(email or "").strip(),
+        phone=(phone or "").strip(),
+        postal_address=(postal_address or "").strip(),
+        account_number=(account_number or "").strip(),
+        category=category,
+        description=(description or "").strip(),
+        channel=channel,
+        received_at=received_at,
+        preferred_response=preferred_response,
+        vulnerable=vulnerable,
+        vulnerability_notes=(vulnerability_notes or "").strip(),
+    )
+    if nation:
+        complaint.nation = nation
+    complaint.reference = "CMP-0000-000000"  # placeholder so full_clean passes; set below
+    complaint.stage_started_at = received_at
+    complaint.adr_eligible_date = dt.date.min
+    complaint.full_clean(exclude=["reference", "state"])
+    try:
+        complaint.start_stage_clock(received_at)
+        complaint.adr_eligible_date = clocks.adr_eligible_date(received_at, complaint.nation)
+    except ValueError as exc:  # outside the calendar's years
+        raise ValidationError(
+            {"received_at": f"The date received is not a date we can use: {exc}"}
+        ) from None
+
+    secret = secrets.token_urlsafe(24)  # 192 random bits
+    complaint.tracking_token_hash = hash_secret(secret)
+    with transaction.atomic():
+        complaint.reference = _next_reference(clocks.london_date(received_at).year)
+        complaint.save()
+        _event(
+            complaint,
+            kind=EventKind.FILED,
+            by=by,
+            text=f"Complaint received ({complaint.get_channel_display().lower()}).",
+            data={"channel": channel},
+            at=now,
+        )
+    return Filed(complaint=complaint, tracking_secret=secret)
+
+
+def complaint_new_tracking_secret(*, complaint: Complaint) -> str:
+    """Replace the tracking secret: the old link stops working at once."""
+    secret = secrets.token_urlsafe(24)
+    Complaint.objects.filter(pk=complaint.pk).update(
+        tracking_token_hash=hash_secret(secret), updated_at=_now()
+    )
+    complaint.tracking_token_hash = hash_secret(secret)
+    return secret
+
+
+# --- Work on a case that is not a state change ------------------------------------------------
+
+_UNSET: Any = object()
+
+
+def complaint_assign(
+    *,
+    complaint: Complaint,
+    assignee: Any | None,
+    by: Actor,
+    expected_assignee: Any = _UNSET,
+) -> Complaint:
+    """Assign (or unassign, with ``assignee=None``) a case. Agents may claim a case or give up
+    their own; managers may assign anyone. With ``expected_assignee`` the change happens only if the
+    case is still assigned as the caller saw it, so two agents claiming at once cannot both win."""
+    _require_role(by, Role.AGENT, Role.MANAGER, doing="assign complaints")
+    if assignee is not None and staff_role(assignee) not in (Role.AGENT, Role.MANAGER):
+        raise ValidationError({"assigned_to": "Choose a member of the complaints team."})
+    if by.role == Role.AGENT:
+        own = assignee is None or assignee.pk == by.user_id
+        if not own or (complaint.assigned_to_id not in (None, by.user_id)):
+            raise NotPermitted(
+                "Agents may claim unassigned cases or release their own; ask a manager to reassign."
+            )
+    if not complaint.is_open:
+        raise TransitionNotAllowed(
+            f"A complaint that is “{complaint.get_state_display()}” cannot be assigned.", allowed=[]
+        )
+    new_id = assignee.pk if assignee is not None else None
+    if new_id == complaint.assigned_to_id:
+        return complaint
+    rows = Complaint.objects.filter(pk=complaint.pk, state__in=OPEN_STATES)
+    if expected_assignee is not _UNSET:
+        rows = rows.filter(assigned_to=getattr(expected_assignee, "pk", expected_assignee))
+    now = _now()
+    with transaction.atomic():
+        if rows.update(assigned_to=new_id, updated_at=now) != 1:
+            complaint.refresh_from_db()
+            raise ComplaintChanged(complaint)
+        complaint.assigned_to = assignee
+        name = (assignee.get_full_name() or assignee.get_username()) if assignee else None
+        _event(
+            complaint,
+            kind=EventKind.ASSIGNMENT,
+            by=by,
+            text=f"Assigned to {name}." if name else "Unassigned.",
+            customer_visible=False,
+            data={"assigned_to": new_id},
+            at=now,
+        )
+    return complaint
+
+
+def complaint_record_reply(
+    *,
+    complaint: Complaint,
+    by: Actor,
+    method: str,
+    summary: str,
+    replied_at: dt.datetime | None = None,
+    call_reference: str = "",
+) -> ComplaintEvent:
+    """Record the company's reply to the customer (a phone call logged, or a written reply). The
+    first reply in a stage stops that stage's clock."""
+    _require_role(by, Role.AGENT, Role.MANAGER, doing="record replies")
+    if method not in ResponseMethod.values:
+        raise ValidationError({"method": "Choose phone call or written reply."})
+    summary = _require_text(summary, "summary", "a summary of the reply")
+    now = _now()
+    replied_at = replied_at or now
+    _not_in_future(replied_at, "replied_at", "The time of the reply", now)
+    if replied_at < complaint.received_at:
+        raise ValidationError(
+            {"replied_at": "The reply cannot be before the complaint was received."}
+        )
+    if not complaint.is_open:
+        raise TransitionNotAllowed(
+            f"A complaint that is “{complaint.get_state_display()}” takes no more replies.",
+            allowed=[],
+        )
+    with transaction.atomic():
+        if complaint.state in CLOCK_STATES and complaint.responded_at is None:
+            # Compare-and-set: stops the clock only for the stage the caller saw.
+            stopped = Complaint.objects.filter(
+                pk=complaint.pk, state=complaint.state, responded_at__isnull=True
+            ).update(responded_at=replied_at, updated_at=now)
+            if stopped:
+                complaint.responded_at = replied_at
+            else:
+                fresh = Complaint.objects.only("state").get(pk=complaint.pk)
+                if fresh.state != complaint.state:
+                    complaint.refresh_from_db()
+                    raise ComplaintChanged(complaint)
+        label = "Phone call" if method == ResponseMethod.PHONE else "Written reply"
+        return _event(
+            complaint,
+            kind=EventKind.REPLY,
+            by=by,
+            text=summary,
+            data={
+                "method": method,
+                "replied_at": replied_at.isoformat(),
+                "call_reference": call_reference.strip(),
+                "label": label,
+            },
+            at=now,
+        )
+
+
+def complaint_add_message(*, complaint: Complaint, by: Actor, text: str) -> ComplaintEvent:
+    """A message the customer sees: from the customer, or from staff to the customer."""
+    if by.role == Role.CUSTOMER:
+        if complaint.state in (State.CLOSED, State.WITHDRAWN):
+            raise TransitionNotAllowed(
+                "This complaint is closed. If you are still unhappy, please file a new complaint.",
+                allowed=[],
+            )
+    else:
+        _require_role(by, Role.AGENT, Role.MANAGER, doing="message customers")
+    text = _require_text(text, "text", "your message")
+    return _event(complaint, kind=EventKind.MESSAGE, by=by, text=text)
+
+
+def complaint_add_note(*, complaint: Complaint, by: Actor, text: str) -> ComplaintEvent:
+    """An internal note: staff only, never shown to the customer."""
+    _require_role(by, Role.AGENT, Role.MANAGER, doing="add internal notes")
+    text = _require_text(text, "text", "the note")
+    return _event(complaint, kind=EventKind.NOTE, by=by, text=text, customer_visible=False)
+
+
+# --- One service per transition ---------------------------------------------------------------
+
+
+def complaint_escalate(
+    *, complaint: Complaint, by: Actor, reason: str = "", expected_state: str | None = None
+) -> Complaint:
+    """Stage 1 to stage 2: the manager reviews; a new 15-working-day reply clock starts."""
+    return _fire(
+        complaint,
+        "escalate_to_manager",
+        by=by,
+        expected_state=expected_state,
+        text=reason.strip(),
+        at=_now(),
+    )
+
+
+def complaint_make_formal(
+    *, complaint: Complaint, by: Actor, text: str = "", expected_state: str | None = None
+) -> Complaint:
+    """Stage 2 to stage 3: a formal written complaint; a new reply clock starts."""
+    return _fire(
+        complaint,
+        "make_formal_complaint",
+        by=by,
+        expected_state=expected_state,
+        text=text.strip(),
+        at=_now(),
+    )
+
+
+def complaint_issue_deadlock(
+    *,
+    complaint: Complaint,
+    by: Actor,
+    final_position: str = "",
+    expected_state: str | None = None,
+) -> Complaint:
+    """Deadlock: the company's final position; the customer may go to CISAS for 12 months.
+
+    A manager gives the final position in writing; the system issues it when the ADR clock runs
+    out, with the clock's wording instead."""
+    if by.role != Role.SYSTEM:
+        final_position = _require_text(final_position, "final_position", "the final position")
+    return _fire(
+        complaint,
+        "issue_deadlock_letter",
+        by=by,
+        expected_state=expected_state,
+        text=final_position.strip(),
+        data={"by_clock": by.role == Role.SYSTEM},
+        at=_now(),
+    )
+
+
+def complaint_refer_to_adr(
+    *,
+    complaint: Complaint,
+    by: Actor,
+    cisas_reference: str,
+    referred_on: dt.date,
+    expected_state: str | None = None,
+) -> Complaint:
+    cisas_reference = _require_text(
+        cisas_reference, "cisas_reference", "the CISAS case reference", 60
+    )
+    if referred_on > clocks.london_date(_now()):
+        raise ValidationError({"referred_on": "The referral date cannot be in the future."})
+    return _fire(
+        complaint,
+        "refer_to_adr",
+        by=by,
+        expected_state=expected_state,
+        text=f"CISAS case {cisas_reference}, referred on {referred_on:%d %B %Y}.",
+        data={"cisas_reference": cisas_reference, "referred_on": referred_on.isoformat()},
+        at=_now(),
+        cisas_reference=cisas_reference,
+        referred_on=referred_on,
+    )
+
+
+def complaint_record_adr_decision(
+    *,
+    complaint: Complaint,
+    by: Actor,
+    outcome: str,
+    remedy: str = "",
+    accepted_on: dt.date | None = None,
+    expected_state: str | None = None,
+) -> Complaint:
+    """CISAS's adjudication. Accepted by the customer: resolved, remedy due in 20 working days.
+    Not accepted: closed."""
+    if outcome not in AdrOutcome.values:
+        raise ValidationError({"outcome": "Choose the adjudication's outcome."})
+    if accepted_on is not None and accepted_on > clocks.london_date(_now()):
+        raise ValidationError({"accepted_on": "The acceptance date cannot be in the future."})
+    return _fire(
+        complaint,
+        "record_adr_decision",
+        by=by,
+        expected_state=expected_state,
+        text=remedy.strip(),
+        data={
+            "outcome": outcome,
+            "accepted_on": accepted_on.isoformat() if accepted_on else None,
+        },
+        at=_now(),
+        outcome=outcome,
+        remedy=remedy.strip(),
+        accepted_on=accepted_on,
+    )
+
+
+def complaint_start_court_action(
+    *,
+    complaint: Complaint,
+    by: Actor,
+    started_on: dt.date,
+    note: str = "",
+    expected_state: str | None = None,
+) -> Complaint:
+    if started_on > clocks.london_date(_now()):
+        raise ValidationError(
+            {"started_on": "The date court action started cannot be in the future."}
+        )
+    return _fire(
+        complaint,
+        "start_court_action",
+        by=by,
+        expected_state=expected_state,
+        text=note.strip(),
+        data={"started_on": started_on.isoformat()},
+        at=_now(),
+        started_on=started_on,
+    )
+
+
+def complaint_resolve(
+    *, complaint: Complaint, by: Actor, summary: str, expected_state: str | None = None
+) -> Complaint:
+    summary = _require_text(summary, "summary", "a summary of how it was resolved")
+    return _fire(
+        complaint,
+        "resolve",
+        by=by,
+        expected_state=expected_state,
+        text=summary,
+        at=_now(),
+        summary=summary,
+    )
+
+
+def complaint_reopen(
+    *, complaint: Complaint, by: Actor, reason: str = "", expected_state: str | None = None
+) -> Complaint:
+    """Reopened cases go to the manager (stage 2) with a new reply clock. Customers may reopen for
+    8 weeks after resolution; staff at any time."""
+    return _fire(
+        complaint, "reopen", by=by, expected_state=expected_state, text=reason.strip(), at=_now()
+    )
+
+
+def complaint_close(
+    *, complaint: Complaint, by: Actor, note: str = "", expected_state: str | None = None
+) -> Complaint:
+    return _fire(
+        complaint, "close", by=by, expected_state=expected_state, text=note.strip(), at=_now()
+    )
+
+
+def complaint_withdraw(
+    *, complaint: Complaint, by: Actor, reason: str = "", expected_state: str | None = None
+) -> Complaint:
+    return _fire(
+        complaint, "withdraw", by=by, expected_state=expected_state, text=reason.strip(), at=_now()
+    )
+
+
+def complaint_transition(
+    *,
+    complaint: Complaint,
+    name: str,
+    by: Actor,
+    note: str = "",
+    expected_state: str | None = None,
+    **fields: Any,
+) -> Complaint:
+    """Fire a transition by name (the API's ``{"name", "note"}``), through its own service."""
+    services = {
+        "escalate_to_manager": lambda: complaint_escalate(
+            complaint=complaint, by=by, reason=note, expected_state=expected_state
+        ),
+        "make_formal_complaint": lambda: complaint_make_formal(
+            complaint=complaint, by=by, text=note, expected_state=expected_state
+        ),
+        "issue_deadlock_letter": lambda: complaint_issue_deadlock(
+            complaint=complaint, by=by, final_position=note, expected_state=expected_state
+        ),
+        "refer_to_adr": lambda: complaint_refer_to_adr(
+            complaint=complaint,
+            by=by,
+            expected_state=expected_state,
+            cisas_reference=fields.get("cisas_reference", ""),
+            referred_on=fields.get("referred_on") or clocks.london_date(_now()),
+        ),
+        "record_adr_decision": lambda: complaint_record_adr_decision(
+            complaint=complaint,
+            by=by,
+            expected_state=expected_state,
+            outcome=fields.get("outcome", ""),
+            remedy=note,
+            accepted_on=fields.get("accepted_on"),
+        ),
+        "start_court_action": lambda: complaint_start_court_action(
+            complaint=complaint,
+            by=by,
+            note=note,
+            expected_state=expected_state,
+            started_on=fields.get("started_on") or clocks.london_date(_now()),
+        ),
+        "resolve": lambda: complaint_resolve(
+            complaint=complaint, by=by, summary=note, expected_state=expected_state
+        ),
+        "reopen": lambda: complaint_reopen(
+            complaint=complaint, by=by, reason=note, expected_state=expected_state
+        ),
+        "close": lambda: complaint_close(
+            complaint=complaint, by=by, note=note, expected_state=expected_state
+        ),
+        "withdraw": lambda: complaint_withdraw(
+            complaint=complaint, by=by, reason=note, expected_state=expected_state
+        ),
+    }
+    if name not in services:
+        raise ValidationError({"name": f"Unknown transition “{name}”."})
+    return services[name]()
+
+
+# --- Batches for the sweeps -------------------------------------------------------------------
+
+
+def complaints_fire_locked_batch(
+    complaints: list[Complaint],
+    name: str,
+    *,
+    by: Actor,
+    at: dt.datetime,
+    text: str = "",
+    data: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> list[Complaint]:
+    """Fire one transition on many cases the caller has locked (``SELECT ... FOR UPDATE``) inside
+    its transaction, with one UPDATE and one INSERT for the whole batch.
+
+    The same transition method as ``_fire`` decides the new state and fields, so a sweep follows
+    exactly the rule a person would. Cases the transition does not apply to are left alone and not
+    returned."""
+    fired: list[Complaint] = []
+    changed_fields: set[str] = set()
+    events: list[ComplaintEvent] = []
+    fields = [f for f in Complaint._meta.concrete_fields if not f.primary_key]
+    for complaint in complaints:
+        method = getattr(complaint, name)
+        if not (can_proceed(method) and has_transition_perm(method, by)):
+            continue
+        before = {f.attname: f.value_from_object(complaint) for f in fields}
+        from_state = complaint.state
+        method(at=at, **kwargs)
+        changed_fields.update(
+            f.name for f in fields if f.value_from_object(complaint) != before[f.attname]
+        )
+        complaint.updated_at = at
+        fired.append(complaint)
+        events.append(
+            ComplaintEvent(
+                complaint=complaint,
+                kind=EventKind.TRANSITION,
+                actor=by.user,
+                actor_role=by.role or "",
+                transition=name,
+                from_state=from_state,
+                to_state=complaint.state,
+                customer_visible=True,
+                text=text,
+                data=data or {},
+                created_at=at,
+            )
+        )
+    if fired:
+        Complaint.objects.bulk_update(fired, sorted(changed_fields | {"updated_at"}))
+        ComplaintEvent.objects.bulk_create(events)
+    return fired

@@ -1,0 +1,232 @@
+"""Filing, assignment, replies, messages and notes: what a complaints team and an auditor check."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from complaints import services
+from complaints.models import Channel, Complaint, ComplaintEvent, EventKind, State
+from complaints.roles import Actor
+from tests.conftest import fresh
+
+pytestmark = pytest.mark.django_db
+
+
+def test_filing_gives_a_readable_reference_and_a_secret_stored_only_as_a_hash(file_complaint):
+    filed = file_complaint()
+    complaint = fresh(filed.complaint)
+    assert re.fullmatch(r"CMP-\d{4}-\d{6}", complaint.reference)
+    assert len(filed.tracking_secret) >= 22  # at least 128 random bits, URL-safe
+    assert filed.tracking_secret not in complaint.tracking_token_hash
+    assert (
+        complaint.tracking_token_hash == hashlib.sha256(filed.tracking_secret.encode()).hexdigest()
+    )
+    assert services.secret_matches(complaint, filed.tracking_secret)
+    assert not services.secret_matches(complaint, filed.tracking_secret + "x")
+
+
+def test_references_count_up_within_the_year_they_were_received(file_complaint, agent):
+    logged = Actor.staff(agent)
+    a = file_complaint().complaint
+    b = file_complaint().complaint
+    year = timezone.now().year
+    assert a.reference == f"CMP-{year}-000001"
+    assert b.reference == f"CMP-{year}-000002"
+    old = file_complaint(
+        by=logged,
+        channel=Channel.LETTER,
+        received_at=dt.datetime(2025, 12, 30, 9, 0, tzinfo=dt.UTC),
+    ).complaint
+    assert old.reference == "CMP-2025-000001"
+
+
+def test_staff_may_log_a_complaint_received_earlier_but_never_in_the_future(file_complaint, agent):
+    with pytest.raises(ValidationError) as error:
+        file_complaint(
+            by=Actor.staff(agent),
+            channel=Channel.PHONE,
+            received_at=timezone.now() + dt.timedelta(minutes=5),
+        )
+    assert "received_at" in error.value.message_dict
+    assert not Complaint.objects.exists()
+    assert not ComplaintEvent.objects.exists()
+
+
+def test_bad_input_names_each_field_and_writes_nothing(file_complaint):
+    with pytest.raises(ValidationError) as error:
+        file_complaint(email="not-an-address", description="", category="nonsense")
+    assert {"email", "description", "category"} <= set(error.value.message_dict)
+    assert not Complaint.objects.exists()
+    assert not ComplaintEvent.objects.exists()
+
+
+def test_customers_file_through_the_web_form_only(file_complaint):
+    with pytest.raises(ValidationError):
+        file_complaint(channel=Channel.PHONE)
+
+
+def test_an_outsider_cannot_log_complaints(file_complaint, outsider):
+    with pytest.raises(services.NotPermitted):
+        file_complaint(by=Actor.staff(outsider), channel=Channel.PHONE)
+
+
+def test_a_new_tracking_secret_replaces_the_old_one(file_complaint):
+    filed = file_complaint()
+    new = services.complaint_new_tracking_secret(complaint=filed.complaint)
+    complaint = fresh(filed.complaint)
+    assert services.secret_matches(complaint, new)
+    assert not services.secret_matches(complaint, filed.tracking_secret)
+
+
+# --- Assignment ---------------------------------------------------------------------------
+
+
+def test_an_agent_claims_an_unassigned_case(file_complaint, agent):
+    complaint = file_complaint().complaint
+    services.complaint_assign(
+        complaint=complaint, assignee=agent, by=Actor.staff(agent), expected_assignee=None
+    )
+    assert fresh(complaint).assigned_to == agent
+    event = complaint.events.get(kind=EventKind.ASSIGNMENT)
+    assert not event.customer_visible
+    assert event.actor == agent
+
+
+def test_two_agents_claiming_from_stale_pages_do_not_both_win(file_complaint, agent, agent2):
+    complaint = file_complaint().complaint
+    page_of_agent2 = fresh(complaint)  # loaded before agent's claim lands
+    services.complaint_assign(
+        complaint=complaint, assignee=agent, by=Actor.staff(agent), expected_assignee=None
+    )
+    with pytest.raises(services.ComplaintChanged):
+        services.complaint_assign(
+            complaint=page_of_agent2,
+            assignee=agent2,
+            by=Actor.staff(agent2),
+            expected_assignee=None,
+        )
+    assert fresh(complaint).assigned_to == agent
+    assert complaint.events.filter(kind=EventKind.ASSIGNMENT).count() == 1
+
+
+def test_an_agent_cannot_take_a_case_from_a_colleague_but_a_manager_can(
+    file_complaint, agent, agent2, manager
+):
+    complaint = file_complaint().complaint
+    services.complaint_assign(complaint=complaint, assignee=agent, by=Actor.staff(agent))
+    with pytest.raises(services.NotPermitted):
+        services.complaint_assign(complaint=complaint, assignee=agent2, by=Actor.staff(agent2))
+    services.complaint_assign(complaint=complaint, assignee=agent2, by=Actor.staff(manager))
+    assert fresh(complaint).assigned_to == agent2
+
+
+def test_cases_are_assigned_only_to_the_complaints_team(file_complaint, manager, outsider):
+    with pytest.raises(ValidationError):
+        services.complaint_assign(
+            complaint=file_complaint().complaint, assignee=outsider, by=Actor.staff(manager)
+        )
+
+
+# --- Replies, messages, notes -------------------------------------------------------------
+
+
+def test_the_first_reply_stops_the_stage_clock_and_later_ones_do_not_move_it(file_complaint, agent):
+    complaint = file_complaint(
+        by=Actor.staff(agent),
+        channel=Channel.PHONE,
+        received_at=timezone.now() - dt.timedelta(hours=1),
+    ).complaint
+    first = timezone.now() - dt.timedelta(seconds=30)
+    services.complaint_record_reply(
+        complaint=complaint,
+        by=Actor.staff(agent),
+        method="phone",
+        summary="Called; explained the double charge and refunded it.",
+        replied_at=first,
+        call_reference="REC-5521",
+    )
+    services.complaint_record_reply(
+        complaint=fresh(complaint), by=Actor.staff(agent), method="written", summary="Confirmed."
+    )
+    after = fresh(complaint)
+    assert after.responded_at == first
+    assert not after.is_overdue(now=after.response_due_at + dt.timedelta(days=1))
+    replies = complaint.events.filter(kind=EventKind.REPLY).order_by("id")
+    assert [r.data["method"] for r in replies] == ["phone", "written"]
+    assert replies[0].data["call_reference"] == "REC-5521"
+
+
+def test_a_reply_cannot_be_dated_before_the_complaint_or_in_the_future(file_complaint, agent):
+    complaint = file_complaint().complaint
+    for when in (
+        complaint.received_at - dt.timedelta(hours=1),
+        timezone.now() + dt.timedelta(hours=1),
+    ):
+        with pytest.raises(ValidationError):
+            services.complaint_record_reply(
+                complaint=complaint,
+                by=Actor.staff(agent),
+                method="phone",
+                summary="x",
+                replied_at=when,
+            )
+    assert fresh(complaint).responded_at is None
+
+
+def test_escalation_restarts_the_clock_so_stage_two_needs_its_own_reply(file_complaint, agent):
+    complaint = file_complaint().complaint
+    services.complaint_record_reply(
+        complaint=complaint, by=Actor.staff(agent), method="phone", summary="Called."
+    )
+    services.complaint_escalate(complaint=fresh(complaint), by=Actor.customer(), reason="Unhappy")
+    after = fresh(complaint)
+    assert after.state == State.CS_MANAGER
+    assert after.responded_at is None
+    assert after.overdue_flagged_at is None
+
+
+def test_customers_cannot_add_notes_and_notes_are_internal(file_complaint, agent):
+    complaint = file_complaint().complaint
+    with pytest.raises(services.NotPermitted):
+        services.complaint_add_note(complaint=complaint, by=Actor.customer(), text="hello")
+    note = services.complaint_add_note(
+        complaint=complaint, by=Actor.staff(agent), text="Vulnerable?"
+    )
+    message = services.complaint_add_message(
+        complaint=complaint, by=Actor.customer(), text="Any news?"
+    )
+    assert not note.customer_visible
+    assert message.customer_visible
+
+
+def test_an_empty_message_is_refused_with_a_field_error(file_complaint):
+    with pytest.raises(ValidationError) as error:
+        services.complaint_add_message(
+            complaint=file_complaint().complaint, by=Actor.customer(), text="   "
+        )
+    assert "text" in error.value.message_dict
+
+
+def test_customers_cannot_message_on_a_withdrawn_case(complaint_in):
+    complaint = complaint_in(State.WITHDRAWN)
+    with pytest.raises(services.TransitionNotAllowed):
+        services.complaint_add_message(complaint=complaint, by=Actor.customer(), text="Hello")
+
+
+@time_machine.travel(dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC), tick=False)
+def test_only_the_changed_fields_are_written_by_a_transition(file_complaint, agent, manager):
+    """A transition never overwrites a concurrent change to another column (here, assignment)."""
+    complaint = file_complaint().complaint
+    managers_page = fresh(complaint)
+    services.complaint_assign(complaint=complaint, assignee=agent, by=Actor.staff(agent))
+    services.complaint_escalate(complaint=managers_page, by=Actor.staff(manager))
+    after = fresh(complaint)
+    assert after.state == State.CS_MANAGER
+    assert after.assigned_to == agent

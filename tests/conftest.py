@@ -1,0 +1,127 @@
+"""The shared cast: a customer (with a filed complaint), two agents, a manager, an outsider (staff
+without a complaints role), an administrator; and helpers that put a complaint in any state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from complaints import services
+from complaints.models import Category, Channel, Complaint, State
+from complaints.roles import AGENTS_GROUP, MANAGERS_GROUP, Actor
+
+PASSWORD = "correct horse battery staple"
+
+
+def _user(username: str, group: str | None = None, **extra) -> User:
+    user = User.objects.create_user(
+        username=username,
+        password=PASSWORD,
+        email=f"{username}@example.com",
+        first_name=username.capitalize(),
+        is_staff=True,
+        **extra,
+    )
+    if group:
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
+    return user
+
+
+@pytest.fixture
+def agent(db) -> User:
+    return _user("agent", AGENTS_GROUP)
+
+
+@pytest.fixture
+def agent2(db) -> User:
+    return _user("agent2", AGENTS_GROUP)
+
+
+@pytest.fixture
+def manager(db) -> User:
+    return _user("manager", MANAGERS_GROUP)
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    """A staff account with no complaints role (e.g. someone from finance)."""
+    return _user("outsider")
+
+
+@pytest.fixture
+def administrator(db) -> User:
+    return _user("administrator", is_superuser=True)
+
+
+@pytest.fixture
+def customer() -> Actor:
+    return Actor.customer()
+
+
+@pytest.fixture
+def file_complaint(db) -> Callable[..., services.Filed]:
+    """File a complaint as the customer would (or as staff logging one, with ``by=``)."""
+
+    def file(**overrides) -> services.Filed:
+        fields = {
+            "customer_name": "Jane Doe",
+            "email": "jane@example.com",
+            "phone": "07700 900123",
+            "postal_address": "1 High Street\nHertford\nSG14 1AA",
+            "account_number": "ET123456",
+            "category": Category.BILLING,
+            "description": "I was charged twice for October.",
+            "channel": Channel.WEB,
+            "by": Actor.customer(),
+        }
+        fields.update(overrides)
+        return services.complaint_file(**fields)
+
+    return file
+
+
+@pytest.fixture
+def complaint_in(file_complaint, manager) -> Callable[[str], Complaint]:
+    """A complaint brought to the given state through the services, as the procedure would."""
+    by = Actor.staff(manager)
+
+    def make(state: str) -> Complaint:
+        c = file_complaint().complaint
+        if state == State.CS_TEAM:
+            return c
+        if state in (State.CS_MANAGER, State.FORMAL_WRITTEN):
+            services.complaint_escalate(complaint=c, by=by)
+            if state == State.FORMAL_WRITTEN:
+                services.complaint_make_formal(complaint=c, by=by)
+            return c
+        if state in (State.DEADLOCK, State.ADR_REFERRED, State.COURT):
+            services.complaint_issue_deadlock(
+                complaint=c, by=by, final_position="Our offer stands."
+            )
+            if state == State.ADR_REFERRED:
+                services.complaint_refer_to_adr(
+                    complaint=c, by=by, cisas_reference="CIS-1", referred_on=dt.date.today()
+                )
+            if state == State.COURT:
+                services.complaint_start_court_action(
+                    complaint=c, by=by, started_on=dt.date.today()
+                )
+            return c
+        if state in (State.RESOLVED, State.CLOSED):
+            services.complaint_resolve(complaint=c, by=by, summary="Refunded.")
+            if state == State.CLOSED:
+                services.complaint_close(complaint=c, by=by)
+            return c
+        if state == State.WITHDRAWN:
+            services.complaint_withdraw(complaint=c, by=Actor.customer())
+            return c
+        raise ValueError(state)
+
+    return make
+
+
+def fresh(complaint: Complaint) -> Complaint:
+    return Complaint.objects.get(pk=complaint.pk)

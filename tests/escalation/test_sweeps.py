@@ -1,0 +1,150 @@
+"""The sweeps, moved through time: each case acted on once, however often or in parallel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+import time_machine
+from django.db import connection
+
+from complaints.models import Channel, ComplaintEvent, EventKind, State
+from complaints.roles import Actor
+from escalation import services as sweeps
+from tests.conftest import fresh
+
+UTC = dt.UTC
+RECEIVED = dt.datetime(2026, 7, 28, 9, 0, tzinfo=UTC)  # due 18 Aug; ADR date 15 Oct 2026
+
+
+@pytest.fixture
+def logged(file_complaint, agent):
+    def log(received_at=RECEIVED):
+        return file_complaint(
+            by=Actor.staff(agent), channel=Channel.LETTER, received_at=received_at
+        ).complaint
+
+    return log
+
+
+@pytest.mark.django_db
+def test_a_case_crossing_its_reply_date_is_flagged_once(logged):
+    c = logged()
+    assert sweeps.sweep_overdue_replies(now=dt.datetime(2026, 8, 18, 22, 59, tzinfo=UTC)) == 0
+    assert sweeps.sweep_overdue_replies(now=dt.datetime(2026, 8, 18, 23, 0, tzinfo=UTC)) == 1
+    assert sweeps.sweep_overdue_replies(now=dt.datetime(2026, 8, 19, 9, 0, tzinfo=UTC)) == 0
+    c = fresh(c)
+    assert c.overdue_flagged_at == dt.datetime(2026, 8, 18, 23, 0, tzinfo=UTC)
+    (event,) = c.events.filter(kind=EventKind.OVERDUE)
+    assert not event.customer_visible
+    assert "Tuesday 18 August 2026" in event.text
+
+
+@pytest.mark.django_db
+def test_a_replied_case_is_never_flagged(logged, agent):
+    from complaints import services
+
+    c = logged()
+    with time_machine.travel(dt.datetime(2026, 8, 10, 9, 0, tzinfo=UTC), tick=False):
+        services.complaint_record_reply(
+            complaint=c, by=Actor.staff(agent), method="phone", summary="Called."
+        )
+    assert sweeps.sweep_overdue_replies(now=dt.datetime(2026, 9, 1, tzinfo=UTC)) == 0
+
+
+@pytest.mark.django_db
+def test_the_adr_clock_issues_one_deadlock_however_often_the_sweep_runs(logged):
+    c = logged()
+    assert sweeps.sweep_adr_clock(now=dt.datetime(2026, 10, 14, 22, 59, tzinfo=UTC)) == 0
+    # 15 Oct 2026 begins at 23:00 UTC on the 14th (BST).
+    assert sweeps.sweep_adr_clock(now=dt.datetime(2026, 10, 14, 23, 0, tzinfo=UTC)) == 1
+    for _ in range(3):
+        assert sweeps.sweep_adr_clock(now=dt.datetime(2026, 10, 20, tzinfo=UTC)) == 0
+    c = fresh(c)
+    assert c.state == State.DEADLOCK
+    (event,) = c.events.filter(transition="issue_deadlock_letter")
+    assert event.actor is None and event.actor_role == "system"
+    assert event.data == {"by_clock": True}
+    assert "56 working days" in event.text
+    assert c.cisas_deadline == dt.date(2027, 10, 15)  # issued 00:00 BST on 15 Oct
+
+
+@pytest.mark.django_db
+def test_the_adr_clock_leaves_cases_already_in_deadlock_or_resolved_alone(logged, manager):
+    from complaints import services
+
+    resolved = logged()
+    services.complaint_resolve(complaint=resolved, by=Actor.staff(manager), summary="Refunded.")
+    assert sweeps.sweep_adr_clock(now=dt.datetime(2026, 12, 1, tzinfo=UTC)) == 0
+    assert fresh(resolved).state == State.RESOLVED
+
+
+@pytest.mark.django_db
+def test_resolved_cases_close_eight_weeks_after_resolution(logged, manager):
+    from complaints import services
+
+    with time_machine.travel(dt.datetime(2026, 9, 1, 12, 0, tzinfo=UTC), tick=False):
+        c = logged()
+        services.complaint_resolve(complaint=c, by=Actor.staff(manager), summary="Refunded.")
+    assert sweeps.sweep_auto_close(now=dt.datetime(2026, 10, 27, 11, 59, tzinfo=UTC)) == 0
+    assert sweeps.sweep_auto_close(now=dt.datetime(2026, 10, 27, 12, 0, tzinfo=UTC)) == 1
+    assert sweeps.sweep_auto_close(now=dt.datetime(2026, 10, 28, tzinfo=UTC)) == 0
+    assert fresh(c).state == State.CLOSED
+
+
+@pytest.mark.django_db
+def test_sweeps_work_through_more_cases_than_one_batch(logged):
+    cases = [logged() for _ in range(7)]
+    assert sweeps.sweep_overdue_replies(now=dt.datetime(2026, 9, 1, tzinfo=UTC), batch_size=3) == 7
+    assert sweeps.sweep_adr_clock(now=dt.datetime(2026, 11, 1, tzinfo=UTC), batch_size=3) == 7
+    assert {fresh(c).state for c in cases} == {State.DEADLOCK}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_in_parallel_act_on_each_case_once(logged):
+    cases = [logged() for _ in range(40)]
+    when = dt.datetime(2026, 11, 1, tzinfo=UTC)
+    counts: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def run():
+        try:
+            barrier.wait()
+            counts.append(sweeps.sweep_overdue_replies(now=when, batch_size=5))
+            counts.append(sweeps.sweep_adr_clock(now=when, batch_size=5))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum(counts) == 80
+    ids = [c.pk for c in cases]
+    assert ComplaintEvent.objects.filter(complaint_id__in=ids, kind=EventKind.OVERDUE).count() == 40
+    assert (
+        ComplaintEvent.objects.filter(
+            complaint_id__in=ids, transition="issue_deadlock_letter"
+        ).count()
+        == 40
+    )
+
+
+@pytest.mark.django_db
+def test_a_sweep_batch_costs_the_same_queries_for_5_cases_as_for_50(
+    logged, django_assert_max_num_queries
+):
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(5):
+        logged()
+    with CaptureQueriesContext(conn) as few:
+        sweeps.sweep_adr_clock(now=dt.datetime(2026, 11, 1, tzinfo=UTC), batch_size=100)
+    for _ in range(50):
+        logged()
+    with CaptureQueriesContext(conn) as many:
+        sweeps.sweep_adr_clock(now=dt.datetime(2026, 11, 1, tzinfo=UTC), batch_size=100)
+    assert len(many.captured_queries) == len(few.captured_queries)
