@@ -1,0 +1,59 @@
+# The two set-up commands are `make run` and `make test`; each works on a fresh Debian machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# Debian packages: WeasyPrint's Pango and HarfBuzz (subset makes PDFs 4x faster), fonts for the
+# letters, Chromium for the browser tests, poppler for looking at PDFs.
+APT_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+APT_TEST_PACKAGES := chromium postgresql redis-server
+
+.PHONY: run test install install-dev system-deps system-test-deps services bench graph lint clean
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install --quiet -r requirements-dev.txt
+	@touch $@
+
+install: system-deps $(VENV)/.installed
+install-dev: system-deps system-test-deps $(VENV)/.installed-dev
+
+system-deps:
+	@scripts/apt-ensure $(APT_PACKAGES)
+
+system-test-deps:
+	@scripts/apt-ensure $(APT_TEST_PACKAGES)
+
+## make run: the embedded demo (SQLite, filesystem broker), web + worker + beat on 127.0.0.1:8000.
+run: install
+	@scripts/run-embedded
+
+## make test: the whole suite on the real PostgreSQL and Redis on 127.0.0.1.
+test: install-dev services
+	$(PY) -m ruff check .
+	DJANGO_SETTINGS_MODULE=config.settings_test $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest
+
+services:
+	@scripts/ensure-services
+
+bench: install-dev services
+	$(PY) bench/bench_calendar.py
+
+## make graph: the complaint's state machine as a Graphviz file (and a PNG where `dot` is installed).
+graph: install
+	DEBUG=true $(PY) manage.py graph_transitions --skip-checks complaints.Complaint > docs/transitions.dot
+	@if command -v dot >/dev/null; then dot -Tpng -Gdpi=110 docs/transitions.dot -o docs/transitions.png; fi
+	@echo "wrote docs/transitions.dot (and docs/transitions.png where Graphviz is installed)"
+
+lint: install-dev
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,29 @@
+"""The Celery application and, in one place, the beat schedule that runs the procedure's clocks."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("config")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Each sweep is idempotent and claims its rows with a conditional update, so a second beat, a
+# retried tick or two workers running the same sweep never act on a case twice.
+app.conf.beat_schedule = {
+    "sweep-overdue-replies": {
+        "task": "escalation.tasks.sweep_overdue_replies",
+        "schedule": 60.0,
+    },
+    "sweep-adr-clock": {
+        "task": "escalation.tasks.sweep_adr_clock",
+        "schedule": 60.0,
+    },
+    "sweep-auto-close": {
+        "task": "escalation.tasks.sweep_auto_close",
+        "schedule": crontab(minute="*/15"),
+    },
+}

@@ -1,0 +1,42 @@
+"""A newcomer's first minute: the home page loads with its own assets, and staff can sign in."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_home_page_loads_styled_from_local_assets(page):
+    failed: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.goto("/")
+    assert page.title() == "How to complain – Express Telephony"
+    assert page.get_by_role("heading", name="How to complain").is_visible()
+    assert page.get_by_text("0800 849 3366").first.is_visible()
+    # Bootstrap really applied: the contact card has its rounded border, not the browser default.
+    radius = page.locator(".card").first.evaluate("el => getComputedStyle(el).borderTopLeftRadius")
+    assert radius not in ("0px", "")
+    assert failed == []
+
+
+def test_an_agent_signs_in_and_sees_the_case_queue(page, agent):
+    page.goto("/")
+    page.get_by_role("link", name="Staff sign in").click()
+    page.get_by_label("Username").fill("agent")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/staff/")
+    assert page.get_by_role("heading", name="Case queue").is_visible()
+    assert page.get_by_role("button", name="Sign out agent").is_visible()
+
+
+def test_a_wrong_password_keeps_the_user_on_the_sign_in_page_with_an_error(page, agent):
+    page.goto("/staff/login/")
+    page.get_by_label("Username").fill("agent")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.title().startswith("Error:")
+    assert page.get_by_role("alert").is_visible()

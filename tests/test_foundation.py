@@ -1,0 +1,249 @@
+"""The skeleton a newcomer relies on: settings, health, the Celery schedule, demo data, pages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.db import OperationalError
+from django.urls import reverse
+
+from complaints.models import Complaint, State
+from config.celery import app
+from tests.conftest import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_check(**env: str) -> subprocess.CompletedProcess:
+    """Run `manage.py check` in a fresh process with exactly the settings environment given."""
+    inherited = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**inherited, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# --- Settings -----------------------------------------------------------------------------
+
+
+def test_production_without_a_secret_key_refuses_to_start(tmp_path):
+    result = run_check(DEBUG="false", VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_a_bad_setting_fails_at_start_naming_the_variable(tmp_path):
+    result = run_check(DEBUG="true", ADR_CLOCK="ten-weeks", VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "ADR_CLOCK='ten-weeks' is not one of" in result.stderr
+
+
+def test_a_bad_database_url_fails_at_start(tmp_path):
+    result = run_check(DEBUG="true", DATABASE_URL="nonsense://x", VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "nonsense" in result.stderr
+
+
+def test_the_embedded_default_starts_with_a_generated_secret_key(tmp_path):
+    result = run_check(DEBUG="true", VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    key = (tmp_path / "secret_key").read_text()
+    assert len(key) >= 50
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_the_secret_key_may_come_from_a_file(tmp_path):
+    secret = tmp_path / "key"
+    secret.write_text("s" * 60)
+    result = run_check(
+        DEBUG="false",
+        SECRET_KEY_FILE=str(secret),
+        ALLOWED_HOSTS="example.com",
+        VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_tests_run_on_postgresql_in_london_time(settings):
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    assert settings.TIME_ZONE == "Europe/London" and settings.USE_TZ
+
+
+# --- Health -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_healthz_is_200_when_the_database_and_broker_answer(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"]["ok"] and body["checks"]["broker"]["ok"]
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_naming_the_broker_when_redis_is_unreachable(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["down"] == ["broker"]
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_naming_the_database_when_it_fails(client, monkeypatch):
+    from complaints import health
+
+    def broken():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(health.connection, "cursor", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["down"] == ["database"]
+    assert "connection refused" in response.json()["checks"]["database"]["error"]
+
+
+def test_healthz_answers_get_only(client):
+    assert client.post("/healthz").status_code == 405
+
+
+# --- Celery -------------------------------------------------------------------------------
+
+
+def test_the_beat_schedule_runs_each_sweep_and_each_task_exists():
+    app.loader.import_default_modules()
+    tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert tasks == {
+        "escalation.tasks.sweep_overdue_replies",
+        "escalation.tasks.sweep_adr_clock",
+        "escalation.tasks.sweep_auto_close",
+    }
+    assert tasks <= set(app.tasks)
+
+
+@pytest.mark.django_db
+def test_a_scheduled_task_runs_its_sweep(file_complaint, agent):
+    import datetime as dt
+
+    from complaints.models import Channel
+    from complaints.roles import Actor
+
+    old = file_complaint(
+        by=Actor.staff(agent),
+        channel=Channel.LETTER,
+        received_at=dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC),
+    ).complaint
+    app.loader.import_default_modules()
+    assert app.tasks["escalation.tasks.sweep_adr_clock"].apply().get() == 1
+    assert Complaint.objects.get(pk=old.pk).state == State.DEADLOCK
+
+
+# --- Demo data ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_its_logins_work(client):
+    call_command("seed_demo")
+    complaints = Complaint.objects.count()
+    events = sum(c.events.count() for c in Complaint.objects.all())
+    call_command("seed_demo")
+    assert Complaint.objects.count() == complaints > 5
+    assert sum(c.events.count() for c in Complaint.objects.all()) == events
+    assert User.objects.filter(username__in=["agent", "manager", "admin"]).count() == 3
+    assert client.login(username="agent", password="demo-agent-2026")
+    assert client.get("/staff/").status_code == 200
+    assert client.login(username="manager", password="demo-manager-2026")
+    assert client.login(username="admin", password="demo-admin-2026")
+    assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_seed_demo_leaves_work_for_the_sweeps():
+    from escalation import services as sweeps
+
+    call_command("seed_demo")
+    assert sweeps.sweep_overdue_replies() >= 1
+    assert sweeps.sweep_adr_clock() >= 1
+
+
+# --- Pages --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_home_page_explains_how_to_complain_with_contact_details(client):
+    page = client.get("/").content.decode()
+    for text in (
+        "How to complain",
+        "15 working days",
+        "Customer Services Manager",
+        "formal written complaint",
+        "CISAS",
+        "Court action",
+        "0800 849 3366",
+        "support@expresstelephony.co.uk",
+        "Calls may be recorded",
+        "Express Telephony Limited",
+    ):
+        assert text in page, text
+    assert "CICAS" not in page
+
+
+@pytest.mark.django_db
+def test_static_assets_are_served_locally(client):
+    page = client.get("/").content.decode()
+    assert "/static/vendor/bootstrap/bootstrap.min.css" in page
+    assert "cdn" not in page.lower()
+    css = client.get("/static/vendor/bootstrap/bootstrap.min.css")
+    assert css.status_code == 200
+
+
+@pytest.mark.django_db
+def test_staff_sign_in_leads_to_the_queue(client, agent):
+    response = client.post(reverse("login"), {"username": "agent", "password": PASSWORD})
+    assert response.status_code == 302 and response.url == "/staff/"
+    assert "Case queue" in client.get("/staff/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_wrong_password_shows_an_error_and_signs_nobody_in(client, agent):
+    response = client.post(reverse("login"), {"username": "agent", "password": "nope"})
+    assert response.status_code == 200
+    assert "<title>Error:" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_the_queue_needs_sign_in_and_a_complaints_role(client, outsider):
+    assert client.get("/staff/").status_code == 302
+    client.force_login(outsider)
+    assert client.get("/staff/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_queue_shows_stage_one_cases_due_soonest_first(client, agent, file_complaint):
+    import datetime as dt
+
+    from complaints.models import Channel
+    from complaints.roles import Actor
+
+    newer = file_complaint(customer_name="Newer Customer").complaint
+    older = file_complaint(
+        customer_name="Older Customer",
+        by=Actor.staff(agent),
+        channel=Channel.PHONE,
+        received_at=dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC),
+    ).complaint
+    client.force_login(agent)
+    page = client.get("/staff/").content.decode()
+    assert page.index(older.reference) < page.index(newer.reference)
+    assert "Overdue" in page
