@@ -1,0 +1,232 @@
+"""The customer's letters: acknowledgement, written reply and deadlock letter.
+
+A letter is a Django template (``templates/letters/<kind>.html``) filled from a JSON-serialisable
+context that the caller fixes when the letter is issued (dates as ISO ``YYYY-MM-DD`` strings).
+``render_html`` gives the letter as a complete, accessible HTML document (it is shown on the
+customer's tracking page too); ``render_pdf`` gives the same document as an A4 PDF, made by
+WeasyPrint.
+
+Everything the customer typed goes through Django's auto-escaping, so HTML in a complaint appears
+as text and is never interpreted. No letter fetches anything: it has no images or web fonts, its
+styles are inline or held here, and WeasyPrint resolves relative URLs against the static
+directory only.
+
+Speed: one ``FontConfiguration`` and one parsed print stylesheet per process, created on first
+use; fonts are subset by HarfBuzz when ``libharfbuzz-subset`` is installed (fontTools otherwise,
+which is several times slower). See ``bench/bench_letters.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.safestring import mark_safe
+
+KINDS = ("acknowledgement", "written_reply", "deadlock")
+
+COMMON_KEYS = (
+    "letter_date",
+    "reference",
+    "customer_name",
+    "postal_address",
+    "email",
+    "received_date",
+    "category_label",
+    "summary",
+    "signed_by",
+    "signed_role",
+)
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "acknowledgement": (
+        *COMMON_KEYS,
+        "response_due_date",
+        "adr_eligible_date",
+        "preferred_response_label",
+        "adr_policy_label",
+    ),
+    "written_reply": (*COMMON_KEYS, "reply_text"),
+    "deadlock": (
+        *COMMON_KEYS,
+        "final_position",
+        "by_clock",
+        "adr_policy_label",
+        "deadlock_date",
+        "cisas_deadline",
+    ),
+}
+DATE_KEYS = frozenset(
+    {
+        "letter_date",
+        "received_date",
+        "response_due_date",
+        "adr_eligible_date",
+        "deadlock_date",
+        "cisas_deadline",
+    }
+)
+# Keys that may be empty strings; every other required key must have a value.
+MAY_BE_EMPTY = frozenset({"postal_address", "email", "final_position"})
+ADR_POLICY_LABELS = {"56-working-days": "56 working days", "8-weeks": "8 weeks"}
+
+# The letter's style, kept small: it is parsed for every HTML page view, and once per process for
+# PDFs. No floats or tables (the slowest things WeasyPrint lays out; a fully blocked letter needs
+# neither). @page rules only apply to print: WeasyPrint, or a browser printing the page.
+LETTER_CSS = """
+@page {
+  size: A4;
+  margin: 16mm 20mm 20mm;
+  @bottom-left { content: "Our reference: " string(reference); font-size: 7.5pt; color: #444; }
+  @bottom-center {
+    content: "Page " counter(page) " of " counter(pages); font-size: 7.5pt; color: #444;
+  }
+}
+html { font: 10pt/1.4 "DejaVu Sans", sans-serif; color: #111; }
+body { margin: 0; }
+@media screen {
+  html { font-size: 11pt; }
+  body { max-width: 44rem; margin: 2rem auto; padding: 0 1rem; }
+}
+address { font-style: normal; }
+p, ul, blockquote { margin: 0 0 .6em; }
+.letterhead {
+  text-align: right; font-size: .8em; border-bottom: 2px solid #0b3d6b;
+  padding-bottom: .4em; margin-bottom: 1.4em;
+}
+.letterhead-name { font-size: 1.9em; font-weight: bold; color: #0b3d6b; margin: 0; }
+.recipient { margin-bottom: 1em; }
+.letter-reference { string-set: reference content(); }
+h1 { font-size: 1.15em; margin: 1.2em 0 .8em; }
+h2 { font-size: 1em; color: #0b3d6b; margin: 1em 0 .3em; break-after: avoid; }
+.key-dates { padding-left: 1.2em; }
+.summary { padding-left: .8em; border-left: 3px solid #bbb; margin-left: 0; }
+.contact-block { border: 1px solid #999; padding: .4em .7em; margin: 0 0 .8em; }
+.contact-block, .signature { break-inside: avoid; }
+.lead-in { break-after: avoid; }
+.signature { margin-top: 1.2em; }
+.signed-by { font-weight: bold; }
+"""
+
+_lock = threading.Lock()
+_font_config = None
+_print_css = None
+_url_fetcher = None
+
+
+def _weasy():
+    """The process's FontConfiguration, parsed print stylesheet and URL fetcher, created once, on
+    first use (importing WeasyPrint loads Pango and fontconfig, which a web process may never
+    need). The fetcher refuses the network: a letter may only use local files and data: URLs."""
+    global _font_config, _print_css, _url_fetcher
+    if _print_css is None:
+        with _lock:
+            if _print_css is None:
+                from weasyprint import CSS
+                from weasyprint.text.fonts import FontConfiguration
+                from weasyprint.urls import URLFetcher
+
+                # WeasyPrint logs every rendering step at INFO; the project's root logger shows
+                # INFO, so each letter would add eight lines to the worker's log. Quieten it
+                # unless the logging settings chose a level for it.
+                progress = logging.getLogger("weasyprint.progress")
+                if progress.level == logging.NOTSET:
+                    progress.setLevel(logging.WARNING)
+                font_config = FontConfiguration()
+                _url_fetcher = URLFetcher(allowed_protocols=("file", "data"))
+                _font_config = font_config
+                _print_css = CSS(
+                    string=LETTER_CSS, font_config=font_config, url_fetcher=_url_fetcher
+                )
+    return _font_config, _print_css, _url_fetcher
+
+
+def _as_date(key: str, value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"letter context key {key!r} must be an ISO date (YYYY-MM-DD), got {value!r}")
+
+
+def _prepare(kind: str, context: dict) -> dict:
+    """Check the context against the contract for ``kind`` and return the template context."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown letter kind {kind!r}; expected one of: {', '.join(KINDS)}")
+    missing = [key for key in REQUIRED_KEYS[kind] if key not in context]
+    if missing:
+        raise ValueError(f"{kind} letter context is missing required key {missing[0]!r}")
+    # Only the contract's keys reach the template, so a stray key cannot shadow one of ours.
+    ctx = {key: context[key] for key in REQUIRED_KEYS[kind]}
+    ctx["adr_policy_label"] = context.get("adr_policy_label") or ADR_POLICY_LABELS.get(
+        settings.ADR_CLOCK, "8 weeks"
+    )
+    for key in REQUIRED_KEYS[kind]:
+        value = ctx[key]
+        if key in DATE_KEYS:
+            ctx[key] = _as_date(key, value)
+        elif key == "by_clock":
+            if not isinstance(value, bool):
+                raise ValueError(
+                    f"letter context key 'by_clock' must be true or false, not {value!r}"
+                )
+        elif value is None or (key not in MAY_BE_EMPTY and str(value).strip() == ""):
+            raise ValueError(f"letter context key {key!r} is empty")
+    if kind == "deadlock" and not ctx["by_clock"] and not str(ctx["final_position"]).strip():
+        # A manager's deadlock letter without the company's final position fails the regulator's
+        # checklist: refuse it rather than send it.
+        raise ValueError("letter context key 'final_position' is empty and by_clock is false")
+    ctx["postal_lines"] = [
+        line.strip() for line in str(ctx["postal_address"] or "").splitlines() if line.strip()
+    ]
+    ctx["response_working_days"] = settings.RESPONSE_WORKING_DAYS
+    ctx["kind"] = kind
+    ctx["company"] = settings.COMPANY
+    ctx["cisas"] = settings.CISAS
+    return ctx
+
+
+def _render(kind: str, context: dict, *, inline_css: bool) -> str:
+    ctx = _prepare(kind, context)
+    # Our own constant, not user input: safe to put in the <style> element as it is.
+    ctx["letter_css"] = mark_safe(LETTER_CSS) if inline_css else ""  # noqa: S308
+    with translation.override("en-gb"):
+        return render_to_string(f"letters/{kind}.html", ctx)
+
+
+def render_html(kind: str, context: dict) -> str:
+    """The letter as a complete HTML document (lang en-GB, styles inline), auto-escaped.
+
+    Raises ValueError for an unknown kind, or a missing, empty or malformed required key."""
+    return _render(kind, context, inline_css=True)
+
+
+def render_pdf(kind: str, context: dict) -> bytes:
+    """The letter as an A4 PDF (bytes), rendered by WeasyPrint without any network access."""
+    # The same document, with the style given to WeasyPrint already parsed instead of inline.
+    html = _render(kind, context, inline_css=False)
+    from weasyprint import HTML
+
+    font_config, print_css, url_fetcher = _weasy()
+    static_dir = next(iter(getattr(settings, "STATICFILES_DIRS", ())), None)
+    document = HTML(
+        string=html,
+        base_url=str(static_dir) if static_dir else None,
+        url_fetcher=url_fetcher,
+    )
+    return document.write_pdf(
+        stylesheets=[print_css],
+        font_config=font_config,
+        presentational_hints=False,
+        optimize_images=False,
+        uncompressed_pdf=False,
+    )

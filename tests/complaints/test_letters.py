@@ -1,0 +1,379 @@
+"""The customer's letters, read back from the PDF the way a regulator (or the customer) reads them.
+
+These render templates and PDFs only: no database.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from pypdf import PdfReader
+
+from complaints import letters
+
+REFERENCE = "CMP-2026-000123"
+ADDRESS = "Flat 2, 14 Mill Lane\nHertford\nSG14 1AB"
+FINAL_POSITION = (
+    "We have refunded the duplicate charge of £12.50 to your account.\n\n"
+    "We do not agree that compensation for the outage is due."
+)
+REPLY_TEXT = (
+    "We have checked your bill and found the duplicate charge.\n\n"
+    "We have refunded £12.50; it will reach your account within five working days."
+)
+SCRIPT = "<script>alert(1)</script>"
+
+
+def common_context() -> dict:
+    return {
+        "letter_date": "2026-11-25",
+        "reference": REFERENCE,
+        "customer_name": "Jane O'Brien",
+        "postal_address": ADDRESS,
+        "email": "jane@example.com",
+        "received_date": "2026-11-02",
+        "category_label": "Billing",
+        "summary": "I was charged twice for October.\n\nPlease refund the second charge.",
+        "signed_by": "Priya Shah",
+        "signed_role": "Customer Services Manager",
+    }
+
+
+def deadlock_context(**changes) -> dict:
+    return {
+        **common_context(),
+        "final_position": FINAL_POSITION,
+        "by_clock": False,
+        "adr_policy_label": "56 working days",
+        "deadlock_date": "2026-11-25",
+        "cisas_deadline": "2027-11-25",
+        **changes,
+    }
+
+
+def acknowledgement_context(**changes) -> dict:
+    return {
+        **common_context(),
+        "letter_date": "2026-11-02",
+        "signed_by": "Customer Services Team",
+        "signed_role": "Customer Services Team",
+        "response_due_date": "2026-11-23",
+        "adr_eligible_date": "2027-01-22",
+        "preferred_response_label": "Written reply",
+        "adr_policy_label": "56 working days",
+        **changes,
+    }
+
+
+def written_reply_context(**changes) -> dict:
+    return {**common_context(), "reply_text": REPLY_TEXT, **changes}
+
+
+CONTEXTS = {
+    "acknowledgement": acknowledgement_context,
+    "written_reply": written_reply_context,
+    "deadlock": deadlock_context,
+}
+
+
+def flat(text: str) -> str:
+    """pypdf splits lines where the PDF does: compare text with all whitespace as single spaces."""
+    return " ".join(text.split())
+
+
+def pdf_pages(pdf: bytes) -> list[str]:
+    return [flat(page.extract_text()) for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def pdf_text(pdf: bytes) -> str:
+    return " ".join(pdf_pages(pdf))
+
+
+@pytest.fixture(scope="module")
+def deadlock_pdf() -> bytes:
+    return letters.render_pdf("deadlock", deadlock_context())
+
+
+@pytest.fixture(scope="module")
+def deadlock_text(deadlock_pdf) -> str:
+    return pdf_text(deadlock_pdf)
+
+
+# --- The deadlock letter: what the regulator checks -------------------------------------------
+
+
+def test_the_deadlock_letter_is_an_a4_pdf(deadlock_pdf):
+    assert deadlock_pdf.startswith(b"%PDF-")
+    page = PdfReader(io.BytesIO(deadlock_pdf)).pages[0]
+    assert float(page.mediabox.width) == pytest.approx(595.28, abs=1)
+    assert float(page.mediabox.height) == pytest.approx(841.89, abs=1)
+
+
+def test_the_deadlock_letter_says_what_it_is(deadlock_text):
+    assert "Deadlock letter: our final response to your complaint" in deadlock_text
+
+
+def test_the_deadlock_letter_gives_the_companys_name_address_and_contact_details(deadlock_text):
+    company = settings.COMPANY
+    assert company["name"] in deadlock_text
+    for line in company["address"]:
+        assert flat(line) in deadlock_text
+    assert company["phone"] in deadlock_text
+    assert company["email"] in deadlock_text
+    assert company["website"] in deadlock_text
+
+
+def test_the_deadlock_letter_is_dated_in_british_long_form(deadlock_text):
+    assert "Date: 25 November 2026" in deadlock_text
+
+
+def test_the_deadlock_letter_is_addressed_to_the_customer(deadlock_text):
+    assert "Jane O'Brien" in deadlock_text
+    for line in ADDRESS.splitlines():
+        assert line in deadlock_text
+    assert "Dear Jane O'Brien," in deadlock_text
+
+
+def test_the_deadlock_letter_gives_the_reference_and_the_date_the_complaint_was_received(
+    deadlock_text,
+):
+    assert f"Our reference: {REFERENCE}" in deadlock_text
+    assert "Complaint received: 2 November 2026" in deadlock_text
+
+
+def test_the_deadlock_letter_summarises_the_complaint(deadlock_text):
+    assert "I was charged twice for October." in deadlock_text
+    assert "Please refund the second charge." in deadlock_text
+
+
+def test_the_deadlock_letter_gives_the_companys_final_position(deadlock_text):
+    assert "Our final position" in deadlock_text
+    for paragraph in FINAL_POSITION.split("\n\n"):
+        assert paragraph in deadlock_text
+    assert "have now passed" not in deadlock_text
+
+
+def test_the_deadlock_letter_tells_the_customer_cisas_is_free(deadlock_text):
+    assert "CISAS" in deadlock_text
+    assert "free of charge" in deadlock_text
+
+
+def test_the_deadlock_letter_gives_cisas_contact_details(deadlock_text):
+    cisas = settings.CISAS
+    assert cisas["name"] in deadlock_text
+    assert cisas["website"] in deadlock_text
+    assert cisas["phone"] in deadlock_text
+    assert cisas["email"] in deadlock_text
+    assert ", ".join(cisas["address"]) in deadlock_text
+
+
+def test_the_deadlock_letter_says_cisas_accepts_the_complaint_for_12_months(deadlock_text):
+    assert "CISAS will accept your complaint until 25 November 2027" in deadlock_text
+    assert "12 months from the date of this deadlock letter" in deadlock_text
+    assert "Refer to CISAS by: 25 November 2027" in deadlock_text
+
+
+def test_the_deadlock_letter_says_court_action_remains_open(deadlock_text):
+    assert "Court action also remains open to you" in deadlock_text
+    assert "independent legal advice" in deadlock_text
+    assert "small claims" in deadlock_text
+
+
+def test_the_deadlock_letter_is_signed_by_the_manager(deadlock_text):
+    assert "Yours sincerely, Priya Shah Customer Services Manager" in deadlock_text
+
+
+def test_the_deadlock_letter_numbers_its_pages(deadlock_pdf):
+    pages = pdf_pages(deadlock_pdf)
+    assert f"Page 1 of {len(pages)}" in pages[0]
+    assert f"Our reference: {REFERENCE}" in pages[-1]
+
+
+@pytest.mark.parametrize("label", ["56 working days", "8 weeks"])
+def test_a_deadlock_letter_issued_by_the_clock_says_the_adr_period_has_passed(label):
+    context = deadlock_context(by_clock=True, final_position="", adr_policy_label=label)
+    text = pdf_text(letters.render_pdf("deadlock", context))
+    assert (
+        f"{label} have now passed since we first received your complaint on 2 November 2026"
+    ) in text
+    assert "and it has not been resolved" in text
+    assert "you may now take your complaint to alternative dispute resolution (ADR)" in text
+    assert "free of charge" in text
+    assert "CISAS will accept your complaint until 25 November 2027" in text
+
+
+def test_a_deadlock_letter_issued_by_the_clock_can_still_give_a_final_position():
+    context = deadlock_context(by_clock=True, adr_policy_label="8 weeks")
+    text = pdf_text(letters.render_pdf("deadlock", context))
+    assert "8 weeks have now passed" in text
+    assert "We do not agree that compensation for the outage is due." in text
+
+
+def test_a_managers_deadlock_letter_without_a_final_position_is_refused():
+    with pytest.raises(ValueError, match="final_position"):
+        letters.render_html("deadlock", deadlock_context(final_position="  "))
+
+
+def test_a_letter_signed_by_a_role_does_not_repeat_it():
+    context = deadlock_context(
+        by_clock=True,
+        final_position="",
+        signed_by="Customer Services Manager",
+        signed_role="Customer Services Manager",
+    )
+    text = pdf_text(letters.render_pdf("deadlock", context))
+    assert "Customer Services Manager Customer Services Manager" not in text
+    assert f"Yours sincerely, Customer Services Manager {settings.COMPANY['name']}" in text
+
+
+# --- The acknowledgement and the written reply --------------------------------------------------
+
+
+def test_the_acknowledgement_gives_the_reply_date_and_the_cisas_date():
+    text = pdf_text(letters.render_pdf("acknowledgement", acknowledgement_context()))
+    assert "We received your complaint on 2 November 2026 about Billing" in text
+    assert "We aim to reply by 23 November 2026, within 15 working days" in text
+    assert "You asked for our reply as a written reply." in text
+    assert "If your complaint is not resolved by 22 January 2027 (56 working days" in text
+    assert "Customer Services Manager" in text
+    assert "free of charge" in text
+    assert settings.CISAS["website"] in text
+
+
+def test_the_acknowledgement_follows_the_8_week_policy_when_told_to():
+    context = acknowledgement_context(adr_eligible_date="2026-12-28", adr_policy_label="8 weeks")
+    text = pdf_text(letters.render_pdf("acknowledgement", context))
+    assert "not resolved by 28 December 2026 (8 weeks after we received it)" in text
+
+
+def test_the_written_reply_gives_the_reply_and_the_next_steps():
+    text = pdf_text(letters.render_pdf("written_reply", written_reply_context()))
+    for paragraph in REPLY_TEXT.split("\n\n"):
+        assert paragraph in text
+    assert "escalated to our Customer Services Manager" in text
+    assert "formal written complaint" in text
+    assert "CISAS" in text
+    assert "free of charge" in text
+    assert settings.CISAS["phone"] in text
+
+
+# --- Safety: what the customer typed is text, never markup ------------------------------------
+
+
+@pytest.mark.parametrize("key", ["summary", "customer_name", "postal_address", "final_position"])
+def test_html_typed_by_the_customer_is_escaped_in_the_html(key):
+    html = letters.render_html("deadlock", deadlock_context(**{key: f"Before {SCRIPT} after"}))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert SCRIPT not in html
+
+
+def test_html_typed_by_the_customer_is_shown_as_text_in_the_pdf():
+    pdf = letters.render_pdf("deadlock", deadlock_context(summary=f"My bill says {SCRIPT}"))
+    assert f"My bill says {SCRIPT}" in pdf_text(pdf)
+
+
+def test_the_reply_text_is_escaped_too():
+    html = letters.render_html("written_reply", written_reply_context(reply_text=SCRIPT))
+    assert "&lt;script&gt;" in html
+    assert SCRIPT not in html
+
+
+# --- Layout ------------------------------------------------------------------------------------
+
+
+def test_a_long_summary_flows_onto_the_next_page_with_the_footer():
+    paragraphs = [
+        f"Paragraph {n}: the line dropped again in the evening and the engineer did not come."
+        for n in range(1, 61)
+    ]
+    pdf = letters.render_pdf("deadlock", deadlock_context(summary="\n\n".join(paragraphs)))
+    pages = pdf_pages(pdf)
+    assert len(pages) >= 2
+    assert f"Page 1 of {len(pages)}" in pages[0]
+    assert f"Page 2 of {len(pages)}" in pages[1]
+    assert f"Our reference: {REFERENCE}" in pages[1]
+    text = " ".join(pages)
+    assert paragraphs[0] in text
+    assert paragraphs[-1] in text
+    assert "Yours sincerely, Priya Shah" in pages[-1]
+
+
+def test_an_empty_postal_address_falls_back_to_the_email_address():
+    text = pdf_text(letters.render_pdf("deadlock", deadlock_context(postal_address="")))
+    assert "Jane O'Brien By e-mail: jane@example.com" in text
+
+
+# --- The HTML document -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", letters.KINDS)
+def test_each_letter_is_a_complete_accessible_html_document(kind):
+    html = letters.render_html(kind, CONTEXTS[kind]())
+    assert html.lstrip().lower().startswith("<!doctype html>")
+    assert '<html lang="en-GB">' in html
+    assert "<title>" in html and REFERENCE in html
+    assert html.count("<h1") == 1
+    assert "<h2" in html
+    assert "<address" in html
+    assert "<style>" in html
+    assert "http://" not in html.split("<body>")[0]  # no external stylesheets or fonts
+    assert "25 November 2026" in html or "2 November 2026" in html
+
+
+@pytest.mark.parametrize("kind", letters.KINDS)
+def test_no_letter_ever_misspells_cisas(kind):
+    html = letters.render_html(kind, CONTEXTS[kind]())
+    text = pdf_text(letters.render_pdf(kind, CONTEXTS[kind]()))
+    assert "CICAS" not in html.upper()
+    assert "CICAS" not in text.upper()
+    assert "CISAS" in text
+
+
+def test_the_letter_templates_never_misspell_cisas():
+    templates = Path(settings.BASE_DIR, "templates", "letters")
+    for template in templates.glob("*.html"):
+        assert "CICAS" not in template.read_text().upper(), template.name
+
+
+# --- The contract ------------------------------------------------------------------------------
+
+
+def test_an_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown letter kind 'apology'"):
+        letters.render_pdf("apology", deadlock_context())
+
+
+@pytest.mark.parametrize("kind", letters.KINDS)
+def test_a_missing_key_is_refused_by_name(kind):
+    for key in letters.REQUIRED_KEYS[kind]:
+        context = CONTEXTS[kind]()
+        del context[key]
+        with pytest.raises(ValueError, match=f"missing required key '{key}'"):
+            letters.render_html(kind, context)
+
+
+def test_a_date_that_is_not_iso_is_refused_by_name():
+    with pytest.raises(ValueError, match="'cisas_deadline'"):
+        letters.render_html("deadlock", deadlock_context(cisas_deadline="25/11/2027"))
+
+
+def test_the_context_stays_json_serialisable_and_unchanged():
+    context = deadlock_context()
+    before = dict(context)
+    letters.render_html("deadlock", context)
+    assert context == before
+
+
+def test_one_font_configuration_serves_every_letter():
+    first = letters._weasy()
+    letters.render_pdf("deadlock", deadlock_context())
+    assert letters._weasy()[0] is first[0]
+
+
+def test_the_renderer_refuses_to_fetch_from_the_network():
+    url_fetcher = letters._weasy()[2]
+    with pytest.raises(ValueError, match="disallowed protocol"):
+        url_fetcher.fetch("https://example.com/font.woff2")
