@@ -43,8 +43,12 @@ test: install-dev services
 services:
 	@scripts/ensure-services
 
+## make bench: every benchmark under bench/, printing its figures (N=50000 for a quick run).
+BENCH_N ?= 1000000
 bench: install-dev services
 	$(PY) bench/bench_calendar.py
+	DEBUG=true $(PY) bench/bench_letters.py
+	$(PY) bench/bench_sweeps.py --n $(BENCH_N)
 
 ## make graph: the complaint's state machine as a Graphviz file (and a PNG where `dot` is installed).
 graph: install

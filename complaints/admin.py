@@ -2,9 +2,12 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
-from . import services
-from .models import ClosureDay, Complaint, ComplaintEvent
+from . import outbox, services
+from .models import ClosureDay, Complaint, ComplaintEvent, Letter, OutboundEmail
 from .roles import Actor
 
 
@@ -88,3 +91,49 @@ class ComplaintEventAdmin(admin.ModelAdmin):
 class ClosureDayAdmin(admin.ModelAdmin):
     list_display = ("date", "reason")
     date_hierarchy = "date"
+
+
+@admin.register(Letter)
+class LetterAdmin(admin.ModelAdmin):
+    list_display = ("complaint", "kind", "issued_at", "issued_by", "rendered_at", "pdf_link")
+    list_filter = ("kind",)
+    search_fields = ("complaint__reference",)
+    list_select_related = ("complaint", "issued_by")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*(f.name for f in Letter._meta.fields), "pdf_link"]
+
+    @admin.display(description="PDF")
+    def pdf_link(self, letter: Letter) -> str:
+        url = reverse("staff:letter_pdf", args=[letter.pk])
+        return format_html('<a href="{}">Open the PDF</a>', url)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(admin.ModelAdmin):
+    list_display = ("template", "complaint", "created_at", "attempts", "sent_at", "last_error")
+    list_filter = ("template", ("sent_at", admin.EmptyFieldListFilter))
+    search_fields = ("complaint__reference", "dedupe_key")
+    list_select_related = ("complaint",)
+    actions = ["retry_now"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in OutboundEmail._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Try the selected unsent e-mails again now")
+    def retry_now(self, request, queryset):
+        count = queryset.filter(sent_at__isnull=True).update(next_attempt_at=timezone.now())
+        outbox.queue_after_commit("complaints.tasks.deliver_outbox")
+        self.message_user(request, f"{count} e-mail(s) will be tried again.", messages.SUCCESS)

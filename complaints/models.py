@@ -92,6 +92,11 @@ def _roles(*roles: Role):
     return check
 
 
+def no_deadlock_letter_yet(instance: Complaint) -> bool:
+    """One deadlock letter per complaint: a case reopened after deadlock is already eligible."""
+    return instance.deadlock_issued_at is None
+
+
 def _may_resolve(instance: Complaint, actor: Actor) -> bool:
     # Agents work stage 1 only; managers may resolve at any open stage.
     role = getattr(actor, "role", None)
@@ -147,6 +152,8 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     adr_remedy = models.TextField(blank=True)
     adr_accepted_on = models.DateField(null=True, blank=True)
     remedy_due_date = models.DateField(null=True, blank=True)
+    remedy_completed_at = models.DateTimeField(null=True, blank=True)
+    remedy_overdue_flagged_at = models.DateTimeField(null=True, blank=True)
     court_started_on = models.DateField(null=True, blank=True)
 
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -184,11 +191,23 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
                     overdue_flagged_at__isnull=True,
                 ),
             ),
-            # ADR sweep: WHERE state IN (clock states) AND adr_eligible_date <= today.
+            # ADR sweep: WHERE state IN (clock states) AND deadlock_issued_at IS NULL AND
+            # adr_eligible_date <= today.
             models.Index(
                 fields=["adr_eligible_date"],
                 name="complaint_adr_sweep_idx",
-                condition=Q(state__in=CLOCK_STATES),
+                condition=Q(state__in=CLOCK_STATES, deadlock_issued_at__isnull=True),
+            ),
+            # Remedy sweep: WHERE remedy_due_date < today AND remedy_completed_at IS NULL AND
+            # remedy_overdue_flagged_at IS NULL (the few accepted CISAS remedies outstanding).
+            models.Index(
+                fields=["remedy_due_date"],
+                name="complaint_remedy_sweep_idx",
+                condition=Q(
+                    remedy_due_date__isnull=False,
+                    remedy_completed_at__isnull=True,
+                    remedy_overdue_flagged_at__isnull=True,
+                ),
             ),
             # Auto-close sweep: WHERE state = 'resolved' AND resolved_at <= now - 8 weeks.
             models.Index(
@@ -280,6 +299,7 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=CLOCK_STATES,
         target=State.DEADLOCK,
+        conditions=[no_deadlock_letter_yet],
         permission=_roles(Role.MANAGER, Role.SYSTEM),
     )
     def issue_deadlock_letter(self, *, at: dt.datetime) -> None:
@@ -385,6 +405,7 @@ class EventKind(models.TextChoices):
     ATTACHMENT = "attachment", "File added"
     LETTER = "letter", "Letter issued"
     OVERDUE = "overdue", "Reply overdue"
+    REMEDY = "remedy", "CISAS remedy"
 
 
 class ComplaintEventQuerySet(models.QuerySet):
@@ -454,3 +475,106 @@ class ClosureDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%d %b %Y}: {self.reason}"
+
+
+class LetterKind(models.TextChoices):
+    ACKNOWLEDGEMENT = "acknowledgement", "Acknowledgement"
+    WRITTEN_REPLY = "written_reply", "Written reply"
+    DEADLOCK = "deadlock", "Deadlock letter"
+
+
+def letter_path(letter: Letter, filename: str) -> str:
+    return f"letters/{letter.complaint.reference}/{letter.kind}-{letter.pk}.pdf"
+
+
+class Letter(models.Model):
+    """A letter to the customer. Its content is fixed when it is issued (``context``); the PDF is
+    rendered from that afterwards, once, by a task, and stored with its SHA-256."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="letters")
+    kind = models.CharField(max_length=20, choices=LetterKind.choices)
+    context = models.JSONField()
+    issued_at = models.DateTimeField(default=timezone.now)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    pdf = models.FileField(upload_to=letter_path, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["issued_at", "id"]
+        constraints = [
+            # However often the ADR sweep runs or retries, a complaint has one deadlock letter and
+            # one acknowledgement; a second INSERT fails instead of sending a second letter.
+            models.UniqueConstraint(
+                fields=["complaint"],
+                condition=Q(kind="deadlock"),
+                name="one_deadlock_letter_per_complaint",
+            ),
+            models.UniqueConstraint(
+                fields=["complaint"],
+                condition=Q(kind="acknowledgement"),
+                name="one_acknowledgement_per_complaint",
+            ),
+        ]
+        indexes = [
+            # The letter sweep: WHERE rendered_at IS NULL (the few letters not yet rendered).
+            models.Index(
+                fields=["issued_at"],
+                name="letter_unrendered_idx",
+                condition=Q(rendered_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.complaint_id}"
+
+    @property
+    def is_rendered(self) -> bool:
+        return self.rendered_at is not None
+
+
+class EmailTemplate(models.TextChoices):
+    ACKNOWLEDGEMENT = "acknowledgement", "Complaint received"
+    REPLY = "reply", "Written reply"
+    ESCALATION = "escalation", "Escalated to the manager"
+    DEADLOCK = "deadlock", "Deadlock letter"
+    OVERDUE_ALERT = "overdue_alert", "Reply overdue (to managers)"
+
+
+class OutboundEmail(models.Model):
+    """An e-mail that must go out, written in the same transaction as the change that causes it.
+
+    A task sends it after commit; if the broker or the worker is down, it waits here and the
+    periodic delivery picks it up. ``dedupe_key`` makes recording it idempotent; ``sent_at`` is
+    set once, under a row lock, so it is marked sent at most once."""
+
+    complaint = models.ForeignKey(
+        Complaint, null=True, blank=True, on_delete=models.PROTECT, related_name="emails"
+    )
+    template = models.CharField(max_length=20, choices=EmailTemplate.choices)
+    to = models.JSONField()  # list of addresses
+    context = models.JSONField(default=dict)
+    letter = models.ForeignKey(
+        Letter, null=True, blank=True, on_delete=models.PROTECT, related_name="emails"
+    )
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Delivery: WHERE sent_at IS NULL AND next_attempt_at <= now ORDER BY next_attempt_at.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="email_unsent_idx",
+                condition=Q(sent_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} to {', '.join(self.to)}"

@@ -19,21 +19,23 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
-from . import clocks
+from . import clocks, documents, outbox
 from .models import (
     CLOCK_STATES,
     OPEN_STATES,
     TRANSITION_NAMES,
-    AdrOutcome,
     Channel,
     Complaint,
     ComplaintEvent,
+    EmailTemplate,
     EventKind,
+    LetterKind,
     ReferenceCounter,
     ResponseMethod,
     State,
@@ -91,7 +93,13 @@ TRANSITION_LABELS = {
 }
 
 
-def _event(
+CONDITION_MESSAGES = {
+    "issue_deadlock_letter": "a deadlock letter has already been issued, and the customer may "
+    "already refer it to CISAS.",
+}
+
+
+def write_event(
     complaint: Complaint,
     *,
     kind: str,
@@ -119,12 +127,12 @@ def _event(
     )
 
 
-def _require_role(by: Actor, *roles: Role, doing: str) -> None:
+def require_role(by: Actor, *roles: Role, doing: str) -> None:
     if by.role not in roles:
         raise NotPermitted(f"You are not allowed to {doing}.")
 
 
-def _require_text(value: str, field: str, label: str, max_length: int = 20000) -> str:
+def require_text(value: str, field: str, label: str, max_length: int = 20000) -> str:
     value = (value or "").strip()
     if not value:
         raise ValidationError({field: f"Enter {label}."})
@@ -154,7 +162,7 @@ def _transitions_from_state(complaint: Complaint) -> list[str]:
     return [name for name in TRANSITION_NAMES if can_proceed(getattr(complaint, name))]
 
 
-def _fire(
+def fire_transition(
     complaint: Complaint,
     name: str,
     *,
@@ -174,9 +182,15 @@ def _fire(
     label = TRANSITION_LABELS[name]
     if expected_state is not None and complaint.state != expected_state:
         raise ComplaintChanged(complaint)
-    if not can_proceed(method):
+    if not can_proceed(method, check_conditions=False):
         raise TransitionNotAllowed(
             f"“{label}” is not possible while the complaint is “{complaint.get_state_display()}”.",
+            allowed=available_transitions(complaint, by),
+        )
+    if not can_proceed(method):
+        raise TransitionNotAllowed(
+            f"“{label}” is not possible for this complaint: "
+            + CONDITION_MESSAGES.get(name, "its conditions are not met."),
             allowed=available_transitions(complaint, by),
         )
     if not has_transition_perm(method, by):
@@ -195,7 +209,7 @@ def _fire(
             # another column is never overwritten; the state column is compared and set by
             # ConcurrentTransitionMixin (UPDATE ... WHERE state = <state we read>).
             complaint.save(update_fields=[*changed, "updated_at"])
-            _event(
+            write_event(
                 complaint,
                 kind=EventKind.TRANSITION,
                 by=by,
@@ -213,10 +227,6 @@ def _fire(
         complaint.refresh_from_db()
         raise
     return complaint
-
-
-def _now() -> dt.datetime:
-    return timezone.now()
 
 
 # --- Filing -----------------------------------------------------------------------------------
@@ -276,7 +286,7 @@ def complaint_file(
     """
     if by.role not in (Role.CUSTOMER, Role.AGENT, Role.MANAGER):
         raise NotPermitted("You are not allowed to log complaints.")
-    now = _now()
+    now = timezone.now()
     if received_at is None:
         received_at = now
     if timezone.is_naive(received_at):
@@ -318,7 +328,7 @@ def complaint_file(
     with transaction.atomic():
         complaint.reference = _next_reference(clocks.london_date(received_at).year)
         complaint.save()
-        _event(
+        write_event(
             complaint,
             kind=EventKind.FILED,
             by=by,
@@ -326,14 +336,36 @@ def complaint_file(
             data={"channel": channel},
             at=now,
         )
+        letter = documents.letter_issue(
+            complaint=complaint,
+            kind=LetterKind.ACKNOWLEDGEMENT,
+            context=documents.acknowledgement_context(complaint, by=by, at=now),
+            by=by,
+            at=now,
+        )
+        outbox.email_record(
+            template=EmailTemplate.ACKNOWLEDGEMENT,
+            to=[complaint.email],
+            dedupe_key=f"acknowledgement:{complaint.pk}",
+            complaint=complaint,
+            context={
+                **outbox.complaint_email_context(complaint),
+                "tracking_url": tracking_url(complaint, secret),
+            },
+            letter=letter,
+        )
     return Filed(complaint=complaint, tracking_secret=secret)
+
+
+def tracking_url(complaint: Complaint, secret: str) -> str:
+    return f"{settings.SITE_URL}/track/{complaint.reference}/{secret}/"
 
 
 def complaint_new_tracking_secret(*, complaint: Complaint) -> str:
     """Replace the tracking secret: the old link stops working at once."""
     secret = secrets.token_urlsafe(24)
     Complaint.objects.filter(pk=complaint.pk).update(
-        tracking_token_hash=hash_secret(secret), updated_at=_now()
+        tracking_token_hash=hash_secret(secret), updated_at=timezone.now()
     )
     complaint.tracking_token_hash = hash_secret(secret)
     return secret
@@ -354,7 +386,7 @@ def complaint_assign(
     """Assign (or unassign, with ``assignee=None``) a case. Agents may claim a case or give up
     their own; managers may assign anyone. With ``expected_assignee`` the change happens only if the
     case is still assigned as the caller saw it, so two agents claiming at once cannot both win."""
-    _require_role(by, Role.AGENT, Role.MANAGER, doing="assign complaints")
+    require_role(by, Role.AGENT, Role.MANAGER, doing="assign complaints")
     if assignee is not None and staff_role(assignee) not in (Role.AGENT, Role.MANAGER):
         raise ValidationError({"assigned_to": "Choose a member of the complaints team."})
     if by.role == Role.AGENT:
@@ -373,14 +405,14 @@ def complaint_assign(
     rows = Complaint.objects.filter(pk=complaint.pk, state__in=OPEN_STATES)
     if expected_assignee is not _UNSET:
         rows = rows.filter(assigned_to=getattr(expected_assignee, "pk", expected_assignee))
-    now = _now()
+    now = timezone.now()
     with transaction.atomic():
         if rows.update(assigned_to=new_id, updated_at=now) != 1:
             complaint.refresh_from_db()
             raise ComplaintChanged(complaint)
         complaint.assigned_to = assignee
         name = (assignee.get_full_name() or assignee.get_username()) if assignee else None
-        _event(
+        write_event(
             complaint,
             kind=EventKind.ASSIGNMENT,
             by=by,
@@ -403,11 +435,11 @@ def complaint_record_reply(
 ) -> ComplaintEvent:
     """Record the company's reply to the customer (a phone call logged, or a written reply). The
     first reply in a stage stops that stage's clock."""
-    _require_role(by, Role.AGENT, Role.MANAGER, doing="record replies")
+    require_role(by, Role.AGENT, Role.MANAGER, doing="record replies")
     if method not in ResponseMethod.values:
         raise ValidationError({"method": "Choose phone call or written reply."})
-    summary = _require_text(summary, "summary", "a summary of the reply")
-    now = _now()
+    summary = require_text(summary, "summary", "a summary of the reply")
+    now = timezone.now()
     replied_at = replied_at or now
     _not_in_future(replied_at, "replied_at", "The time of the reply", now)
     if replied_at < complaint.received_at:
@@ -433,7 +465,23 @@ def complaint_record_reply(
                     complaint.refresh_from_db()
                     raise ComplaintChanged(complaint)
         label = "Phone call" if method == ResponseMethod.PHONE else "Written reply"
-        return _event(
+        if method == ResponseMethod.WRITTEN:
+            letter = documents.letter_issue(
+                complaint=complaint,
+                kind=LetterKind.WRITTEN_REPLY,
+                context=documents.written_reply_context(complaint, by=by, at=now, text=summary),
+                by=by,
+                at=now,
+            )
+            outbox.email_record(
+                template=EmailTemplate.REPLY,
+                to=[complaint.email],
+                dedupe_key=f"reply:{letter.pk}",
+                complaint=complaint,
+                context=outbox.complaint_email_context(complaint),
+                letter=letter,
+            )
+        return write_event(
             complaint,
             kind=EventKind.REPLY,
             by=by,
@@ -457,166 +505,77 @@ def complaint_add_message(*, complaint: Complaint, by: Actor, text: str) -> Comp
                 allowed=[],
             )
     else:
-        _require_role(by, Role.AGENT, Role.MANAGER, doing="message customers")
-    text = _require_text(text, "text", "your message")
-    return _event(complaint, kind=EventKind.MESSAGE, by=by, text=text)
+        require_role(by, Role.AGENT, Role.MANAGER, doing="message customers")
+    text = require_text(text, "text", "your message")
+    return write_event(complaint, kind=EventKind.MESSAGE, by=by, text=text)
 
 
 def complaint_add_note(*, complaint: Complaint, by: Actor, text: str) -> ComplaintEvent:
     """An internal note: staff only, never shown to the customer."""
-    _require_role(by, Role.AGENT, Role.MANAGER, doing="add internal notes")
-    text = _require_text(text, "text", "the note")
-    return _event(complaint, kind=EventKind.NOTE, by=by, text=text, customer_visible=False)
+    require_role(by, Role.AGENT, Role.MANAGER, doing="add internal notes")
+    text = require_text(text, "text", "the note")
+    return write_event(complaint, kind=EventKind.NOTE, by=by, text=text, customer_visible=False)
 
 
 # --- One service per transition ---------------------------------------------------------------
 
 
+def _tell_customer_of_new_stage(complaint: Complaint) -> None:
+    outbox.email_record(
+        template=EmailTemplate.ESCALATION,
+        to=[complaint.email],
+        dedupe_key=f"stage:{complaint.pk}:{complaint.stage_started_at.isoformat()}",
+        complaint=complaint,
+        context=outbox.complaint_email_context(complaint),
+    )
+
+
 def complaint_escalate(
     *, complaint: Complaint, by: Actor, reason: str = "", expected_state: str | None = None
 ) -> Complaint:
-    """Stage 1 to stage 2: the manager reviews; a new 15-working-day reply clock starts."""
-    return _fire(
-        complaint,
-        "escalate_to_manager",
-        by=by,
-        expected_state=expected_state,
-        text=reason.strip(),
-        at=_now(),
-    )
+    """Stage 1 to stage 2: the manager reviews; a new 15-working-day reply clock starts and the
+    customer is told the new date."""
+    with transaction.atomic():
+        fire_transition(
+            complaint,
+            "escalate_to_manager",
+            by=by,
+            expected_state=expected_state,
+            text=reason.strip(),
+            at=timezone.now(),
+        )
+        _tell_customer_of_new_stage(complaint)
+    return complaint
 
 
 def complaint_make_formal(
     *, complaint: Complaint, by: Actor, text: str = "", expected_state: str | None = None
 ) -> Complaint:
     """Stage 2 to stage 3: a formal written complaint; a new reply clock starts."""
-    return _fire(
-        complaint,
-        "make_formal_complaint",
-        by=by,
-        expected_state=expected_state,
-        text=text.strip(),
-        at=_now(),
-    )
-
-
-def complaint_issue_deadlock(
-    *,
-    complaint: Complaint,
-    by: Actor,
-    final_position: str = "",
-    expected_state: str | None = None,
-) -> Complaint:
-    """Deadlock: the company's final position; the customer may go to CISAS for 12 months.
-
-    A manager gives the final position in writing; the system issues it when the ADR clock runs
-    out, with the clock's wording instead."""
-    if by.role != Role.SYSTEM:
-        final_position = _require_text(final_position, "final_position", "the final position")
-    return _fire(
-        complaint,
-        "issue_deadlock_letter",
-        by=by,
-        expected_state=expected_state,
-        text=final_position.strip(),
-        data={"by_clock": by.role == Role.SYSTEM},
-        at=_now(),
-    )
-
-
-def complaint_refer_to_adr(
-    *,
-    complaint: Complaint,
-    by: Actor,
-    cisas_reference: str,
-    referred_on: dt.date,
-    expected_state: str | None = None,
-) -> Complaint:
-    cisas_reference = _require_text(
-        cisas_reference, "cisas_reference", "the CISAS case reference", 60
-    )
-    if referred_on > clocks.london_date(_now()):
-        raise ValidationError({"referred_on": "The referral date cannot be in the future."})
-    return _fire(
-        complaint,
-        "refer_to_adr",
-        by=by,
-        expected_state=expected_state,
-        text=f"CISAS case {cisas_reference}, referred on {referred_on:%d %B %Y}.",
-        data={"cisas_reference": cisas_reference, "referred_on": referred_on.isoformat()},
-        at=_now(),
-        cisas_reference=cisas_reference,
-        referred_on=referred_on,
-    )
-
-
-def complaint_record_adr_decision(
-    *,
-    complaint: Complaint,
-    by: Actor,
-    outcome: str,
-    remedy: str = "",
-    accepted_on: dt.date | None = None,
-    expected_state: str | None = None,
-) -> Complaint:
-    """CISAS's adjudication. Accepted by the customer: resolved, remedy due in 20 working days.
-    Not accepted: closed."""
-    if outcome not in AdrOutcome.values:
-        raise ValidationError({"outcome": "Choose the adjudication's outcome."})
-    if accepted_on is not None and accepted_on > clocks.london_date(_now()):
-        raise ValidationError({"accepted_on": "The acceptance date cannot be in the future."})
-    return _fire(
-        complaint,
-        "record_adr_decision",
-        by=by,
-        expected_state=expected_state,
-        text=remedy.strip(),
-        data={
-            "outcome": outcome,
-            "accepted_on": accepted_on.isoformat() if accepted_on else None,
-        },
-        at=_now(),
-        outcome=outcome,
-        remedy=remedy.strip(),
-        accepted_on=accepted_on,
-    )
-
-
-def complaint_start_court_action(
-    *,
-    complaint: Complaint,
-    by: Actor,
-    started_on: dt.date,
-    note: str = "",
-    expected_state: str | None = None,
-) -> Complaint:
-    if started_on > clocks.london_date(_now()):
-        raise ValidationError(
-            {"started_on": "The date court action started cannot be in the future."}
+    with transaction.atomic():
+        fire_transition(
+            complaint,
+            "make_formal_complaint",
+            by=by,
+            expected_state=expected_state,
+            text=text.strip(),
+            at=timezone.now(),
         )
-    return _fire(
-        complaint,
-        "start_court_action",
-        by=by,
-        expected_state=expected_state,
-        text=note.strip(),
-        data={"started_on": started_on.isoformat()},
-        at=_now(),
-        started_on=started_on,
-    )
+        _tell_customer_of_new_stage(complaint)
+    return complaint
 
 
 def complaint_resolve(
     *, complaint: Complaint, by: Actor, summary: str, expected_state: str | None = None
 ) -> Complaint:
-    summary = _require_text(summary, "summary", "a summary of how it was resolved")
-    return _fire(
+    summary = require_text(summary, "summary", "a summary of how it was resolved")
+    return fire_transition(
         complaint,
         "resolve",
         by=by,
         expected_state=expected_state,
         text=summary,
-        at=_now(),
+        at=timezone.now(),
         summary=summary,
     )
 
@@ -624,26 +583,44 @@ def complaint_resolve(
 def complaint_reopen(
     *, complaint: Complaint, by: Actor, reason: str = "", expected_state: str | None = None
 ) -> Complaint:
-    """Reopened cases go to the manager (stage 2) with a new reply clock. Customers may reopen for
-    8 weeks after resolution; staff at any time."""
-    return _fire(
-        complaint, "reopen", by=by, expected_state=expected_state, text=reason.strip(), at=_now()
-    )
+    """Reopened cases go to the manager (stage 2) with a new reply clock, and the customer is told
+    the date. Customers may reopen for 8 weeks after resolution; staff at any time."""
+    with transaction.atomic():
+        fire_transition(
+            complaint,
+            "reopen",
+            by=by,
+            expected_state=expected_state,
+            text=reason.strip(),
+            at=timezone.now(),
+        )
+        _tell_customer_of_new_stage(complaint)
+    return complaint
 
 
 def complaint_close(
     *, complaint: Complaint, by: Actor, note: str = "", expected_state: str | None = None
 ) -> Complaint:
-    return _fire(
-        complaint, "close", by=by, expected_state=expected_state, text=note.strip(), at=_now()
+    return fire_transition(
+        complaint,
+        "close",
+        by=by,
+        expected_state=expected_state,
+        text=note.strip(),
+        at=timezone.now(),
     )
 
 
 def complaint_withdraw(
     *, complaint: Complaint, by: Actor, reason: str = "", expected_state: str | None = None
 ) -> Complaint:
-    return _fire(
-        complaint, "withdraw", by=by, expected_state=expected_state, text=reason.strip(), at=_now()
+    return fire_transition(
+        complaint,
+        "withdraw",
+        by=by,
+        expected_state=expected_state,
+        text=reason.strip(),
+        at=timezone.now(),
     )
 
 
@@ -657,6 +634,13 @@ def complaint_transition(
     **fields: Any,
 ) -> Complaint:
     """Fire a transition by name (the API's ``{"name", "note"}``), through its own service."""
+    from adr.services import (
+        complaint_issue_deadlock,
+        complaint_record_adr_decision,
+        complaint_refer_to_adr,
+        complaint_start_court_action,
+    )
+
     services = {
         "escalate_to_manager": lambda: complaint_escalate(
             complaint=complaint, by=by, reason=note, expected_state=expected_state
@@ -672,7 +656,7 @@ def complaint_transition(
             by=by,
             expected_state=expected_state,
             cisas_reference=fields.get("cisas_reference", ""),
-            referred_on=fields.get("referred_on") or clocks.london_date(_now()),
+            referred_on=fields.get("referred_on") or clocks.london_date(timezone.now()),
         ),
         "record_adr_decision": lambda: complaint_record_adr_decision(
             complaint=complaint,
@@ -687,7 +671,7 @@ def complaint_transition(
             by=by,
             note=note,
             expected_state=expected_state,
-            started_on=fields.get("started_on") or clocks.london_date(_now()),
+            started_on=fields.get("started_on") or clocks.london_date(timezone.now()),
         ),
         "resolve": lambda: complaint_resolve(
             complaint=complaint, by=by, summary=note, expected_state=expected_state
@@ -723,9 +707,9 @@ def complaints_fire_locked_batch(
     """Fire one transition on many cases the caller has locked (``SELECT ... FOR UPDATE``) inside
     its transaction, with one UPDATE and one INSERT for the whole batch.
 
-    The same transition method as ``_fire`` decides the new state and fields, so a sweep follows
-    exactly the rule a person would. Cases the transition does not apply to are left alone and not
-    returned."""
+    The same transition method as ``fire_transition`` decides the new state and fields, so a sweep
+    follows exactly the rule a person would. Cases the transition does not apply to are left alone
+    and not returned."""
     fired: list[Complaint] = []
     changed_fields: set[str] = set()
     events: list[ComplaintEvent] = []

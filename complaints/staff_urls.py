@@ -6,4 +6,5 @@ app_name = "staff"
 
 urlpatterns = [
     path("", staff_views.queue, name="queue"),
+    path("letters/<int:letter_id>.pdf", staff_views.letter_pdf, name="letter_pdf"),
 ]

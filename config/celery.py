@@ -26,4 +26,18 @@ app.conf.beat_schedule = {
         "task": "escalation.tasks.sweep_auto_close",
         "schedule": crontab(minute="*/15"),
     },
+    "sweep-remedies": {
+        "task": "escalation.tasks.sweep_overdue_remedies",
+        "schedule": crontab(minute="*/15"),
+    },
+    # The outbox's safety net: letters and e-mails whose on-commit task was lost (broker down,
+    # worker killed) are picked up here.
+    "render-letters": {
+        "task": "complaints.tasks.render_letters",
+        "schedule": 60.0,
+    },
+    "deliver-outbox": {
+        "task": "complaints.tasks.deliver_outbox",
+        "schedule": 60.0,
+    },
 }

@@ -164,6 +164,10 @@ vars().update(EMAIL_CONFIG)
 if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
     EMAIL_FILE_PATH = EMAIL_CONFIG.get("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="support@expresstelephony.co.uk")
+# Besides the CS Managers group: where overdue alerts also go (e.g. a shared mailbox).
+MANAGER_ALERT_EMAILS = env.list("MANAGER_ALERT_EMAILS", default=[])
+# The public address of the portal, for links in e-mails.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Celery -------------------------------------------------------------------------------------
@@ -181,7 +185,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A message not acknowledged within an hour (its worker died) is delivered again; connecting
+    # gives up quickly so a web request never hangs on a broker outage.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another worker
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -201,6 +207,9 @@ WORKING_DAYS_NATION = _choice("WORKING_DAYS_NATION", "england-and-wales", NATION
 REOPEN_WEEKS = env.int("REOPEN_WEEKS", default=8)
 AUTO_CLOSE_WEEKS = env.int("AUTO_CLOSE_WEEKS", default=8)
 REMEDY_WORKING_DAYS = env.int("REMEDY_WORKING_DAYS", default=20)
+# Who signs letters the system issues (the ADR clock's deadlock letter). Empty: the first active
+# member of the CS Managers group.
+CS_MANAGER_NAME = env.str("CS_MANAGER_NAME", default="")
 if RESPONSE_WORKING_DAYS < 1:
     raise ImproperlyConfigured("RESPONSE_WORKING_DAYS must be at least 1")
 
@@ -252,5 +261,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # WeasyPrint and fontTools narrate every render at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

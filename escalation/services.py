@@ -15,8 +15,18 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from complaints import clocks
-from complaints.models import CLOCK_STATES, Complaint, ComplaintEvent, EventKind, State
+from complaints import clocks, documents, outbox
+from complaints.models import (
+    CLOCK_STATES,
+    Complaint,
+    ComplaintEvent,
+    EmailTemplate,
+    EventKind,
+    Letter,
+    LetterKind,
+    OutboundEmail,
+    State,
+)
 from complaints.roles import Actor, Role
 from complaints.services import complaints_fire_locked_batch
 
@@ -48,6 +58,29 @@ def sweep_overdue_replies(*, now: dt.datetime | None = None, batch_size: int = B
                 break
             Complaint.objects.filter(id__in=[row[0] for row in due]).update(
                 overdue_flagged_at=now, updated_at=now
+            )
+            managers = outbox.manager_addresses()
+            flagged_cases = Complaint.objects.filter(id__in=[row[0] for row in due]).select_related(
+                "assigned_to"
+            )
+            outbox.email_record_many(
+                [
+                    OutboundEmail(
+                        complaint=complaint,
+                        template=EmailTemplate.OVERDUE_ALERT,
+                        to=managers,
+                        context={
+                            **outbox.complaint_email_context(complaint),
+                            "assigned_to": _name(complaint.assigned_to),
+                        },
+                        dedupe_key=f"overdue:{complaint.pk}:{complaint.stage_started_at.isoformat()}",
+                        created_at=now,
+                        next_attempt_at=now,
+                    )
+                    for complaint in flagged_cases
+                ]
+                if managers
+                else []
             )
             ComplaintEvent.objects.bulk_create(
                 ComplaintEvent(
@@ -83,7 +116,11 @@ def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = 100) ->
         with transaction.atomic():
             # Served by complaint_adr_sweep_idx (partial: cases whose stage clock runs).
             batch = list(
-                Complaint.objects.filter(state__in=CLOCK_STATES, adr_eligible_date__lte=today)
+                Complaint.objects.filter(
+                    state__in=CLOCK_STATES,
+                    deadlock_issued_at__isnull=True,
+                    adr_eligible_date__lte=today,
+                )
                 .order_by("adr_eligible_date", "id")
                 .select_for_update(skip_locked=True)[:batch_size]
             )
@@ -97,10 +134,54 @@ def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = 100) ->
                 text=f"{wording}: you may now refer your complaint to CISAS, free of charge.",
                 data={"by_clock": True},
             )
+            _issue_clock_deadlock_letters(fired, now)
         moved += len(fired)
         if len(batch) < batch_size or not fired:
             break
     return moved
+
+
+def _issue_clock_deadlock_letters(fired: list[Complaint], now: dt.datetime) -> None:
+    """The letters and e-mails for a batch the ADR clock moved to deadlock: one INSERT each. The
+    unique constraint on (complaint, deadlock) would refuse a second letter for any case."""
+    if not fired:
+        return
+    signed = documents.signatory(SYSTEM, fired[0])
+    letters = Letter.objects.bulk_create(
+        Letter(
+            complaint=complaint,
+            kind=LetterKind.DEADLOCK,
+            context=documents.deadlock_context(
+                complaint, by=SYSTEM, at=now, final_position="", by_clock=True, signed=signed
+            ),
+            issued_at=now,
+        )
+        for complaint in fired
+    )
+    outbox.email_record_many(
+        [
+            OutboundEmail(
+                complaint=letter.complaint,
+                template=EmailTemplate.DEADLOCK,
+                to=[letter.complaint.email],
+                context={
+                    **outbox.complaint_email_context(letter.complaint),
+                    "cisas_deadline": letter.complaint.cisas_deadline.isoformat(),
+                    "by_clock": True,
+                },
+                letter=letter,
+                dedupe_key=f"deadlock:{letter.complaint_id}",
+                created_at=now,
+                next_attempt_at=now,
+            )
+            for letter in letters
+        ]
+    )
+    outbox.queue_after_commit("complaints.tasks.render_letters", [letter.pk for letter in letters])
+
+
+def _name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else "nobody"
 
 
 def sweep_auto_close(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
@@ -113,6 +194,8 @@ def sweep_auto_close(*, now: dt.datetime | None = None, batch_size: int = BATCH_
             # Served by complaint_autoclose_idx (partial: resolved cases).
             batch = list(
                 Complaint.objects.filter(state=State.RESOLVED, resolved_at__lte=cutoff)
+                # An accepted CISAS remedy still outstanding keeps the case open to follow it up.
+                .exclude(remedy_due_date__isnull=False, remedy_completed_at__isnull=True)
                 .order_by("resolved_at", "id")
                 .select_for_update(skip_locked=True)[:batch_size]
             )
@@ -129,3 +212,66 @@ def sweep_auto_close(*, now: dt.datetime | None = None, batch_size: int = BATCH_
         if len(batch) < batch_size or not fired:
             break
     return closed
+
+
+def sweep_overdue_remedies(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
+    """Flag, once, each accepted CISAS remedy not carried out within 20 working days of the
+    customer's acceptance, and tell the managers. Returns how many this call flagged."""
+    now = now or timezone.now()
+    today = clocks.london_date(now)
+    flagged = 0
+    while True:
+        with transaction.atomic():
+            # Served by complaint_remedy_sweep_idx (partial: remedies outstanding, not flagged).
+            due = list(
+                Complaint.objects.filter(
+                    remedy_due_date__lt=today,
+                    remedy_completed_at__isnull=True,
+                    remedy_overdue_flagged_at__isnull=True,
+                )
+                .order_by("remedy_due_date")
+                .select_related("assigned_to")
+                .select_for_update(skip_locked=True, of=("self",))[:batch_size]
+            )
+            if not due:
+                break
+            Complaint.objects.filter(id__in=[c.pk for c in due]).update(
+                remedy_overdue_flagged_at=now, updated_at=now
+            )
+            ComplaintEvent.objects.bulk_create(
+                ComplaintEvent(
+                    complaint=complaint,
+                    kind=EventKind.REMEDY,
+                    actor_role=Role.SYSTEM,
+                    customer_visible=False,
+                    text=f"The CISAS remedy was due by {complaint.remedy_due_date:%A %-d %B %Y} "
+                    "and has not been recorded as done.",
+                    data={"remedy_due_date": complaint.remedy_due_date.isoformat()},
+                    created_at=now,
+                )
+                for complaint in due
+            )
+            managers = outbox.manager_addresses()
+            if managers:
+                outbox.email_record_many(
+                    [
+                        OutboundEmail(
+                            complaint=complaint,
+                            template=EmailTemplate.OVERDUE_ALERT,
+                            to=managers,
+                            context={
+                                **outbox.complaint_email_context(complaint),
+                                "remedy_due_date": complaint.remedy_due_date.isoformat(),
+                                "assigned_to": _name(complaint.assigned_to),
+                            },
+                            dedupe_key=f"remedy-overdue:{complaint.pk}",
+                            created_at=now,
+                            next_attempt_at=now,
+                        )
+                        for complaint in due
+                    ]
+                )
+        flagged += len(due)
+        if len(due) < batch_size:
+            break
+    return flagged

@@ -18,3 +18,8 @@ def sweep_adr_clock() -> int:
 @shared_task(ignore_result=True)
 def sweep_auto_close() -> int:
     return services.sweep_auto_close()
+
+
+@shared_task(ignore_result=True)
+def sweep_overdue_remedies() -> int:
+    return services.sweep_overdue_remedies()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from django.contrib.auth.models import Group, User
 
+from adr import services as adr_services
 from complaints import services
 from complaints.models import Category, Channel, Complaint, State
 from complaints.roles import AGENTS_GROUP, MANAGERS_GROUP, Actor
@@ -28,6 +29,12 @@ def _user(username: str, group: str | None = None, **extra) -> User:
     if group:
         user.groups.add(Group.objects.get_or_create(name=group)[0])
     return user
+
+
+@pytest.fixture(autouse=True)
+def _own_media_folder(settings, tmp_path) -> None:
+    """Letters and evidence of one test never meet another's (references restart per test)."""
+    settings.MEDIA_ROOT = tmp_path / "files"
 
 
 @pytest.fixture
@@ -98,15 +105,15 @@ def complaint_in(file_complaint, manager) -> Callable[[str], Complaint]:
                 services.complaint_make_formal(complaint=c, by=by)
             return c
         if state in (State.DEADLOCK, State.ADR_REFERRED, State.COURT):
-            services.complaint_issue_deadlock(
+            adr_services.complaint_issue_deadlock(
                 complaint=c, by=by, final_position="Our offer stands."
             )
             if state == State.ADR_REFERRED:
-                services.complaint_refer_to_adr(
+                adr_services.complaint_refer_to_adr(
                     complaint=c, by=by, cisas_reference="CIS-1", referred_on=dt.date.today()
                 )
             if state == State.COURT:
-                services.complaint_start_court_action(
+                adr_services.complaint_start_court_action(
                     complaint=c, by=by, started_on=dt.date.today()
                 )
             return c

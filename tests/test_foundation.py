@@ -127,6 +127,9 @@ def test_the_beat_schedule_runs_each_sweep_and_each_task_exists():
         "escalation.tasks.sweep_overdue_replies",
         "escalation.tasks.sweep_adr_clock",
         "escalation.tasks.sweep_auto_close",
+        "escalation.tasks.sweep_overdue_remedies",
+        "complaints.tasks.render_letters",
+        "complaints.tasks.deliver_outbox",
     }
     assert tasks <= set(app.tasks)
 

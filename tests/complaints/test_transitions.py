@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from adr import services as adr_services
 from complaints import services
 from complaints.models import Complaint, ComplaintEvent, EventKind, State
 from complaints.roles import Actor, Role
@@ -79,7 +80,7 @@ def test_each_transition_from_each_state(complaint_in, manager, state, name):
 @pytest.mark.django_db
 def test_an_adr_decision_the_customer_rejects_closes_the_case(complaint_in, manager):
     complaint = complaint_in(S.ADR_REFERRED)
-    services.complaint_record_adr_decision(
+    adr_services.complaint_record_adr_decision(
         complaint=complaint, by=Actor.staff(manager), outcome="not_upheld", accepted_on=None
     )
     after = fresh(complaint)
@@ -91,7 +92,7 @@ def test_an_adr_decision_the_customer_rejects_closes_the_case(complaint_in, mana
 @time_machine.travel(dt.datetime(2026, 12, 18, 12, 0, tzinfo=dt.UTC), tick=False)
 def test_an_accepted_adr_decision_sets_the_remedy_due_20_working_days_later(complaint_in, manager):
     complaint = complaint_in(S.ADR_REFERRED)
-    services.complaint_record_adr_decision(
+    adr_services.complaint_record_adr_decision(
         complaint=complaint,
         by=Actor.staff(manager),
         outcome="upheld",
@@ -176,7 +177,7 @@ def test_a_manager_must_give_a_final_position_for_a_deadlock_letter(complaint_in
 
     complaint = complaint_in(S.CS_MANAGER)
     with pytest.raises(ValidationError) as error:
-        services.complaint_issue_deadlock(
+        adr_services.complaint_issue_deadlock(
             complaint=complaint, by=Actor.staff(manager), final_position="  "
         )
     assert "final_position" in error.value.message_dict

@@ -148,3 +148,99 @@ def test_a_sweep_batch_costs_the_same_queries_for_5_cases_as_for_50(
     with CaptureQueriesContext(conn) as many:
         sweeps.sweep_adr_clock(now=dt.datetime(2026, 11, 1, tzinfo=UTC), batch_size=100)
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+# --- What the sweeps send -----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_overdue_case_alerts_the_managers_once(logged, manager):
+    from django.core import mail
+
+    from complaints import outbox
+
+    c = logged()
+    for _ in range(3):
+        sweeps.sweep_overdue_replies(now=dt.datetime(2026, 8, 19, 9, 0, tzinfo=UTC))
+    outbox.email_deliver_due()
+    alerts = [m for m in mail.outbox if m.subject.startswith("Reply overdue")]
+    assert len(alerts) == 1
+    assert alerts[0].to == [manager.email]
+    assert c.reference in alerts[0].subject
+    assert "Tuesday 18 August 2026" in alerts[0].body
+
+
+@pytest.mark.django_db
+def test_the_adr_clock_sends_one_deadlock_letter_and_one_email(logged, manager):
+    from django.core import mail
+
+    from complaints import outbox
+    from complaints.models import Letter, OutboundEmail
+
+    c = logged()
+    for _ in range(3):
+        sweeps.sweep_adr_clock(now=dt.datetime(2026, 10, 15, 9, 0, tzinfo=UTC))
+    outbox.email_deliver_due()
+    (letter,) = Letter.objects.filter(complaint=c, kind="deadlock")
+    assert letter.context["by_clock"] is True
+    assert letter.context["signed_by"] == "Manager"  # the CS Manager, by name
+    assert letter.context["cisas_deadline"] == "2027-10-15"
+    assert letter.issued_by is None and letter.is_rendered
+    assert OutboundEmail.objects.filter(complaint=c, template="deadlock").count() == 1
+    deadlock_mails = [m for m in mail.outbox if m.to == [c.email] and "CISAS" in m.subject]
+    assert len(deadlock_mails) == 1
+    assert deadlock_mails[0].attachments[0][0] == f"{c.reference}-deadlock.pdf"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_adr_sweeps_in_parallel_issue_one_letter_and_one_email_per_case(logged):
+    from complaints.models import Letter, OutboundEmail
+
+    cases = [logged() for _ in range(30)]
+    when = dt.datetime(2026, 11, 1, tzinfo=UTC)
+    barrier = threading.Barrier(2)
+    counts: list[int] = []
+
+    def run():
+        try:
+            barrier.wait()
+            counts.append(sweeps.sweep_adr_clock(now=when, batch_size=4))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    ids = [c.pk for c in cases]
+    assert sum(counts) == 30
+    assert Letter.objects.filter(complaint_id__in=ids, kind="deadlock").count() == 30
+    assert OutboundEmail.objects.filter(complaint_id__in=ids, template="deadlock").count() == 30
+
+
+@pytest.mark.django_db
+def test_an_accepted_cisas_remedy_not_done_in_20_working_days_is_flagged_once(
+    complaint_in, manager
+):
+    from adr import services as adr_services
+    from complaints.models import ComplaintEvent
+
+    c = complaint_in(State.ADR_REFERRED)
+    adr_services.complaint_record_adr_decision(
+        complaint=c,
+        by=Actor.staff(manager),
+        outcome="upheld",
+        remedy="Refund £40",
+        accepted_on=dt.date(2026, 11, 20),
+    )
+    c = fresh(c)
+    assert c.remedy_due_date == dt.date(2026, 12, 18)
+    assert sweeps.sweep_overdue_remedies(now=dt.datetime(2026, 12, 18, 12, tzinfo=UTC)) == 0
+    assert sweeps.sweep_overdue_remedies(now=dt.datetime(2026, 12, 19, 12, tzinfo=UTC)) == 1
+    assert sweeps.sweep_overdue_remedies(now=dt.datetime(2026, 12, 20, 12, tzinfo=UTC)) == 0
+    assert ComplaintEvent.objects.filter(complaint=c, kind="remedy").count() == 1
+    # Not closed while the remedy is outstanding; closed once it is done and 8 weeks pass.
+    assert sweeps.sweep_auto_close(now=dt.datetime(2027, 6, 1, tzinfo=UTC)) == 0
+    adr_services.complaint_record_remedy_done(complaint=c, by=Actor.staff(manager))
+    assert sweeps.sweep_auto_close(now=dt.datetime(2027, 6, 1, tzinfo=UTC)) == 1

@@ -1,0 +1,187 @@
+"""Stage 4 onwards: deadlock letters, CISAS referrals and adjudications, remedies, court action.
+
+Each goes through the complaint's state machine and ``complaints.services.fire_transition``, so
+the rules, the compare-and-set and the timeline are the same as everywhere else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from complaints import clocks, documents, outbox
+from complaints.models import (
+    AdrOutcome,
+    Complaint,
+    EmailTemplate,
+    EventKind,
+    LetterKind,
+)
+from complaints.roles import Actor, Role
+from complaints.services import (
+    TransitionNotAllowed,
+    fire_transition,
+    require_role,
+    require_text,
+    write_event,
+)
+
+
+def complaint_issue_deadlock(
+    *,
+    complaint: Complaint,
+    by: Actor,
+    final_position: str = "",
+    expected_state: str | None = None,
+) -> Complaint:
+    """Deadlock: the company's final position; the customer may go to CISAS for 12 months.
+
+    A manager gives the final position in writing; the system issues it when the ADR clock runs
+    out, with the clock's wording instead."""
+    if by.role != Role.SYSTEM:
+        final_position = require_text(final_position, "final_position", "the final position")
+    now = timezone.now()
+    with transaction.atomic():
+        fire_transition(
+            complaint,
+            "issue_deadlock_letter",
+            by=by,
+            expected_state=expected_state,
+            text=final_position.strip(),
+            data={"by_clock": by.role == Role.SYSTEM},
+            at=now,
+        )
+        letter = documents.letter_issue(
+            complaint=complaint,
+            kind=LetterKind.DEADLOCK,
+            context=documents.deadlock_context(
+                complaint,
+                by=by,
+                at=now,
+                final_position=final_position.strip(),
+                by_clock=by.role == Role.SYSTEM,
+            ),
+            by=by,
+            at=now,
+        )
+        outbox.email_record(
+            template=EmailTemplate.DEADLOCK,
+            to=[complaint.email],
+            dedupe_key=f"deadlock:{complaint.pk}",
+            complaint=complaint,
+            context={
+                **outbox.complaint_email_context(complaint),
+                "cisas_deadline": complaint.cisas_deadline.isoformat(),
+                "by_clock": by.role == Role.SYSTEM,
+            },
+            letter=letter,
+        )
+    return complaint
+
+
+def complaint_refer_to_adr(
+    *,
+    complaint: Complaint,
+    by: Actor,
+    cisas_reference: str,
+    referred_on: dt.date,
+    expected_state: str | None = None,
+) -> Complaint:
+    cisas_reference = require_text(
+        cisas_reference, "cisas_reference", "the CISAS case reference", 60
+    )
+    if referred_on > clocks.london_date(timezone.now()):
+        raise ValidationError({"referred_on": "The referral date cannot be in the future."})
+    return fire_transition(
+        complaint,
+        "refer_to_adr",
+        by=by,
+        expected_state=expected_state,
+        text=f"CISAS case {cisas_reference}, referred on {referred_on:%d %B %Y}.",
+        data={"cisas_reference": cisas_reference, "referred_on": referred_on.isoformat()},
+        at=timezone.now(),
+        cisas_reference=cisas_reference,
+        referred_on=referred_on,
+    )
+
+
+def complaint_record_adr_decision(
+    *,
+    complaint: Complaint,
+    by: Actor,
+    outcome: str,
+    remedy: str = "",
+    accepted_on: dt.date | None = None,
+    expected_state: str | None = None,
+) -> Complaint:
+    """CISAS's adjudication. Accepted by the customer: resolved, remedy due in 20 working days.
+    Not accepted: closed."""
+    if outcome not in AdrOutcome.values:
+        raise ValidationError({"outcome": "Choose the adjudication's outcome."})
+    if accepted_on is not None and accepted_on > clocks.london_date(timezone.now()):
+        raise ValidationError({"accepted_on": "The acceptance date cannot be in the future."})
+    return fire_transition(
+        complaint,
+        "record_adr_decision",
+        by=by,
+        expected_state=expected_state,
+        text=remedy.strip(),
+        data={
+            "outcome": outcome,
+            "accepted_on": accepted_on.isoformat() if accepted_on else None,
+        },
+        at=timezone.now(),
+        outcome=outcome,
+        remedy=remedy.strip(),
+        accepted_on=accepted_on,
+    )
+
+
+def complaint_start_court_action(
+    *,
+    complaint: Complaint,
+    by: Actor,
+    started_on: dt.date,
+    note: str = "",
+    expected_state: str | None = None,
+) -> Complaint:
+    if started_on > clocks.london_date(timezone.now()):
+        raise ValidationError(
+            {"started_on": "The date court action started cannot be in the future."}
+        )
+    return fire_transition(
+        complaint,
+        "start_court_action",
+        by=by,
+        expected_state=expected_state,
+        text=note.strip(),
+        data={"started_on": started_on.isoformat()},
+        at=timezone.now(),
+        started_on=started_on,
+    )
+
+
+def complaint_record_remedy_done(*, complaint: Complaint, by: Actor, note: str = "") -> Complaint:
+    """The remedy CISAS awarded (and the customer accepted) has been carried out."""
+    require_role(by, Role.MANAGER, doing="record remedies")
+    if complaint.remedy_due_date is None:
+        raise TransitionNotAllowed("This complaint has no CISAS remedy to complete.", allowed=[])
+    now = timezone.now()
+    with transaction.atomic():
+        done = Complaint.objects.filter(pk=complaint.pk, remedy_completed_at__isnull=True).update(
+            remedy_completed_at=now, updated_at=now
+        )
+        if not done:
+            raise TransitionNotAllowed("The remedy was already recorded as done.", allowed=[])
+        complaint.remedy_completed_at = now
+        write_event(
+            complaint,
+            kind=EventKind.REMEDY,
+            by=by,
+            text=note.strip() or "The remedy awarded by CISAS has been carried out.",
+            at=now,
+        )
+    return complaint

@@ -1,0 +1,148 @@
+"""Letters: issued inside the change that causes them, rendered to PDF once, afterwards.
+
+``letter_issue`` fixes a letter's content (its ``context``) in the caller's transaction and asks for
+rendering on commit. ``letter_render`` turns it into a PDF exactly once: under a row lock, skipping
+a letter already rendered, writing the file at a name fixed by the letter's id (so a worker killed
+mid-render leaves no second file, and the retry overwrites the partial one), and storing its
+SHA-256.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from . import clocks, letters
+from .models import Complaint, Letter, ResponseMethod
+from .outbox import queue_after_commit
+from .roles import MANAGERS_GROUP, Actor
+
+
+def adr_policy_label() -> str:
+    return "8 weeks" if settings.ADR_CLOCK == "8-weeks" else "56 working days"
+
+
+def signatory(by: Actor, complaint: Complaint) -> tuple[str, str]:
+    """Who signs: the member of staff acting, or for the system the case's manager."""
+    if by.user is not None:
+        name = by.user.get_full_name() or by.user.get_username()
+        role = "Customer Services Manager" if by.role == "manager" else "Customer Services Team"
+        return name, role
+    if by.role == "customer":  # the acknowledgement of a complaint filed online
+        return "Customer Services Team", settings.COMPANY["name"]
+    if settings.CS_MANAGER_NAME:
+        return settings.CS_MANAGER_NAME, "Customer Services Manager"
+    manager = (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=MANAGERS_GROUP)
+        .order_by("id")
+        .first()
+    )
+    if manager is not None and manager.get_full_name():
+        return manager.get_full_name(), "Customer Services Manager"
+    return "Customer Services Manager", settings.COMPANY["name"]
+
+
+def base_context(
+    complaint: Complaint, *, by: Actor, at: dt.datetime, signed: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    signed_by, signed_role = signed or signatory(by, complaint)
+    return {
+        "letter_date": clocks.london_date(at).isoformat(),
+        "reference": complaint.reference,
+        "customer_name": complaint.customer_name,
+        "postal_address": complaint.postal_address,
+        "email": complaint.email,
+        "received_date": complaint.received_date.isoformat(),
+        "category_label": complaint.get_category_display(),
+        "summary": complaint.description,
+        "signed_by": signed_by,
+        "signed_role": signed_role,
+    }
+
+
+def acknowledgement_context(complaint: Complaint, *, by: Actor, at: dt.datetime) -> dict:
+    return {
+        **base_context(complaint, by=by, at=at),
+        "response_due_date": complaint.response_due_date.isoformat(),
+        "adr_eligible_date": complaint.adr_eligible_date.isoformat(),
+        "preferred_response_label": ResponseMethod(complaint.preferred_response).label,
+        "adr_policy_label": adr_policy_label(),
+    }
+
+
+def written_reply_context(complaint: Complaint, *, by: Actor, at: dt.datetime, text: str) -> dict:
+    return {**base_context(complaint, by=by, at=at), "reply_text": text}
+
+
+def deadlock_context(
+    complaint: Complaint,
+    *,
+    by: Actor,
+    at: dt.datetime,
+    final_position: str,
+    by_clock: bool,
+    signed: tuple[str, str] | None = None,
+) -> dict:
+    deadlock_on = clocks.london_date(at)
+    return {
+        **base_context(complaint, by=by, at=at, signed=signed),
+        "final_position": final_position,
+        "by_clock": by_clock,
+        "adr_policy_label": adr_policy_label(),
+        "deadlock_date": deadlock_on.isoformat(),
+        "cisas_deadline": clocks.cisas_deadline(deadlock_on).isoformat(),
+    }
+
+
+def letter_issue(
+    *, complaint: Complaint, kind: str, context: dict[str, Any], by: Actor, at: dt.datetime
+) -> Letter:
+    """Record a letter in the caller's transaction; it is rendered to PDF after commit."""
+    letter = Letter.objects.create(
+        complaint=complaint,
+        kind=kind,
+        context=context,
+        issued_at=at,
+        issued_by=by.user if by.user is not None else None,
+    )
+    queue_after_commit("complaints.tasks.render_letters", [letter.pk])
+    return letter
+
+
+def letter_render(*, letter_id: int) -> Letter:
+    """Render a letter's PDF if it has not been rendered yet. Exactly once per letter, however many
+    workers or retries call it: the row lock makes a second caller wait and then find it done."""
+    with transaction.atomic():
+        letter = Letter.objects.select_for_update().select_related("complaint").get(pk=letter_id)
+        if letter.is_rendered:
+            return letter
+        pdf = letters.render_pdf(letter.kind, letter.context)
+        name = f"letters/{letter.complaint.reference}/{letter.kind}-{letter.pk}.pdf"
+        storage = letter.pdf.storage
+        storage.delete(name)  # a partial file from a worker killed mid-write
+        letter.pdf.save(name, ContentFile(pdf), save=False)
+        letter.sha256 = hashlib.sha256(pdf).hexdigest()
+        letter.rendered_at = timezone.now()
+        letter.save(update_fields=["pdf", "sha256", "rendered_at"])
+        return letter
+
+
+def letters_render_pending(*, letter_ids: list[int] | None = None, limit: int = 50) -> int:
+    """Render letters still waiting (the given ones, or the oldest); returns how many it did."""
+    rendered = 0
+    pending = Letter.objects.filter(rendered_at__isnull=True)
+    if letter_ids is not None:
+        pending = pending.filter(pk__in=letter_ids)
+    # Served by letter_unrendered_idx.
+    for letter_id in pending.order_by("issued_at").values_list("id", flat=True)[:limit]:
+        letter = letter_render(letter_id=letter_id)
+        rendered += letter.rendered_at is not None
+    return rendered

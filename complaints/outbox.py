@@ -1,0 +1,196 @@
+"""E-mail that is never lost and never marked sent twice.
+
+``email_record`` writes an ``OutboundEmail`` row inside the caller's transaction and asks, on
+commit, for a delivery run. ``email_deliver_due`` sends due rows one at a time, each under a row
+lock (``SELECT ... FOR UPDATE SKIP LOCKED``), so two workers never send the same row, and marks
+each sent once. A failed send is retried with backoff. If the broker is down when the change
+commits, nothing is lost: the row waits and the periodic delivery (beat, every minute) picks it up.
+
+Delivery is at least once towards the mail server: a worker killed after the SMTP server accepted a
+message but before the row was marked sent will send it again on the next run. That window is the
+length of one SMTP conversation; everything else is exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .models import Complaint, EmailTemplate, Letter, OutboundEmail
+from .roles import MANAGERS_GROUP
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = dt.timedelta(hours=6)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """1, 2, 4, 8 ... minutes after each failure, at most 6 hours."""
+    return min(dt.timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def queue_after_commit(task_name: str, *args: Any) -> None:
+    """Ask a worker to run a task once the current transaction commits. A broker outage is logged,
+    not raised: the rows that record the work are committed, and the periodic task will do it."""
+
+    def publish() -> None:
+        from config.celery import app
+
+        try:
+            app.send_task(task_name, args=args, retry=False)
+        except Exception as exc:
+            log.warning("broker unavailable, %s left for the periodic run: %s", task_name, exc)
+
+    transaction.on_commit(publish)
+
+
+def manager_addresses() -> list[str]:
+    """Who is told about overdue cases: the active Customer Services Managers, plus any extra
+    addresses configured (e.g. a shared complaints mailbox)."""
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=MANAGERS_GROUP)
+        .exclude(email="")
+    )
+    addresses = list(users.order_by("email").values_list("email", flat=True).distinct())
+    for extra in settings.MANAGER_ALERT_EMAILS:
+        if extra not in addresses:
+            addresses.append(extra)
+    return addresses
+
+
+def complaint_email_context(complaint: Complaint) -> dict[str, Any]:
+    """What an e-mail about a complaint may say, fixed when it is recorded (JSON-serialisable)."""
+    due = complaint.response_due_date
+    return {
+        "reference": complaint.reference,
+        "customer_name": complaint.customer_name,
+        "state_label": complaint.get_state_display(),
+        "stage": complaint.stage,
+        "received_date": complaint.received_date.isoformat(),
+        "response_due_date": due.isoformat() if due else None,
+        "adr_eligible_date": complaint.adr_eligible_date.isoformat(),
+        "case_url": f"{settings.SITE_URL}/staff/complaints/{complaint.reference}/",
+    }
+
+
+def email_record(
+    *,
+    template: str,
+    to: list[str],
+    dedupe_key: str,
+    complaint: Complaint | None = None,
+    context: dict[str, Any] | None = None,
+    letter: Letter | None = None,
+) -> OutboundEmail | None:
+    """Record an e-mail to send after commit. Recording the same ``dedupe_key`` twice is a no-op,
+    so a retried caller cannot send an e-mail twice. Returns None when there is nobody to tell."""
+    if template not in EmailTemplate.values:
+        raise ValueError(f"unknown e-mail template {template!r}")
+    to = [address for address in to if address]
+    if not to:
+        return None
+    email, created = OutboundEmail.objects.get_or_create(
+        dedupe_key=dedupe_key,
+        defaults={
+            "complaint": complaint,
+            "template": template,
+            "to": to,
+            "context": context or {},
+            "letter": letter,
+        },
+    )
+    if created:
+        queue_after_commit("complaints.tasks.deliver_outbox")
+    return email
+
+
+def email_record_many(emails: list[OutboundEmail]) -> None:
+    """Record a sweep's batch of e-mails with one INSERT; rows already recorded are skipped."""
+    if emails:
+        OutboundEmail.objects.bulk_create(emails, ignore_conflicts=True)
+        queue_after_commit("complaints.tasks.deliver_outbox")
+
+
+def _dates(context: dict[str, Any]) -> dict[str, Any]:
+    out = dict(context)
+    for key, value in context.items():
+        if key.endswith("_date") and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                out[key] = dt.date.fromisoformat(value)
+    return out
+
+
+def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
+    context = {
+        **_dates(email.context),
+        "company": settings.COMPANY,
+        "cisas": settings.CISAS,
+        "site_url": settings.SITE_URL,
+    }
+    base = f"emails/{email.template}"
+    subject = " ".join(render_to_string(f"{base}-subject.txt", context).split())
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"{base}-body.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=list(email.to),
+        reply_to=[settings.COMPANY["email"]],
+        headers={"X-Complaint-Reference": email.context.get("reference", "")},
+    )
+    message.attach_alternative(render_to_string(f"{base}-body.html", context), "text/html")
+    if email.letter_id:
+        letter = email.letter
+        with letter.pdf.open("rb") as pdf:
+            message.attach(
+                f"{letter.complaint.reference}-{letter.kind.replace('_', '-')}.pdf",
+                pdf.read(),
+                "application/pdf",
+            )
+    return message
+
+
+def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Send up to ``limit`` due e-mails; returns how many were sent. Safe to run in parallel."""
+    from .documents import letter_render
+
+    sent = 0
+    for _ in range(limit):
+        moment = now or timezone.now()
+        with transaction.atomic():
+            # Served by email_unsent_idx; SKIP LOCKED lets parallel runs take different rows.
+            email = (
+                OutboundEmail.objects.select_for_update(skip_locked=True)
+                .filter(sent_at__isnull=True, next_attempt_at__lte=moment)
+                .order_by("next_attempt_at", "id")
+                .first()
+            )
+            if email is None:
+                break
+            try:
+                if email.letter_id and not email.letter.is_rendered:
+                    email.letter = letter_render(letter_id=email.letter_id)
+                build_message(email).send()
+            except Exception as exc:
+                email.attempts += 1
+                email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                email.next_attempt_at = moment + backoff(email.attempts)
+                email.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+                log.warning("e-mail %s failed (attempt %s): %s", email.pk, email.attempts, exc)
+                continue
+            email.sent_at = timezone.now()
+            email.attempts += 1
+            # The tracking link's secret is kept only until it has been sent.
+            email.context.pop("tracking_url", None)
+            email.save(update_fields=["sent_at", "attempts", "context"])
+            sent += 1
+    return sent

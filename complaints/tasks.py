@@ -1,0 +1,17 @@
+"""Workers' tasks for letters and e-mail: thin, idempotent, safe to run twice or in parallel."""
+
+from celery import shared_task
+
+from . import documents, outbox
+
+
+@shared_task(ignore_result=True)
+def render_letters(letter_ids: list[int] | None = None) -> int:
+    """Render the given letters (or any still waiting). Each letter is rendered exactly once."""
+    return documents.letters_render_pending(letter_ids=letter_ids)
+
+
+@shared_task(ignore_result=True)
+def deliver_outbox() -> int:
+    """Send due e-mails; each is marked sent once (see complaints.outbox for the guarantee)."""
+    return outbox.email_deliver_due()

@@ -1,0 +1,73 @@
+"""The admin is read-mostly: it shows everything, but changes go through the services."""
+
+from __future__ import annotations
+
+import pytest
+
+from complaints.models import ComplaintEvent, State
+from tests.conftest import fresh
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_complaint_page_shows_the_case_with_its_timeline_and_no_editable_state(
+    client, administrator, file_complaint
+):
+    complaint = file_complaint().complaint
+    client.force_login(administrator)
+    page = client.get(f"/admin/complaints/complaint/{complaint.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert complaint.reference in html
+    assert "Complaint received" in html
+    assert 'name="state"' not in html
+    assert 'name="customer_name"' not in html
+
+
+def test_the_admin_cannot_add_or_delete_complaints(client, administrator, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(administrator)
+    assert client.get("/admin/complaints/complaint/add/").status_code == 403
+    assert client.post(f"/admin/complaints/complaint/{complaint.pk}/delete/").status_code == 403
+    assert fresh(complaint).state == State.CS_TEAM
+
+
+def test_events_are_read_only_in_the_admin(client, administrator, file_complaint):
+    event = file_complaint().complaint.events.get()
+    client.force_login(administrator)
+    assert client.get(f"/admin/complaints/complaintevent/{event.pk}/change/").status_code == 200
+    response = client.post(
+        f"/admin/complaints/complaintevent/{event.pk}/change/", {"text": "rewritten"}
+    )
+    assert response.status_code == 403
+    assert client.post(f"/admin/complaints/complaintevent/{event.pk}/delete/").status_code == 403
+    assert ComplaintEvent.objects.get(pk=event.pk).text != "rewritten"
+
+
+def test_the_withdraw_action_goes_through_the_service_and_writes_the_event(
+    client, administrator, complaint_in
+):
+    open_case = complaint_in(State.CS_TEAM)
+    closed_case = complaint_in(State.CLOSED)
+    client.force_login(administrator)
+    response = client.post(
+        "/admin/complaints/complaint/",
+        {"action": "withdraw_selected", "_selected_action": [open_case.pk, closed_case.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert fresh(open_case).state == State.WITHDRAWN
+    assert open_case.events.filter(transition="withdraw").count() == 1
+    assert fresh(closed_case).state == State.CLOSED
+    assert "not possible while the complaint is" in response.content.decode()
+
+
+def test_closure_days_are_managed_in_the_admin(client, administrator):
+    from complaints.models import ClosureDay
+
+    client.force_login(administrator)
+    response = client.post(
+        "/admin/complaints/closureday/add/", {"date": "2026-12-29", "reason": "Office closed"}
+    )
+    assert response.status_code == 302
+    assert ClosureDay.objects.get().reason == "Office closed"

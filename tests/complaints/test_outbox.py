@@ -1,0 +1,194 @@
+"""Letters and e-mails go out exactly once: recorded with the change, rendered and sent after."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import re
+
+import pytest
+import time_machine
+from django.core import mail
+from django.utils import timezone
+from pypdf import PdfReader
+
+from adr import services as adr_services
+from complaints import documents, letters, outbox, services
+from complaints.models import Letter, LetterKind, OutboundEmail, State
+from complaints.roles import Actor
+from tests.conftest import fresh
+
+pytestmark = pytest.mark.django_db
+
+
+def pdf_text(letter: Letter) -> str:
+    with letter.pdf.open("rb") as f:
+        reader = PdfReader(io.BytesIO(f.read()))
+    return re.sub(r"\s+", " ", " ".join(page.extract_text() for page in reader.pages))
+
+
+def test_filing_records_the_acknowledgement_letter_and_email_in_the_same_transaction(
+    file_complaint,
+):
+    filed = file_complaint()
+    (letter,) = filed.complaint.letters.all()
+    (email,) = OutboundEmail.objects.filter(complaint=filed.complaint)
+    assert letter.kind == LetterKind.ACKNOWLEDGEMENT and not letter.is_rendered
+    assert email.template == "acknowledgement" and email.to == ["jane@example.com"]
+    assert email.letter == letter and email.sent_at is None
+    assert filed.tracking_secret in email.context["tracking_url"]
+
+
+def test_delivery_renders_the_letter_attaches_it_and_marks_the_email_sent_once(file_complaint):
+    filed = file_complaint()
+    assert outbox.email_deliver_due() == 1
+    assert outbox.email_deliver_due() == 0
+    (message,) = mail.outbox
+    assert message.to == ["jane@example.com"]
+    assert filed.complaint.reference in message.subject
+    assert f"/track/{filed.complaint.reference}/{filed.tracking_secret}/" in message.body
+    (name, content, mimetype) = message.attachments[0]
+    assert mimetype == "application/pdf" and name.endswith("-acknowledgement.pdf")
+    letter = filed.complaint.letters.get()
+    assert letter.is_rendered
+    assert hashlib.sha256(content).hexdigest() == letter.sha256
+    email = OutboundEmail.objects.get(complaint=filed.complaint)
+    assert email.sent_at is not None and email.attempts == 1
+    assert "tracking_url" not in email.context, "the secret is not kept once it has been sent"
+
+
+def test_a_failing_mail_server_is_retried_with_backoff_then_sent_once(file_complaint, settings):
+    filed = file_complaint()
+    settings.EMAIL_BACKEND = "tests.complaints.failing_backend.FailingBackend"
+    start = timezone.now()
+    assert outbox.email_deliver_due(now=start) == 0
+    email = OutboundEmail.objects.get(complaint=filed.complaint)
+    assert email.attempts == 1 and "refused" in email.last_error
+    assert email.next_attempt_at == start + dt.timedelta(minutes=1)
+    assert outbox.email_deliver_due(now=start + dt.timedelta(seconds=30)) == 0  # not due yet
+    assert outbox.email_deliver_due(now=start + dt.timedelta(minutes=1)) == 0
+    email.refresh_from_db()
+    assert email.attempts == 2
+    assert email.next_attempt_at == start + dt.timedelta(minutes=1) + dt.timedelta(minutes=2)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert outbox.email_deliver_due(now=start + dt.timedelta(minutes=5)) == 1
+    assert len(mail.outbox) == 1
+    assert outbox.email_deliver_due(now=start + dt.timedelta(hours=1)) == 0
+
+
+def test_backoff_is_capped_at_six_hours():
+    assert [outbox.backoff(n).total_seconds() / 60 for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
+    assert outbox.backoff(20) == dt.timedelta(hours=6)
+
+
+def test_recording_the_same_email_twice_keeps_one(file_complaint):
+    complaint = file_complaint().complaint
+    for _ in range(2):
+        outbox.email_record(
+            template="escalation", to=["x@example.com"], dedupe_key="k1", complaint=complaint
+        )
+    assert OutboundEmail.objects.filter(dedupe_key="k1").count() == 1
+
+
+def test_nobody_to_tell_records_nothing():
+    assert outbox.email_record(template="overdue_alert", to=[], dedupe_key="k2") is None
+    assert not OutboundEmail.objects.filter(dedupe_key="k2").exists()
+
+
+def test_escalation_tells_the_customer_the_new_reply_date(file_complaint):
+    with time_machine.travel(dt.datetime(2026, 11, 16, 10, 0, tzinfo=dt.UTC), tick=False):
+        c = file_complaint().complaint
+        services.complaint_escalate(complaint=c, by=Actor.customer())
+        outbox.email_deliver_due()
+    escalation = next(m for m in mail.outbox if "Customer Services Manager" in m.subject)
+    assert "7 December 2026" in escalation.body
+
+
+def test_a_managers_deadlock_letter_holds_what_the_regulator_checks(file_complaint, manager):
+    manager.first_name, manager.last_name = "Morgan", "Price"
+    manager.save()
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC), tick=False):
+        c = file_complaint(postal_address="1 High Street\nHertford\nSG14 1AA").complaint
+    with time_machine.travel(dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC), tick=False):
+        services.complaint_escalate(complaint=c, by=Actor.customer())
+        adr_services.complaint_issue_deadlock(
+            complaint=c,
+            by=Actor.staff(manager),
+            final_position="We have refunded the duplicate charge of £42.50 and can do no more.",
+        )
+        outbox.email_deliver_due()
+    letter = c.letters.get(kind=LetterKind.DEADLOCK)
+    text = pdf_text(letter)
+    for expected in (
+        c.reference,
+        "2 November 2026",  # received
+        "25 November 2026",  # letter date
+        "25 November 2027",  # CISAS accepts it until
+        "Jane Doe",
+        "SG14 1AA",
+        "refunded the duplicate charge",
+        "CISAS",
+        "free of charge",
+        "court",
+        "Morgan Price",
+        "Express Telephony Limited",
+        "SG12 0EF",
+    ):
+        assert expected in text, expected
+    with letter.pdf.open("rb") as f:
+        assert hashlib.sha256(f.read()).hexdigest() == letter.sha256
+    deadlock_mail = next(m for m in mail.outbox if "CISAS" in m.subject)
+    assert deadlock_mail.attachments[0][0].endswith("-deadlock.pdf")
+    assert fresh(c).state == State.DEADLOCK
+
+
+def test_a_second_deadlock_letter_is_refused_even_after_reopening(complaint_in, manager):
+    c = complaint_in(State.DEADLOCK)
+    by = Actor.staff(manager)
+    services.complaint_resolve(complaint=c, by=by, summary="Settled.")
+    services.complaint_reopen(complaint=c, by=by, reason="Customer rang back.")
+    with pytest.raises(services.TransitionNotAllowed) as refused:
+        adr_services.complaint_issue_deadlock(complaint=c, by=by, final_position="Again")
+    assert "already been issued" in refused.value.message
+    assert c.letters.filter(kind=LetterKind.DEADLOCK).count() == 1
+
+
+def test_a_written_reply_becomes_a_letter_emailed_to_the_customer(file_complaint, agent):
+    c = file_complaint().complaint
+    services.complaint_record_reply(
+        complaint=c,
+        by=Actor.staff(agent),
+        method="written",
+        summary="We have refunded the duplicate charge.\n\nIt will reach you in 3 days.",
+    )
+    outbox.email_deliver_due()
+    letter = c.letters.get(kind=LetterKind.WRITTEN_REPLY)
+    assert "refunded the duplicate charge" in pdf_text(letter)
+    assert any(m.subject.startswith("Our reply") for m in mail.outbox)
+
+
+def test_a_render_that_dies_half_way_leaves_one_letter_and_one_file(
+    file_complaint, monkeypatch, settings
+):
+    c = file_complaint().complaint
+    letter = c.letters.get()
+    real = letters.render_pdf
+
+    def dies(kind, context):
+        raise MemoryError("worker killed")
+
+    monkeypatch.setattr(letters, "render_pdf", dies)
+    with pytest.raises(MemoryError):
+        documents.letter_render(letter_id=letter.pk)
+    assert not fresh_letter(letter).is_rendered
+    monkeypatch.setattr(letters, "render_pdf", real)
+    documents.letter_render(letter_id=letter.pk)
+    documents.letter_render(letter_id=letter.pk)  # a retry of the same task: nothing more
+    assert c.letters.count() == 1
+    folder = settings.MEDIA_ROOT / "letters" / c.reference
+    assert [p.name for p in folder.iterdir()] == [f"acknowledgement-{letter.pk}.pdf"]
+
+
+def fresh_letter(letter: Letter) -> Letter:
+    return Letter.objects.get(pk=letter.pk)
