@@ -21,8 +21,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PIP) install --quiet -r requirements-dev.txt
 	@touch $@
 
+# axe-core, injected into pages by the browser tests (from the npm registry, never a CDN).
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || scripts/apt-ensure npm
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
 install: system-deps $(VENV)/.installed
-install-dev: system-deps system-test-deps $(VENV)/.installed-dev
+install-dev: system-deps system-test-deps $(VENV)/.installed-dev node_modules/.installed
 
 system-deps:
 	@scripts/apt-ensure $(APT_PACKAGES)

@@ -406,6 +406,7 @@ class EventKind(models.TextChoices):
     LETTER = "letter", "Letter issued"
     OVERDUE = "overdue", "Reply overdue"
     REMEDY = "remedy", "CISAS remedy"
+    LINK = "link", "Tracking link sent"
 
 
 class ComplaintEventQuerySet(models.QuerySet):
@@ -535,12 +536,40 @@ class Letter(models.Model):
         return self.rendered_at is not None
 
 
+class Attachment(models.Model):
+    """An evidence file from the customer or staff, kept outside the web root under a random name
+    and served only through views that check access (see ``evidence.py``)."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="attachments")
+    event = models.ForeignKey(
+        ComplaintEvent, on_delete=models.PROTECT, related_name="attachments", null=True
+    )
+    file = models.FileField(max_length=300)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=120)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    customer_visible = models.BooleanField(default=True)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_by_role = models.CharField(max_length=10)
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class EmailTemplate(models.TextChoices):
     ACKNOWLEDGEMENT = "acknowledgement", "Complaint received"
     REPLY = "reply", "Written reply"
     ESCALATION = "escalation", "Escalated to the manager"
     DEADLOCK = "deadlock", "Deadlock letter"
     OVERDUE_ALERT = "overdue_alert", "Reply overdue (to managers)"
+    NEW_LINK = "new_link", "A new tracking link"
 
 
 class OutboundEmail(models.Model):

@@ -25,11 +25,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
-from . import clocks, documents, outbox
+from . import clocks, documents, evidence, outbox
 from .models import (
     CLOCK_STATES,
     OPEN_STATES,
     TRANSITION_NAMES,
+    Attachment,
     Channel,
     Complaint,
     ComplaintEvent,
@@ -125,6 +126,40 @@ def write_event(
         data=data or {},
         created_at=at or timezone.now(),
     )
+
+
+def store_attachments(
+    complaint: Complaint,
+    checked: list[evidence.CheckedFile],
+    *,
+    by: Actor,
+    event: ComplaintEvent,
+    customer_visible: bool = True,
+) -> list[Attachment]:
+    """Keep checked evidence files with the complaint, linked to the event they came with.
+
+    Files are written before their rows commit; a rolled-back transaction leaves at most an
+    unreferenced file under a random name, never a row without its file."""
+    stored = []
+    for item in checked:
+        attachment = Attachment(
+            complaint=complaint,
+            event=event,
+            name=item.name,
+            content_type=item.content_type,
+            size=item.size,
+            sha256=item.sha256,
+            customer_visible=customer_visible,
+            uploaded_at=event.created_at,
+            uploaded_by=by.user if by.user is not None else None,
+            uploaded_by_role=by.role or "",
+        )
+        attachment.file.save(
+            f"evidence/{complaint.reference}/{item.storage_name}", item.upload, save=False
+        )
+        attachment.save()
+        stored.append(attachment)
+    return stored
 
 
 def require_role(by: Actor, *roles: Role, doing: str) -> None:
@@ -278,6 +313,7 @@ def complaint_file(
     preferred_response: str = ResponseMethod.PHONE,
     vulnerable: bool = False,
     vulnerability_notes: str = "",
+    attachments: list | tuple = (),
 ) -> Filed:
     """File a complaint: reference, tracking secret, both clocks started, one ``filed`` event.
 
@@ -294,6 +330,7 @@ def complaint_file(
     _not_in_future(received_at, "received_at", "The date received", now)
     if by.role == Role.CUSTOMER and channel != Channel.WEB:
         raise ValidationError({"channel": "Complaints filed online come through the web form."})
+    checked = evidence.check_uploads(list(attachments))
 
     complaint = Complaint(
         customer_name=(customer_name or "").strip(),
@@ -328,14 +365,15 @@ def complaint_file(
     with transaction.atomic():
         complaint.reference = _next_reference(clocks.london_date(received_at).year)
         complaint.save()
-        write_event(
+        filed_event = write_event(
             complaint,
             kind=EventKind.FILED,
             by=by,
             text=f"Complaint received ({complaint.get_channel_display().lower()}).",
-            data={"channel": channel},
+            data={"channel": channel, "files": len(checked)},
             at=now,
         )
+        store_attachments(complaint, checked, by=by, event=filed_event)
         letter = documents.letter_issue(
             complaint=complaint,
             kind=LetterKind.ACKNOWLEDGEMENT,
@@ -496,8 +534,11 @@ def complaint_record_reply(
         )
 
 
-def complaint_add_message(*, complaint: Complaint, by: Actor, text: str) -> ComplaintEvent:
-    """A message the customer sees: from the customer, or from staff to the customer."""
+def complaint_add_message(
+    *, complaint: Complaint, by: Actor, text: str, attachments: list | tuple = ()
+) -> ComplaintEvent:
+    """A message the customer sees, with any evidence files: from the customer, or from staff to
+    the customer."""
     if by.role == Role.CUSTOMER:
         if complaint.state in (State.CLOSED, State.WITHDRAWN):
             raise TransitionNotAllowed(
@@ -507,14 +548,65 @@ def complaint_add_message(*, complaint: Complaint, by: Actor, text: str) -> Comp
     else:
         require_role(by, Role.AGENT, Role.MANAGER, doing="message customers")
     text = require_text(text, "text", "your message")
-    return write_event(complaint, kind=EventKind.MESSAGE, by=by, text=text)
+    checked = evidence.check_uploads(list(attachments))
+    with transaction.atomic():
+        event = write_event(
+            complaint, kind=EventKind.MESSAGE, by=by, text=text, data={"files": len(checked)}
+        )
+        store_attachments(complaint, checked, by=by, event=event)
+    return event
 
 
-def complaint_add_note(*, complaint: Complaint, by: Actor, text: str) -> ComplaintEvent:
-    """An internal note: staff only, never shown to the customer."""
+def complaint_add_note(
+    *, complaint: Complaint, by: Actor, text: str, attachments: list | tuple = ()
+) -> ComplaintEvent:
+    """An internal note, with any files: staff only, never shown to the customer."""
     require_role(by, Role.AGENT, Role.MANAGER, doing="add internal notes")
     text = require_text(text, "text", "the note")
-    return write_event(complaint, kind=EventKind.NOTE, by=by, text=text, customer_visible=False)
+    checked = evidence.check_uploads(list(attachments))
+    with transaction.atomic():
+        event = write_event(
+            complaint,
+            kind=EventKind.NOTE,
+            by=by,
+            text=text,
+            customer_visible=False,
+            data={"files": len(checked)},
+        )
+        store_attachments(complaint, checked, by=by, event=event, customer_visible=False)
+    return event
+
+
+def complaint_send_new_link(*, reference: str, email: str) -> None:
+    """ "Lost my link": when the reference and e-mail match a complaint, replace its tracking secret
+    (the old link stops working) and e-mail the new link. Says nothing either way, so the form
+    cannot be used to find out whose complaints exist."""
+    reference = (reference or "").strip().upper()
+    email = (email or "").strip()
+    if not reference or not email:
+        return
+    complaint = Complaint.objects.filter(reference=reference).first()
+    if complaint is None or complaint.email.casefold() != email.casefold():
+        return
+    with transaction.atomic():
+        secret = complaint_new_tracking_secret(complaint=complaint)
+        event = write_event(
+            complaint,
+            kind=EventKind.LINK,
+            by=Actor.customer(),
+            text="A new tracking link was e-mailed at the customer's request.",
+            customer_visible=False,
+        )
+        outbox.email_record(
+            template=EmailTemplate.NEW_LINK,
+            to=[complaint.email],
+            dedupe_key=f"new-link:{complaint.pk}:{event.pk}",
+            complaint=complaint,
+            context={
+                **outbox.complaint_email_context(complaint),
+                "tracking_url": tracking_url(complaint, secret),
+            },
+        )
 
 
 # --- One service per transition ---------------------------------------------------------------

@@ -21,3 +21,10 @@ def home(request: HttpRequest) -> HttpResponse:
             "ofcom_days": clocks.OFCOM_ADR_DAYS,
         },
     )
+
+
+def rate_limited(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """django-ratelimit's answer when a limit is hit: a friendly page, status 429."""
+    response = render(request, "429.html", status=429)
+    response["Retry-After"] = "60"
+    return response

@@ -5,6 +5,8 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-not-secret")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/complaints")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+# Rate limits and lockouts count in a real shared cache, as in production.
+os.environ.setdefault("CACHE_URL", "rediscache://127.0.0.1:6379/14")
 os.environ.setdefault("VAR_DIR", "/tmp/complaints-test-var")  # noqa: S108 (test scratch)
 
 from .settings import *  # noqa: F403

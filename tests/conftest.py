@@ -3,6 +3,7 @@ without a complaints role), an administrator; and helpers that put a complaint i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 
@@ -35,6 +36,16 @@ def _user(username: str, group: str | None = None, **extra) -> User:
 def _own_media_folder(settings, tmp_path) -> None:
     """Letters and evidence of one test never meet another's (references restart per test)."""
     settings.MEDIA_ROOT = tmp_path / "files"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters live in the shared Redis cache: each test starts from zero."""
+    from django.core.cache import cache
+    from redis.exceptions import ConnectionError as RedisDown
+
+    with contextlib.suppress(RedisDown):  # a test that stops Redis restarts it itself
+        cache.clear()
 
 
 @pytest.fixture

@@ -163,11 +163,17 @@ def test_seed_demo_is_idempotent_and_its_logins_work(client):
     assert Complaint.objects.count() == complaints > 5
     assert sum(c.events.count() for c in Complaint.objects.all()) == events
     assert User.objects.filter(username__in=["agent", "manager", "admin"]).count() == 3
-    assert client.login(username="agent", password="demo-agent-2026")
-    assert client.get("/staff/").status_code == 200
-    assert client.login(username="manager", password="demo-manager-2026")
-    assert client.login(username="admin", password="demo-admin-2026")
-    assert client.get("/admin/").status_code == 200
+    for username, password, landing in (
+        ("agent", "demo-agent-2026", "/staff/"),
+        ("manager", "demo-manager-2026", "/staff/"),
+        ("admin", "demo-admin-2026", "/admin/"),
+    ):
+        client.logout()
+        signed_in = client.post(
+            reverse("login"), {"username": username, "password": password}, follow=True
+        )
+        assert signed_in.context["user"].username == username
+        assert client.get(landing).status_code == 200
 
 
 @pytest.mark.django_db

@@ -40,3 +40,11 @@ def test_a_wrong_password_keeps_the_user_on_the_sign_in_page_with_an_error(page,
     page.get_by_role("button", name="Sign in").click()
     assert page.title().startswith("Error:")
     assert page.get_by_role("alert").is_visible()
+
+
+def test_the_home_and_sign_in_pages_have_no_serious_accessibility_failures(page):
+    from tests.browser.axe import serious_violations
+
+    for url in ("/", "/staff/login/"):
+        page.goto(url)
+        assert serious_violations(page) == [], url
