@@ -26,6 +26,7 @@ from complaints.services import (
     fire_transition,
     require_role,
     require_text,
+    transition_check,
     write_event,
 )
 
@@ -41,6 +42,7 @@ def complaint_issue_deadlock(
 
     A manager gives the final position in writing; the system issues it when the ADR clock runs
     out, with the clock's wording instead."""
+    transition_check(complaint, "issue_deadlock_letter", by=by, expected_state=expected_state)
     if by.role != Role.SYSTEM:
         final_position = require_text(final_position, "final_position", "the final position")
     now = timezone.now()
@@ -90,6 +92,7 @@ def complaint_refer_to_adr(
     referred_on: dt.date,
     expected_state: str | None = None,
 ) -> Complaint:
+    transition_check(complaint, "refer_to_adr", by=by, expected_state=expected_state)
     cisas_reference = require_text(
         cisas_reference, "cisas_reference", "the CISAS case reference", 60
     )
@@ -119,6 +122,7 @@ def complaint_record_adr_decision(
 ) -> Complaint:
     """CISAS's adjudication. Accepted by the customer: resolved, remedy due in 20 working days.
     Not accepted: closed."""
+    transition_check(complaint, "record_adr_decision", by=by, expected_state=expected_state)
     if outcome not in AdrOutcome.values:
         raise ValidationError({"outcome": "Choose the adjudication's outcome."})
     if accepted_on is not None and accepted_on > clocks.london_date(timezone.now()):
@@ -148,6 +152,7 @@ def complaint_start_court_action(
     note: str = "",
     expected_state: str | None = None,
 ) -> Complaint:
+    transition_check(complaint, "start_court_action", by=by, expected_state=expected_state)
     if started_on > clocks.london_date(timezone.now()):
         raise ValidationError(
             {"started_on": "The date court action started cannot be in the future."}

@@ -197,22 +197,12 @@ def _transitions_from_state(complaint: Complaint) -> list[str]:
     return [name for name in TRANSITION_NAMES if can_proceed(getattr(complaint, name))]
 
 
-def fire_transition(
-    complaint: Complaint,
-    name: str,
-    *,
-    by: Actor,
-    expected_state: str | None,
-    text: str = "",
-    data: dict[str, Any] | None = None,
-    at: dt.datetime,
-    **kwargs: Any,
-) -> Complaint:
-    """Fire one transition with compare-and-set on the state, and write its event.
-
-    ``expected_state`` is the state the caller saw (a page's hidden field, an API client's view):
-    if the case has moved on since, nothing happens and ``ComplaintChanged`` says so.
-    """
+def transition_check(
+    complaint: Complaint, name: str, *, by: Actor, expected_state: str | None = None
+) -> None:
+    """Raise the error a person should see if this transition cannot happen now: the case changed
+    since they looked, the state does not allow it, or their role may not. Services check this
+    before they validate the rest of the input, so "not now" is never reported as a bad field."""
     method = getattr(complaint, name)
     label = TRANSITION_LABELS[name]
     if expected_state is not None and complaint.state != expected_state:
@@ -231,6 +221,25 @@ def fire_transition(
     if not has_transition_perm(method, by):
         raise NotPermitted(f"Your role may not do this: “{label}”.")
 
+
+def fire_transition(
+    complaint: Complaint,
+    name: str,
+    *,
+    by: Actor,
+    expected_state: str | None,
+    text: str = "",
+    data: dict[str, Any] | None = None,
+    at: dt.datetime,
+    **kwargs: Any,
+) -> Complaint:
+    """Fire one transition with compare-and-set on the state, and write its event.
+
+    ``expected_state`` is the state the caller saw (a page's hidden field, an API client's view):
+    if the case has moved on since, nothing happens and ``ComplaintChanged`` says so.
+    """
+    transition_check(complaint, name, by=by, expected_state=expected_state)
+    method = getattr(complaint, name)
     fields = [f for f in Complaint._meta.concrete_fields if not f.primary_key]
     before = {f.attname: f.value_from_object(complaint) for f in fields}
     from_state = complaint.state
@@ -660,6 +669,7 @@ def complaint_make_formal(
 def complaint_resolve(
     *, complaint: Complaint, by: Actor, summary: str, expected_state: str | None = None
 ) -> Complaint:
+    transition_check(complaint, "resolve", by=by, expected_state=expected_state)
     summary = require_text(summary, "summary", "a summary of how it was resolved")
     return fire_transition(
         complaint,
@@ -780,6 +790,7 @@ def complaint_transition(
     }
     if name not in services:
         raise ValidationError({"name": f"Unknown transition “{name}”."})
+    transition_check(complaint, name, by=by, expected_state=expected_state)
     return services[name]()
 
 

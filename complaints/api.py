@@ -1,0 +1,311 @@
+"""REST API (/api/v1/): the same procedure for CRMs and telephony systems.
+
+Staff only, ``Authorization: Token <key>``; the same role rules and the same services as the pages.
+Errors are ``{"detail": ..., "code": ...}`` (409s add ``allowed`` and ``state``), or field errors
+``{"field": ["message"]}`` with 400. Nothing half-written is left behind: every write is one
+service call, and every service is one transaction.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from . import documents, services
+from .models import CLOCK_STATES, Complaint, Letter, State
+from .roles import Actor, Role, staff_role
+from .serializers import (
+    AssignSerializer,
+    ComplaintSerializer,
+    ConflictSerializer,
+    ErrorSerializer,
+    EventSerializer,
+    MessageSerializer,
+    ReplySerializer,
+    TransitionSerializer,
+)
+
+# --- Errors -----------------------------------------------------------------------------------
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Domain errors become the status codes DESIGN.md promises; every error body has a code."""
+    if isinstance(exc, services.ComplaintChanged):
+        complaint = exc.complaint
+        return Response(
+            {
+                "detail": exc.message,
+                "code": exc.code,
+                "state": complaint.state,
+                "allowed": services.available_transitions(complaint, _actor(context["request"])),
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, services.TransitionNotAllowed):
+        body = {"detail": exc.message, "code": exc.code, "allowed": exc.allowed}
+        complaint = context.get("complaint")
+        if complaint is not None:
+            body["state"] = complaint.state
+        return Response(body, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, services.NotPermitted):
+        return Response({"detail": exc.message, "code": exc.code}, status=403)
+    if isinstance(exc, DjangoValidationError):
+        body = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Http404):
+        exc = NotFound("Not found: no complaint, letter or page with that reference.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, APIException) and "detail" in response.data:
+        response.data = {"detail": response.data["detail"], "code": exc.get_codes()}
+    return response
+
+
+class IsComplaintsStaff(permissions.BasePermission):
+    message = "Your account does not have a complaints role (CS Team or CS Managers)."
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        return staff_role(request.user) in (Role.AGENT, Role.MANAGER)
+
+
+def _actor(request: Request) -> Actor:
+    return Actor.staff(request.user)
+
+
+# --- Lists ------------------------------------------------------------------------------------
+
+
+class ComplaintPagination(PageNumberPagination):
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class ComplaintFilter(filters.FilterSet):
+    state = filters.MultipleChoiceFilter(choices=State.choices)
+    overdue = filters.BooleanFilter(
+        method="filter_overdue", label="Reply overdue (the stage clock has run out, no reply)"
+    )
+    assigned_to = filters.CharFilter(
+        method="filter_assigned_to", label="Username, or 'none' for unassigned cases"
+    )
+    ordering = filters.OrderingFilter(
+        fields=(("response_due_at", "response_due_date"), ("received_at", "received_at")),
+    )
+
+    class Meta:
+        model = Complaint
+        fields = ["state", "overdue", "assigned_to"]
+
+    def filter_overdue(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        overdue = {
+            "state__in": CLOCK_STATES,
+            "responded_at__isnull": True,
+            "response_due_at__lte": timezone.now(),
+        }
+        return queryset.filter(**overdue) if value else queryset.exclude(**overdue)
+
+    def filter_assigned_to(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "none":
+            return queryset.filter(assigned_to__isnull=True)
+        return queryset.filter(assigned_to__username=value)
+
+
+# --- Complaints -------------------------------------------------------------------------------
+
+ERRORS = {
+    401: OpenApiResponse(ErrorSerializer, description="No token, or a bad one."),
+    403: OpenApiResponse(ErrorSerializer, description="Your role may not do this."),
+    404: OpenApiResponse(ErrorSerializer, description="No complaint with that reference."),
+}
+BAD_INPUT = OpenApiResponse(
+    OpenApiTypes.OBJECT, description='Field errors: {"field": ["message", ...]}; nothing written.'
+)
+CONFLICT = OpenApiResponse(
+    ConflictSerializer,
+    description="Not possible in the complaint's current state, or it changed since you looked.",
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List complaints",
+        responses={
+            200: ComplaintSerializer(many=True),
+            400: BAD_INPUT,
+            401: ERRORS[401],
+            403: ERRORS[403],
+            404: OpenApiResponse(ErrorSerializer, description="No such page."),
+        },
+    ),
+    retrieve=extend_schema(summary="One complaint", responses={200: ComplaintSerializer, **ERRORS}),
+    create=extend_schema(
+        summary="Log a complaint (received by phone, e-mail, letter or on the web)",
+        responses={201: ComplaintSerializer, 400: BAD_INPUT, 401: ERRORS[401], 403: ERRORS[403]},
+    ),
+)
+class ComplaintViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ComplaintSerializer
+    permission_classes = [permissions.IsAuthenticated, IsComplaintsStaff]
+    pagination_class = ComplaintPagination
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = ComplaintFilter
+    lookup_field = "reference"
+    lookup_value_regex = r"CMP-\d{4}-\d{6}"
+
+    def get_queryset(self) -> QuerySet[Complaint]:
+        # Two queries a page whatever its length: the complaints (with assignee) and their letters.
+        return (
+            Complaint.objects.select_related("assigned_to")
+            .prefetch_related("letters__complaint")
+            .order_by("response_due_at", "id")
+        )
+
+    def get_exception_handler_context(self) -> dict:
+        context = super().get_exception_handler_context()
+        context["complaint"] = getattr(self, "_complaint", None)
+        return context
+
+    def _get_complaint(self) -> Complaint:
+        self._complaint = get_object_or_404(Complaint, reference=self.kwargs["reference"])
+        return self._complaint
+
+    def _respond(self, complaint: Complaint, code: int = 200) -> Response:
+        fresh = self.get_queryset().get(pk=complaint.pk)
+        return Response(self.get_serializer(fresh).data, status=code)
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        filed = services.complaint_file(by=_actor(request), **data)
+        # The tracking link's secret goes to the customer by e-mail only, never to the API client.
+        return self._respond(filed.complaint, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The complaint's timeline, oldest first",
+        responses={
+            200: EventSerializer(many=True),
+            401: ERRORS[401],
+            403: ERRORS[403],
+            404: OpenApiResponse(ErrorSerializer, description="No such complaint, or page."),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, reference: str) -> Response:
+        complaint = self._get_complaint()
+        events = complaint.events.select_related("actor").order_by("created_at", "id")
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(EventSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Fire a transition",
+        request=TransitionSerializer,
+        responses={200: ComplaintSerializer, 400: BAD_INPUT, 409: CONFLICT, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def transitions(self, request: Request, reference: str) -> Response:
+        complaint = self._get_complaint()
+        serializer = TransitionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        services.complaint_transition(
+            complaint=complaint,
+            name=data.pop("name"),
+            note=data.pop("note", ""),
+            expected_state=data.pop("expected_state", None),
+            by=_actor(request),
+            **data,
+        )
+        return self._respond(complaint)
+
+    @extend_schema(
+        summary="Record a reply (a phone call, or a written reply sent as a letter)",
+        request=ReplySerializer,
+        responses={200: ComplaintSerializer, 400: BAD_INPUT, 409: CONFLICT, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def replies(self, request: Request, reference: str) -> Response:
+        complaint = self._get_complaint()
+        serializer = ReplySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.complaint_record_reply(
+            complaint=complaint, by=_actor(request), **serializer.validated_data
+        )
+        return self._respond(complaint)
+
+    @extend_schema(
+        summary="Send the customer a message",
+        request=MessageSerializer,
+        responses={200: ComplaintSerializer, 400: BAD_INPUT, 409: CONFLICT, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def messages(self, request: Request, reference: str) -> Response:
+        complaint = self._get_complaint()
+        serializer = MessageSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.complaint_add_message(
+            complaint=complaint, by=_actor(request), text=serializer.validated_data["text"]
+        )
+        return self._respond(complaint)
+
+    @extend_schema(
+        summary="Assign or unassign the complaint",
+        request=AssignSerializer,
+        responses={200: ComplaintSerializer, 400: BAD_INPUT, 409: CONFLICT, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, reference: str) -> Response:
+        complaint = self._get_complaint()
+        serializer = AssignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.complaint_assign(
+            complaint=complaint,
+            assignee=serializer.validated_data["assigned_to"],
+            by=_actor(request),
+        )
+        return self._respond(complaint)
+
+    @extend_schema(
+        summary="Download a letter's PDF",
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF"),
+            **ERRORS,
+        },
+    )
+    @action(detail=True, methods=["get"], url_path=r"letters/(?P<letter_id>\d+)", url_name="letter")
+    def letter(self, request: Request, reference: str, letter_id: str) -> FileResponse:
+        letter = get_object_or_404(
+            Letter.objects.select_related("complaint"),
+            pk=letter_id,
+            complaint__reference=reference,
+        )
+        if not letter.is_rendered:
+            letter = documents.letter_render(letter_id=letter.pk)
+        return FileResponse(
+            letter.pdf.open("rb"),
+            content_type="application/pdf",
+            filename=f"{reference}-{letter.kind.replace('_', '-')}.pdf",
+        )

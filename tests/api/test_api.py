@@ -1,0 +1,393 @@
+"""The REST API as a CRM or telephony system uses it, per DESIGN.md's contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from complaints.models import Complaint, ComplaintEvent, State
+from tests.conftest import fresh
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/complaints/"
+
+NEW = {
+    "customer_name": "Raj Patel",
+    "email": "raj@example.com",
+    "phone": "07700 900456",
+    "postal_address": "2 Mill Lane\nWare\nSG12 9AB",
+    "account_number": "ET654321",
+    "category": "service_fault",
+    "description": "Calls drop after ten minutes.",
+    "channel": "phone",
+    "preferred_response": "written",
+}
+
+
+def api(user=None, token: str | None = None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token = Token.objects.get_or_create(user=user)[0].key
+    if token is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+# --- Authentication and roles ------------------------------------------------------------
+
+
+def test_no_token_or_a_bad_token_is_401():
+    assert api().get(URL).status_code == 401
+    response = api(token="0" * 40).get(URL)
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+
+
+def test_a_user_without_a_complaints_role_is_403(outsider):
+    response = api(outsider).get(URL)
+    assert response.status_code == 403
+    assert set(response.json()) == {"detail", "code"}
+
+
+def test_create_api_token_prints_a_working_token(agent, capsys):
+    call_command("create_api_token", "agent")
+    token = capsys.readouterr().out.strip()
+    assert api(token=token).get(URL).status_code == 200
+
+
+def test_create_api_token_refuses_someone_without_a_role(outsider):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="not in the CS Team"):
+        call_command("create_api_token", "outsider")
+
+
+# --- Create --------------------------------------------------------------------------------
+
+
+def test_logging_a_phone_complaint_returns_201_with_the_contract_fields(agent):
+    with time_machine.travel(dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC), tick=False):
+        response = api(agent).post(
+            URL, {**NEW, "received_at": "2026-11-24T16:30:00+00:00"}, format="json"
+        )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert set(body) >= {
+        "reference",
+        "state",
+        "stage",
+        "received_at",
+        "response_due_date",
+        "adr_eligible_date",
+        "responded_at",
+        "assigned_to",
+        "letters",
+        "customer_name",
+        "email",
+        "phone",
+        "postal_address",
+        "account_number",
+        "category",
+        "description",
+        "channel",
+        "preferred_response",
+    }
+    assert body["state"] == "cs_team" and body["stage"] == 1
+    assert body["response_due_date"] == "2026-12-15"
+    assert body["letters"][0]["kind"] == "acknowledgement"
+    assert body["letters"][0]["url"].endswith(
+        f"/api/v1/complaints/{body['reference']}/letters/{Complaint.objects.get().letters.get().pk}/"
+    )
+    assert "tracking" not in str(body), "the customer's secret never goes to the API client"
+
+
+def test_bad_input_is_400_with_field_errors_and_writes_nothing(agent):
+    response = api(agent).post(
+        URL,
+        {**NEW, "email": "nope", "category": "weather", "received_at": "2999-01-01T00:00:00Z"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert {"email", "category", "received_at"} <= set(response.json())
+    assert not Complaint.objects.exists() and not ComplaintEvent.objects.exists()
+
+
+def test_a_missing_body_is_400(agent):
+    response = api(agent).post(URL, {}, format="json")
+    assert response.status_code == 400
+    assert {"customer_name", "email", "category", "description"} <= set(response.json())
+
+
+@pytest.mark.parametrize(
+    ("received_at", "due", "adr"),
+    [
+        # Received the evening before Christmas Eve 2026: 25, 28 Dec and 1 Jan are holidays.
+        ("2026-12-23T18:00:00+00:00", "2027-01-18", "2027-03-16"),
+        # 23:30 UTC on Sat 28 Mar 2026 is Sat in London (GMT); the clocks go forward at 01:00.
+        ("2026-03-28T23:30:00+00:00", "2026-04-21", "2026-06-19"),
+        # 23:30 UTC on Sat 24 Oct 2026 is 00:30 BST on Sunday 25 Oct: day 0 is the Sunday.
+        ("2026-10-24T23:30:00+00:00", "2026-11-13", "2027-01-14"),
+        # Received on Good Friday 2026 (3 Apr): day 0 whatever kind of day; Easter Monday skipped.
+        ("2026-04-03T10:00:00+01:00", "2026-04-27", "2026-06-25"),
+    ],
+)
+@time_machine.travel(dt.datetime(2027, 5, 1, 12, 0, tzinfo=dt.UTC), tick=False)
+def test_clock_dates_match_the_calendar_around_holidays_and_clock_changes(
+    agent, received_at, due, adr
+):
+    response = api(agent).post(URL, {**NEW, "received_at": received_at}, format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["response_due_date"], body["adr_eligible_date"]) == (due, adr)
+
+
+# --- Read ------------------------------------------------------------------------------------
+
+
+def test_list_filters_and_orders_by_reply_due_date(agent, manager, file_complaint):
+    from complaints.models import Channel
+    from complaints.roles import Actor
+
+    old = file_complaint(
+        by=Actor.staff(agent),
+        channel=Channel.PHONE,
+        received_at=dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC),
+    ).complaint
+    new = file_complaint().complaint
+    client = api(manager)
+    refs = [
+        c["reference"] for c in client.get(URL, {"ordering": "response_due_date"}).json()["results"]
+    ]
+    assert refs == [old.reference, new.reference]
+    refs = [
+        c["reference"]
+        for c in client.get(URL, {"ordering": "-response_due_date"}).json()["results"]
+    ]
+    assert refs == [new.reference, old.reference]
+    overdue = client.get(URL, {"overdue": "true"}).json()
+    assert [c["reference"] for c in overdue["results"]] == [old.reference]
+    client.post(f"{URL}{new.reference}/assign/", {"assigned_to": "agent"}, format="json")
+    mine = client.get(URL, {"assigned_to": "agent"}).json()["results"]
+    assert [c["reference"] for c in mine] == [new.reference]
+    none = client.get(URL, {"assigned_to": "none"}).json()["results"]
+    assert [c["reference"] for c in none] == [old.reference]
+    assert client.get(URL, {"state": "cs_manager"}).json()["count"] == 0
+
+
+def test_a_list_page_costs_the_same_queries_for_3_complaints_as_for_30(
+    agent, file_complaint, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(agent)
+    for _ in range(3):
+        file_complaint()
+    with CaptureQueriesContext(connection) as few:
+        client.get(URL, {"page_size": 100})
+    for _ in range(27):
+        file_complaint()
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(URL, {"page_size": 100}).json()["count"] == 30
+    assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_page_size_is_bounded(agent, file_complaint):
+    file_complaint()
+    response = api(agent).get(URL, {"page_size": 100000})
+    assert response.status_code == 200
+
+
+def test_detail_events_and_unknown_reference(agent, file_complaint):
+    complaint = file_complaint().complaint
+    client = api(agent)
+    assert client.get(f"{URL}{complaint.reference}/").json()["reference"] == complaint.reference
+    events = client.get(f"{URL}{complaint.reference}/events/").json()["results"]
+    assert [e["kind"] for e in events] == ["filed"]
+    assert client.get(f"{URL}CMP-2026-999999/").status_code == 404
+    assert client.get(f"{URL}CMP-2026-999999/events/").status_code == 404
+
+
+def test_a_letter_downloads_as_pdf_and_matches_its_sha256(agent, file_complaint):
+    import hashlib
+
+    complaint = file_complaint().complaint
+    client = api(agent)
+    url = client.get(f"{URL}{complaint.reference}/").json()["letters"][0]["url"]
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    body = b"".join(response.streaming_content)
+    sha = client.get(f"{URL}{complaint.reference}/").json()["letters"][0]["sha256"]
+    assert hashlib.sha256(body).hexdigest() == sha
+
+
+# --- Transitions and actions -----------------------------------------------------------------
+
+
+def test_a_transition_returns_the_complaint(agent, file_complaint):
+    complaint = file_complaint().complaint
+    response = api(agent).post(
+        f"{URL}{complaint.reference}/transitions/",
+        {"name": "escalate_to_manager", "note": "Customer asked for the manager."},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["state"] == "cs_manager" and response.json()["stage"] == 2
+    assert fresh(complaint).events.filter(transition="escalate_to_manager").count() == 1
+
+
+def test_a_transition_the_state_does_not_permit_is_409_with_the_allowed_list(
+    manager, file_complaint
+):
+    complaint = file_complaint().complaint
+    response = api(manager).post(
+        f"{URL}{complaint.reference}/transitions/", {"name": "refer_to_adr"}, format="json"
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "transition_not_allowed" and body["state"] == "cs_team"
+    assert body["allowed"] == [
+        "escalate_to_manager",
+        "issue_deadlock_letter",
+        "resolve",
+        "withdraw",
+    ]
+    assert fresh(complaint).state == State.CS_TEAM
+
+
+def test_a_transition_the_role_may_not_fire_is_403(agent, file_complaint):
+    complaint = file_complaint().complaint
+    response = api(agent).post(
+        f"{URL}{complaint.reference}/transitions/",
+        {"name": "issue_deadlock_letter", "note": "No."},
+        format="json",
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_permitted"
+    assert fresh(complaint).state == State.CS_TEAM
+
+
+def test_a_stale_expected_state_is_409_changed_by_someone_else(agent, file_complaint):
+    complaint = file_complaint().complaint
+    client = api(agent)
+    client.post(
+        f"{URL}{complaint.reference}/transitions/", {"name": "escalate_to_manager"}, format="json"
+    )
+    response = client.post(
+        f"{URL}{complaint.reference}/transitions/",
+        {"name": "withdraw", "expected_state": "cs_team"},
+        format="json",
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "changed_by_someone_else"
+    assert response.json()["state"] == "cs_manager"
+    assert fresh(complaint).state == State.CS_MANAGER
+
+
+def test_an_unknown_transition_is_400(agent, file_complaint):
+    complaint = file_complaint().complaint
+    response = api(agent).post(
+        f"{URL}{complaint.reference}/transitions/", {"name": "delete"}, format="json"
+    )
+    assert response.status_code == 400 and "name" in response.json()
+
+
+def test_a_deadlock_letter_needs_a_final_position(manager, file_complaint):
+    complaint = file_complaint().complaint
+    response = api(manager).post(
+        f"{URL}{complaint.reference}/transitions/",
+        {"name": "issue_deadlock_letter", "note": ""},
+        format="json",
+    )
+    assert response.status_code == 400 and "final_position" in response.json()
+    assert not complaint.letters.filter(kind="deadlock").exists()
+
+
+def test_cisas_referral_and_decision_through_the_api(manager, complaint_in):
+    complaint = complaint_in(State.DEADLOCK)
+    client = api(manager)
+    url = f"{URL}{complaint.reference}/transitions/"
+    referred = client.post(
+        url,
+        {"name": "refer_to_adr", "cisas_reference": "CIS-4411", "referred_on": "2026-11-20"},
+        format="json",
+    )
+    assert referred.status_code == 200 and referred.json()["state"] == "adr_referred"
+    decided = client.post(
+        url,
+        {
+            "name": "record_adr_decision",
+            "outcome": "upheld",
+            "note": "Refund £40",
+            "accepted_on": "2026-11-20",
+        },
+        format="json",
+    )
+    assert decided.status_code == 200 and decided.json()["state"] == "resolved"
+
+
+def test_reply_message_and_assign(agent, file_complaint):
+    complaint = file_complaint().complaint
+    client = api(agent)
+    base = f"{URL}{complaint.reference}"
+    reply = client.post(
+        f"{base}/replies/",
+        {"method": "phone", "summary": "Explained the fault.", "call_reference": "REC-1"},
+        format="json",
+    )
+    assert reply.status_code == 200 and reply.json()["responded_at"] is not None
+    assert (
+        client.post(f"{base}/messages/", {"text": "We are on it."}, format="json").status_code
+        == 200
+    )
+    assign = client.post(f"{base}/assign/", {"assigned_to": "agent"}, format="json")
+    assert assign.status_code == 200 and assign.json()["assigned_to"] == "agent"
+    bad = client.post(f"{base}/replies/", {"method": "fax", "summary": ""}, format="json")
+    assert bad.status_code == 400 and {"method", "summary"} <= set(bad.json())
+    assert (
+        client.post(f"{base}/assign/", {"assigned_to": "ghost"}, format="json").status_code == 400
+    )
+
+
+def test_methods_not_in_the_contract_are_405(agent, file_complaint):
+    complaint = file_complaint().complaint
+    client = api(agent)
+    assert client.delete(f"{URL}{complaint.reference}/").status_code == 405
+    assert client.put(f"{URL}{complaint.reference}/", NEW, format="json").status_code == 405
+    assert client.get(f"{URL}{complaint.reference}/transitions/").status_code == 405
+
+
+def test_each_token_is_throttled(agent, settings):
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import UserRateThrottle
+
+    client = api(agent)
+    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "user": "3/min"}
+    original = UserRateThrottle.THROTTLE_RATES
+    UserRateThrottle.THROTTLE_RATES = rates
+    try:
+        codes = [client.get(URL).status_code for _ in range(4)]
+    finally:
+        UserRateThrottle.THROTTLE_RATES = original
+    assert codes == [200, 200, 200, 429]
+
+
+# --- The contract --------------------------------------------------------------------------
+
+
+def test_the_schema_validates_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))
+    schema = (tmp_path / "s.yaml").read_text()
+    for path in ("/api/v1/complaints/", "/api/v1/complaints/{reference}/transitions/"):
+        assert path in schema
+
+
+def test_the_docs_page_serves_its_assets_locally(client):
+    page = client.get("/api/docs/").content.decode()
+    assert "swagger-ui" in page
+    assert "cdn" not in page.lower() and "unpkg" not in page.lower()
