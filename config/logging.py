@@ -1,0 +1,47 @@
+"""Log records as one JSON object a line, with customers' tracking secrets removed.
+
+Tracking links (/track/<reference>/<secret>/) are the only credential a customer has; a secret
+must never reach a log file, whether in a request line, an error message or an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+SECRET_IN_PATH = re.compile(r"(/track/[A-Za-z0-9-]+/)[A-Za-z0-9_-]{16,}")
+TOKEN_HEADER = re.compile(r"(Token\s+)[0-9a-f]{40}", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    return TOKEN_HEADER.sub(r"\1[redacted]", SECRET_IN_PATH.sub(r"\1[redacted]", text))
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites the message and arguments of every record that passes through a handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        status = getattr(record, "status_code", None)
+        if status is not None:
+            entry["status"] = status
+        if record.exc_info:
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
