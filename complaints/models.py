@@ -192,9 +192,10 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
                 ),
             ),
             # ADR sweep: WHERE state IN (clock states) AND deadlock_issued_at IS NULL AND
-            # adr_eligible_date <= today.
+            # adr_eligible_date <= today ORDER BY adr_eligible_date, id (the order it claims in,
+            # so a batch reads one batch of index entries, not every case due that day).
             models.Index(
-                fields=["adr_eligible_date"],
+                fields=["adr_eligible_date", "id"],
                 name="complaint_adr_sweep_idx",
                 condition=Q(state__in=CLOCK_STATES, deadlock_issued_at__isnull=True),
             ),
@@ -209,11 +210,13 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
                     remedy_overdue_flagged_at__isnull=True,
                 ),
             ),
-            # Auto-close sweep: WHERE state = 'resolved' AND resolved_at <= now - 8 weeks.
+            # Auto-close sweep: WHERE state = 'resolved' AND resolved_at <= now - 8 weeks, leaving
+            # out cases whose accepted CISAS remedy is still outstanding (they stay open).
             models.Index(
                 fields=["resolved_at"],
                 name="complaint_autoclose_idx",
-                condition=Q(state=State.RESOLVED),
+                condition=Q(state=State.RESOLVED)
+                & ~Q(remedy_due_date__isnull=False, remedy_completed_at__isnull=True),
             ),
             # Staff queues filtered by "assigned to me", ordered by due date.
             models.Index(fields=["assigned_to", "response_due_at"], name="complaint_assignee_idx"),

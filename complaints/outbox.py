@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 from django.conf import settings
@@ -38,18 +39,35 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(dt.timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
+# After a failed publish, further publishes are skipped for this long: during a broker outage a
+# request or a sweep must not wait for a connection timeout per message. The work is in the
+# database either way, and the periodic tasks pick it up.
+BROKER_RETRY_AFTER = 30.0
+_broker_down_until = 0.0
+
+
 def queue_after_commit(task_name: str, *args: Any) -> None:
-    """Ask a worker to run a task once the current transaction commits. A broker outage is logged,
-    not raised: the rows that record the work are committed, and the periodic task will do it."""
+    """Ask a worker to run a task once the current transaction commits (once per transaction for
+    the same task and arguments). A broker outage is logged, not raised: the rows that record the
+    work are committed, and the periodic task will do it."""
+    key = (task_name, repr(args))
+    pending = transaction.get_connection().run_on_commit
+    if any(getattr(entry[1], "publish_key", None) == key for entry in pending):
+        return
 
     def publish() -> None:
+        global _broker_down_until
         from config.celery import app
 
+        if time.monotonic() < _broker_down_until:
+            return
         try:
             app.send_task(task_name, args=args, retry=False)
         except Exception as exc:
+            _broker_down_until = time.monotonic() + BROKER_RETRY_AFTER
             log.warning("broker unavailable, %s left for the periodic run: %s", task_name, exc)
 
+    publish.publish_key = key
     transaction.on_commit(publish)
 
 

@@ -808,13 +808,16 @@ def complaints_fire_locked_batch(
     **kwargs: Any,
 ) -> list[Complaint]:
     """Fire one transition on many cases the caller has locked (``SELECT ... FOR UPDATE``) inside
-    its transaction, with one UPDATE and one INSERT for the whole batch.
+    its transaction, with one UPDATE per set of identical changes (one for a sweep's batch) and
+    one INSERT.
 
     The same transition method as ``fire_transition`` decides the new state and fields, so a sweep
     follows exactly the rule a person would. Cases the transition does not apply to are left alone
     and not returned."""
     fired: list[Complaint] = []
-    changed_fields: set[str] = set()
+    # Cases whose transition changed the same fields to the same values share one UPDATE
+    # (for a sweep, usually the whole batch): {((field, value), ...): [pk, ...]}.
+    groups: dict[tuple, list[int]] = {}
     events: list[ComplaintEvent] = []
     fields = [f for f in Complaint._meta.concrete_fields if not f.primary_key]
     for complaint in complaints:
@@ -824,10 +827,13 @@ def complaints_fire_locked_batch(
         before = {f.attname: f.value_from_object(complaint) for f in fields}
         from_state = complaint.state
         method(at=at, **kwargs)
-        changed_fields.update(
-            f.name for f in fields if f.value_from_object(complaint) != before[f.attname]
-        )
         complaint.updated_at = at
+        changes = tuple(
+            (f.attname, f.value_from_object(complaint))
+            for f in fields
+            if f.value_from_object(complaint) != before[f.attname] or f.name == "updated_at"
+        )
+        groups.setdefault(changes, []).append(complaint.pk)
         fired.append(complaint)
         events.append(
             ComplaintEvent(
@@ -844,7 +850,9 @@ def complaints_fire_locked_batch(
                 created_at=at,
             )
         )
-    if fired:
-        Complaint.objects.bulk_update(fired, sorted(changed_fields | {"updated_at"}))
+    for changes, pks in groups.items():
+        # The rows are locked by the caller, so a plain UPDATE cannot race a person's transition.
+        Complaint.objects.filter(pk__in=pks).update(**dict(changes))
+    if events:
         ComplaintEvent.objects.bulk_create(events)
     return fired

@@ -43,6 +43,7 @@ def sweep_overdue_replies(*, now: dt.datetime | None = None, batch_size: int = B
     while True:
         with transaction.atomic():
             # Served by complaint_overdue_sweep_idx (partial: clock running and not yet flagged).
+            # One query locks the batch and reads what the events and alerts need.
             due = list(
                 Complaint.objects.filter(
                     state__in=CLOCK_STATES,
@@ -51,57 +52,57 @@ def sweep_overdue_replies(*, now: dt.datetime | None = None, batch_size: int = B
                     response_due_at__lte=now,
                 )
                 .order_by("response_due_at")
-                .select_for_update(skip_locked=True)
-                .values_list("id", "response_due_at", "state")[:batch_size]
+                .select_related("assigned_to")
+                .select_for_update(skip_locked=True, of=("self",))[:batch_size]
             )
             if not due:
                 break
-            Complaint.objects.filter(id__in=[row[0] for row in due]).update(
+            Complaint.objects.filter(id__in=[c.pk for c in due]).update(
                 overdue_flagged_at=now, updated_at=now
-            )
-            managers = outbox.manager_addresses()
-            flagged_cases = Complaint.objects.filter(id__in=[row[0] for row in due]).select_related(
-                "assigned_to"
-            )
-            outbox.email_record_many(
-                [
-                    OutboundEmail(
-                        complaint=complaint,
-                        template=EmailTemplate.OVERDUE_ALERT,
-                        to=managers,
-                        context={
-                            **outbox.complaint_email_context(complaint),
-                            "assigned_to": _name(complaint.assigned_to),
-                        },
-                        dedupe_key=f"overdue:{complaint.pk}:{complaint.stage_started_at.isoformat()}",
-                        created_at=now,
-                        next_attempt_at=now,
-                    )
-                    for complaint in flagged_cases
-                ]
-                if managers
-                else []
             )
             ComplaintEvent.objects.bulk_create(
                 ComplaintEvent(
-                    complaint_id=pk,
+                    complaint=complaint,
                     kind=EventKind.OVERDUE,
                     actor_role=Role.SYSTEM,
                     customer_visible=False,
-                    text=f"No reply recorded by the end of {clocks.due_date(due_at):%A %-d %B %Y}, "
-                    "when it was due.",
-                    data={"due_date": clocks.due_date(due_at).isoformat(), "state": state},
+                    text=f"No reply recorded by the end of "
+                    f"{complaint.response_due_date:%A %-d %B %Y}, when it was due.",
+                    data={
+                        "due_date": complaint.response_due_date.isoformat(),
+                        "state": complaint.state,
+                    },
                     created_at=now,
                 )
-                for pk, due_at, state in due
+                for complaint in due
             )
+            managers = outbox.manager_addresses()
+            if managers:
+                outbox.email_record_many(
+                    [
+                        OutboundEmail(
+                            complaint=complaint,
+                            template=EmailTemplate.OVERDUE_ALERT,
+                            to=managers,
+                            context={
+                                **outbox.complaint_email_context(complaint),
+                                "assigned_to": _name(complaint.assigned_to),
+                            },
+                            dedupe_key=f"overdue:{complaint.pk}:"
+                            f"{complaint.stage_started_at.isoformat()}",
+                            created_at=now,
+                            next_attempt_at=now,
+                        )
+                        for complaint in due
+                    ]
+                )
         flagged += len(due)
         if len(due) < batch_size:
             break
     return flagged
 
 
-def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = 100) -> int:
+def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
     """Issue the deadlock letter, as the system, on every case still with us on or after its ADR
     date. Returns how many cases this call moved to deadlock."""
     now = now or timezone.now()

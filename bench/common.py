@@ -1,0 +1,106 @@
+"""Shared set-up for the benchmarks that run Django against the dedicated bench database.
+
+``setup_django()`` points Django at ``complaints_bench`` on the local PostgreSQL (never the test
+database, never the embedded SQLite file), creates that database if it is missing, and publishes
+Celery messages to Redis db 14, which the benchmarks empty afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+BENCH_DB = "complaints_bench"
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres"
+BENCH_DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
+BENCH_REDIS_DB = 14
+BENCH_BROKER_URL = f"redis://127.0.0.1:6379/{BENCH_REDIS_DB}"
+
+
+def ensure_database() -> bool:
+    """Create the bench database if it does not exist. Returns True if it was created."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(f"{PG_DSN} dbname=postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
+        if exists:
+            return False
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+        return True
+
+
+def setup_django(*, migrate: bool = True) -> None:
+    """Configure the environment for the bench database, then ``django.setup()`` (and migrate)."""
+    # Set unconditionally: a DATABASE_URL inherited from the shell must never send the bench's
+    # TRUNCATE to another database.
+    os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
+    os.environ["DEBUG"] = "true"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["CELERY_BROKER_URL"] = BENCH_BROKER_URL
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    ensure_database()
+
+    import django
+
+    django.setup()
+    if migrate:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0, interactive=False)
+
+
+def flush_bench_redis() -> int:
+    """Empty Redis db 14 (the bench's broker); returns how many keys it held."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=BENCH_REDIS_DB)
+    try:
+        keys = client.dbsize()
+        client.flushdb()
+        return keys
+    finally:
+        client.close()
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def nproc() -> int:
+    try:
+        out = subprocess.run(["nproc"], capture_output=True, text=True, check=True)  # noqa: S607
+        return int(out.stdout.strip())
+    except (OSError, ValueError, subprocess.CalledProcessError):
+        return os.cpu_count() or 0
+
+
+def machine() -> dict[str, object]:
+    """The machine and database the figures were taken on (needs ``setup_django()`` first)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        (pg_version,) = cursor.fetchone()
+        cursor.execute("SHOW shared_buffers")
+        (shared_buffers,) = cursor.fetchone()
+    return {
+        "nproc": nproc(),
+        "cpu_model": cpu_model(),
+        "python": platform.python_version(),
+        "postgresql": pg_version,
+        "shared_buffers": shared_buffers,
+    }
