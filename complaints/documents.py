@@ -36,7 +36,7 @@ def signatory(by: Actor, complaint: Complaint) -> tuple[str, str]:
         role = "Customer Services Manager" if by.role == "manager" else "Customer Services Team"
         return name, role
     if by.role == "customer":  # the acknowledgement of a complaint filed online
-        return "Customer Services Team", settings.COMPANY["name"]
+        return "Customer Services Team", "Customer Services Team"
     if settings.CS_MANAGER_NAME:
         return settings.CS_MANAGER_NAME, "Customer Services Manager"
     manager = (
@@ -47,7 +47,7 @@ def signatory(by: Actor, complaint: Complaint) -> tuple[str, str]:
     )
     if manager is not None and manager.get_full_name():
         return manager.get_full_name(), "Customer Services Manager"
-    return "Customer Services Manager", settings.COMPANY["name"]
+    return "Customer Services Manager", "Customer Services Manager"
 
 
 def base_context(

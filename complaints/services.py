@@ -618,6 +618,53 @@ def complaint_send_new_link(*, reference: str, email: str) -> None:
         )
 
 
+WRITTEN_REPLY_REQUEST = "Please reply in writing."
+
+
+def complaint_request_written_reply(
+    *, complaint: Complaint, by: Actor, expected_state: str | None = None
+) -> ComplaintEvent | None:
+    """The customer's right to a written reply: records their message "Please reply in writing"
+    and sets ``preferred_response`` to written, together, in one transaction. Open cases only.
+    Asking again once it is written is a no-op (returns None), so a double click adds one line.
+
+    With ``expected_state`` the change happens only if the case is still in the state the caller
+    saw (compare-and-set), otherwise ``ComplaintChanged``."""
+    require_role(by, Role.CUSTOMER, Role.AGENT, Role.MANAGER, doing="ask for a written reply")
+    if expected_state is not None and complaint.state != expected_state:
+        raise ComplaintChanged(complaint)
+    if not complaint.is_open:
+        raise TransitionNotAllowed(
+            f"A complaint that is “{complaint.get_state_display()}” takes no more requests.",
+            allowed=[],
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        # Compare-and-set on the state the caller saw, and on "not yet written" so that two
+        # requests at once write one event between them.
+        updated = (
+            Complaint.objects.filter(pk=complaint.pk, state=complaint.state)
+            .exclude(preferred_response=ResponseMethod.WRITTEN)
+            .update(preferred_response=ResponseMethod.WRITTEN, updated_at=now)
+        )
+        if not updated:
+            complaint.refresh_from_db()
+            if complaint.preferred_response == ResponseMethod.WRITTEN and (
+                expected_state is None or complaint.state == expected_state
+            ):
+                return None
+            raise ComplaintChanged(complaint)
+        complaint.preferred_response = ResponseMethod.WRITTEN
+        return write_event(
+            complaint,
+            kind=EventKind.MESSAGE,
+            by=by,
+            text=WRITTEN_REPLY_REQUEST,
+            data={"preferred_response": ResponseMethod.WRITTEN, "files": 0},
+            at=now,
+        )
+
+
 # --- One service per transition ---------------------------------------------------------------
 
 

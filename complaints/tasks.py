@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import documents, outbox
+from . import documents, drafts, outbox
 
 
 @shared_task(ignore_result=True)
@@ -15,3 +15,9 @@ def render_letters(letter_ids: list[int] | None = None) -> int:
 def deliver_outbox() -> int:
     """Send due e-mails; each is marked sent once (see complaints.outbox for the guarantee)."""
     return outbox.email_deliver_due()
+
+
+@shared_task(ignore_result=True)
+def purge_abandoned_drafts() -> int:
+    """Delete evidence uploaded to complaints that were never sent, once no session can use it."""
+    return drafts.drafts_purge_abandoned()

@@ -40,4 +40,8 @@ app.conf.beat_schedule = {
         "task": "complaints.tasks.deliver_outbox",
         "schedule": 60.0,
     },
+    "purge-abandoned-drafts": {
+        "task": "complaints.tasks.purge_abandoned_drafts",
+        "schedule": crontab(minute=17, hour=3),
+    },
 }

@@ -212,6 +212,10 @@ RATELIMIT_VIEW = "complaints.views.rate_limited"
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 # With Redis down, customers can still complain: the limit is skipped rather than the request lost.
 RATELIMIT_FAIL_OPEN = True
+# Behind a proxy every request comes from the proxy's address: name the header that carries the
+# client's (e.g. HTTP_X_FORWARDED_FOR, set by a proxy that overwrites it, never appends to it).
+if env.str("RATELIMIT_IP_META_KEY", default=""):
+    RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY")
 # The embedded demo's in-process cache is not shared between processes; that is only a demo.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"] if DEBUG else []
 

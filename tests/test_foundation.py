@@ -130,6 +130,7 @@ def test_the_beat_schedule_runs_each_sweep_and_each_task_exists():
         "escalation.tasks.sweep_overdue_remedies",
         "complaints.tasks.render_letters",
         "complaints.tasks.deliver_outbox",
+        "complaints.tasks.purge_abandoned_drafts",
     }
     assert tasks <= set(app.tasks)
 

@@ -1,0 +1,86 @@
+"""Lost my link, at /track/lost/: the same answer whatever is typed; a new link only on a match."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+
+from complaints import outbox
+from complaints.models import OutboundEmail
+
+pytestmark = pytest.mark.django_db
+
+LOST = "/track/lost/"
+SAME_ANSWER = "If those details match a complaint, we have e-mailed a new link to that address."
+
+
+def ask(client, reference: str, email: str):
+    return client.post(LOST, {"reference": reference, "email": email}, follow=True)
+
+
+def test_the_form_asks_for_the_reference_and_email(client):
+    page = client.get(LOST).content.decode()
+    assert "Get a new link to your complaint" in page
+    assert 'name="reference"' in page and 'name="email"' in page
+    assert "novalidate" in page and "csrfmiddlewaretoken" in page
+
+
+def test_the_answer_is_the_same_whether_or_not_the_details_match(client, file_complaint):
+    complaint = file_complaint().complaint
+    answers = [
+        ask(client, complaint.reference, complaint.email),
+        ask(client, complaint.reference, "someone.else@example.com"),
+        ask(client, "CMP-2000-999999", complaint.email),
+    ]
+    pages = [r.content.decode() for r in answers]
+    assert all(SAME_ANSWER in page for page in pages)
+    assert pages[0] == pages[1] == pages[2]
+    assert all(r.redirect_chain == [("/track/lost/sent/", 302)] for r in answers)
+
+
+def test_a_new_link_is_emailed_only_on_a_match_and_the_old_link_stops_working(
+    client, file_complaint
+):
+    filed = file_complaint()
+    complaint = filed.complaint
+    old = f"/track/{complaint.reference}/{filed.tracking_secret}/"
+    outbox.email_deliver_due()
+    mail.outbox.clear()
+
+    ask(client, complaint.reference, "someone.else@example.com")
+    ask(client, "CMP-2000-999999", complaint.email)
+    assert not OutboundEmail.objects.filter(template="new_link").exists()
+    assert client.get(old).status_code == 200
+
+    # Typed as people do: lower case, spaces, a capitalised address.
+    ask(client, f" {complaint.reference.lower()} ", "Jane@Example.com")
+    assert outbox.email_deliver_due() == 1
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["jane@example.com"]
+    new = re.search(rf"/track/{complaint.reference}/[\w-]+/", message.body).group(0)
+    assert new != old
+    assert client.get(old).status_code == 404
+    assert client.get(new).status_code == 200
+
+
+def test_empty_or_malformed_details_are_errors_with_the_typing_kept(client):
+    response = client.post(LOST, {"reference": "CMP-1", "email": "not an email"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<title>Error: Get a new link" in page
+    assert '<a href="#id_email">Enter an e-mail address in the correct format' in page
+    assert 'value="CMP-1"' in page and 'value="not an email"' in page
+    page = client.post(LOST, {}).content.decode()
+    assert '<a href="#id_reference">Enter your complaint reference</a>' in page
+
+
+def test_lost_link_is_rate_limited_to_five_an_hour(client):
+    details = {"reference": "CMP-2000-1", "email": "a@example.com"}
+    for _ in range(5):
+        assert client.post(LOST, details).status_code == 302
+    response = client.post(LOST, details)
+    assert response.status_code == 429
+    assert "Please wait a moment" in response.content.decode()

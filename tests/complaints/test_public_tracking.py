@@ -1,0 +1,457 @@
+"""The tracking page at /track/<reference>/<secret>/: what the customer sees and may do."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from complaints import services, views
+from complaints.models import ComplaintEvent, EventKind, ResponseMethod, State
+from complaints.roles import Actor
+from tests.conftest import fresh
+
+pytestmark = pytest.mark.django_db
+
+
+def pdf(name: str = "bill.pdf") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, b"%PDF-1.4\n" + b"0" * 40, content_type="application/pdf")
+
+
+@pytest.fixture
+def tracked(file_complaint):
+    filed = file_complaint()
+    return filed.complaint, f"/track/{filed.complaint.reference}/{filed.tracking_secret}/"
+
+
+@pytest.fixture
+def tracked_in(complaint_in):
+    """A complaint in the given state, with a working tracking link."""
+
+    def make(state: str):
+        complaint = complaint_in(state)
+        secret = services.complaint_new_tracking_secret(complaint=complaint)
+        return fresh(complaint), f"/track/{complaint.reference}/{secret}/"
+
+    return make
+
+
+# --- Who may see what ---------------------------------------------------------------------------
+
+
+def test_the_right_link_shows_the_complaint(client, tracked):
+    complaint, url = tracked
+    response = client.get(url)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f"<title>Your complaint {complaint.reference} – Express Telephony</title>" in page
+    assert "With our Customer Services Team" in page
+    assert "Our Customer Services Team is looking into your complaint." in page
+    assert f'<time datetime="{complaint.response_due_date}">' in page
+    assert f'<time datetime="{complaint.adr_eligible_date}">' in page
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_a_wrong_secret_and_an_unknown_reference_get_the_same_404(client, tracked):
+    complaint, _ = tracked
+    wrong_secret = client.get(f"/track/{complaint.reference}/not-the-secret/")
+    no_such_case = client.get("/track/CMP-2000-999999/not-the-secret/")
+    assert wrong_secret.status_code == no_such_case.status_code == 404
+    assert wrong_secret.content == no_such_case.content
+    page = wrong_secret.content.decode()
+    assert complaint.reference not in page and "Jane" not in page
+    assert "Links to complaints can be replaced" in page
+    assert 'href="/track/lost/"' in page
+
+
+def test_a_superseded_link_gets_404_with_the_way_to_a_new_one(client, tracked):
+    complaint, old = tracked
+    services.complaint_send_new_link(reference=complaint.reference, email=complaint.email)
+    response = client.get(old)
+    assert response.status_code == 404
+    assert "Get a new link to your complaint" in response.content.decode()
+    letter = complaint.letters.get()
+    assert client.get(f"{old}letters/{letter.pk}/").status_code == 404
+    assert client.post(f"{old}escalate/", {"expected_state": "cs_team"}).status_code == 404
+    assert fresh(complaint).state == State.CS_TEAM
+
+
+def test_a_link_for_one_complaint_never_shows_another(client, file_complaint):
+    a = file_complaint(customer_name="Alice Able")
+    b = file_complaint(customer_name="Bob Baker", email="bob@example.com")
+    b_letter = b.complaint.letters.get()
+    services.complaint_add_message(
+        complaint=b.complaint, by=Actor.customer(), text="Bob's evidence", attachments=[pdf()]
+    )
+    b_file = b.complaint.attachments.get()
+    # A's secret with B's reference, and B's letters and files through A's link.
+    assert client.get(f"/track/{b.complaint.reference}/{a.tracking_secret}/").status_code == 404
+    a_url = f"/track/{a.complaint.reference}/{a.tracking_secret}/"
+    assert client.get(f"{a_url}letters/{b_letter.pk}/").status_code == 404
+    assert client.get(f"{a_url}letters/{b_letter.pk}.pdf").status_code == 404
+    assert client.get(f"{a_url}files/{b_file.pk}/").status_code == 404
+    page = client.get(a_url).content.decode()
+    assert "Bob" not in page and b.complaint.reference not in page
+
+
+def test_wrong_methods_get_405(client, tracked):
+    complaint, url = tracked
+    letter = complaint.letters.get()
+    assert client.post(url).status_code == 405
+    assert client.get(f"{url}message/").status_code == 405
+    assert client.get(f"{url}written-reply/").status_code == 405
+    assert client.post(f"{url}letters/{letter.pk}/").status_code == 405
+    assert client.post(f"{url}letters/{letter.pk}.pdf").status_code == 405
+    assert client.put(f"{url}escalate/").status_code == 405
+    assert client.put("/track/lost/").status_code == 405
+    assert client.post("/track/lost/sent/").status_code == 405
+
+
+def test_an_unknown_action_is_404(client, tracked):
+    _, url = tracked
+    assert client.post(f"{url}delete-everything/", {"expected_state": "cs_team"}).status_code == 404
+
+
+def test_the_tracking_pages_are_rate_limited(client, tracked, monkeypatch):
+    _, url = tracked
+    monkeypatch.setitem(views.RATES, "tracking", "3/m")
+    for _ in range(3):
+        assert client.get(url).status_code == 200
+    response = client.get(url)
+    assert response.status_code == 429
+    assert response["Retry-After"] == "60"
+    # Guessing secrets counts too.
+    assert client.get(url.replace("/track/", "/track/x")).status_code == 429
+
+
+def test_the_default_tracking_limit_is_sixty_a_minute(client, tracked):
+    _, url = tracked
+    for _ in range(60):
+        assert client.get(url).status_code == 200
+    assert client.get(url).status_code == 429
+
+
+# --- The timeline --------------------------------------------------------------------------------
+
+
+def test_the_timeline_shows_only_what_the_customer_may_see(client, tracked, agent):
+    complaint, url = tracked
+    staff = Actor.staff(agent)
+    services.complaint_assign(complaint=complaint, assignee=agent, by=staff)
+    services.complaint_add_note(
+        complaint=complaint,
+        by=staff,
+        text="INTERNAL: check their credit history",
+        attachments=[pdf("internal-notes.pdf")],
+    )
+    services.write_event(
+        complaint,
+        kind=EventKind.OVERDUE,
+        by=Actor.system(),
+        text="OVERDUE-FLAG: reply overdue, manager told",
+        customer_visible=False,
+    )
+    # Even if a staff-only kind were ever flagged visible by mistake, it stays hidden.
+    services.write_event(complaint, kind=EventKind.NOTE, by=staff, text="MISFLAGGED NOTE")
+    services.complaint_add_message(
+        complaint=complaint,
+        by=staff,
+        text="We have refunded the second charge.",
+        attachments=[pdf("refund.pdf")],
+    )
+    services.complaint_record_reply(
+        complaint=complaint, by=staff, method="phone", summary="Called and explained the refund."
+    )
+    page = client.get(url).content.decode()
+    for hidden in (
+        "INTERNAL",
+        "internal-notes.pdf",
+        "OVERDUE-FLAG",
+        "MISFLAGGED",
+        "Assigned to",
+        "Agent",
+    ):
+        assert hidden not in page, hidden
+    for shown in (
+        "We received your complaint",
+        "We sent you a message",
+        "We have refunded the second charge.",
+        "refund.pdf",
+        "We replied by phone",
+        "Called and explained the refund.",
+    ):
+        assert shown in page, shown
+    internal = complaint.attachments.get(name="internal-notes.pdf")
+    assert client.get(f"{url}files/{internal.pk}/").status_code == 404
+
+
+def test_letters_are_listed_as_web_pages_and_pdfs(client, tracked):
+    complaint, url = tracked
+    letter = complaint.letters.get()
+    page = client.get(url).content.decode()
+    assert f'href="{url}letters/{letter.pk}/"' in page
+    assert f'href="{url}letters/{letter.pk}.pdf"' in page
+    html = client.get(f"{url}letters/{letter.pk}/")
+    assert html.status_code == 200 and html["Content-Type"].startswith("text/html")
+    body = html.content.decode()
+    assert '<html lang="en-GB">' in body and complaint.reference in body
+    assert "We have received your complaint" in body
+
+
+def test_a_letter_pdf_is_rendered_on_demand_and_downloaded(client, tracked):
+    complaint, url = tracked
+    letter = complaint.letters.get()
+    assert not letter.is_rendered
+    response = client.get(f"{url}letters/{letter.pk}.pdf")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="{complaint.reference}-acknowledgement.pdf"'
+    )
+    assert b"".join(response.streaming_content).startswith(b"%PDF-")
+    assert complaint.letters.get().is_rendered
+
+
+def test_evidence_is_served_as_a_download_that_is_never_sniffed(client, tracked):
+    complaint, url = tracked
+    services.complaint_add_message(
+        complaint=complaint,
+        by=Actor.customer(),
+        text="A text file",
+        attachments=[SimpleUploadedFile("notes.txt", b"<script>alert(1)</script>", "text/plain")],
+    )
+    attachment = complaint.attachments.get()
+    response = client.get(f"{url}files/{attachment.pk}/")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="notes.txt"'
+    assert response["Content-Type"] == "text/plain"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response["Content-Security-Policy"]
+
+
+# --- Actions, allowed per state only -----------------------------------------------------------
+
+ACTION_URLS = ("escalate/", "formal/", "reopen/", "withdraw/", "written-reply/", "message/")
+EXPECTED = {
+    State.CS_TEAM: {"escalate/", "withdraw/", "written-reply/", "message/"},
+    State.CS_MANAGER: {"formal/", "withdraw/", "written-reply/", "message/"},
+    State.FORMAL_WRITTEN: {"withdraw/", "written-reply/", "message/"},
+    State.DEADLOCK: {"withdraw/", "written-reply/", "message/"},
+    State.ADR_REFERRED: {"withdraw/", "written-reply/", "message/"},
+    State.COURT: {"withdraw/", "written-reply/", "message/"},
+    State.RESOLVED: {"reopen/", "message/"},
+    State.CLOSED: set(),
+    State.WITHDRAWN: set(),
+}
+
+
+@pytest.mark.parametrize("state", list(EXPECTED))
+def test_the_page_offers_only_the_actions_the_state_allows(client, tracked_in, state):
+    _, url = tracked_in(state)
+    page = client.get(url).content.decode()
+    offered = {a for a in ACTION_URLS if f'"{url}{a}"' in page}
+    assert offered == EXPECTED[state]
+
+
+def test_the_customer_escalates_to_the_manager(client, tracked, mailoutbox):
+    complaint, url = tracked
+    response = client.post(
+        f"{url}escalate/", {"expected_state": "cs_team", "reason": "Nobody called me back."}
+    )
+    assert response.status_code == 302 and response.url == url
+    complaint = fresh(complaint)
+    assert complaint.state == State.CS_MANAGER
+    event = complaint.events.get(kind=EventKind.TRANSITION)
+    assert event.actor_role == "customer" and event.text == "Nobody called me back."
+    page = client.get(url).content.decode()
+    assert "We have passed your complaint to our Customer Services Manager" in page
+    assert "You asked for our Customer Services Manager to review it" in page
+    assert "Nobody called me back." in page
+
+
+def test_the_customer_makes_a_formal_written_complaint_from_stage_two(client, tracked_in):
+    complaint, url = tracked_in(State.CS_MANAGER)
+    client.post(f"{url}formal/", {"expected_state": "cs_manager", "reason": ""})
+    assert fresh(complaint).state == State.FORMAL_WRITTEN
+
+
+def test_an_action_the_state_does_not_allow_changes_nothing(client, tracked):
+    complaint, url = tracked
+    response = client.post(f"{url}formal/", {"expected_state": "cs_team"}, follow=True)
+    assert "We could not do that" in response.content.decode()
+    assert fresh(complaint).state == State.CS_TEAM
+    assert not complaint.events.filter(kind=EventKind.TRANSITION).exists()
+
+
+def test_a_stale_page_gets_the_case_changed_message_and_the_fresh_page(client, tracked, manager):
+    complaint, url = tracked
+    services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))  # meanwhile
+    response = client.post(f"{url}withdraw/", {"expected_state": "cs_team"}, follow=True)
+    page = response.content.decode()
+    assert "Your complaint changed while you had the page open" in page
+    assert "With our Customer Services Manager" in page
+    assert "We have not done what you asked" in page
+    assert fresh(complaint).state == State.CS_MANAGER
+
+
+def test_withdrawing_asks_first_then_withdraws(client, tracked):
+    complaint, url = tracked
+    page = client.get(f"{url}withdraw/").content.decode()
+    assert "Are you sure you want to withdraw your complaint?" in page
+    assert 'name="expected_state" value="cs_team"' in page
+    assert fresh(complaint).state == State.CS_TEAM  # asking changes nothing
+    response = client.post(f"{url}withdraw/", {"expected_state": "cs_team", "reason": "Sorted."})
+    assert response.url == url
+    assert fresh(complaint).state == State.WITHDRAWN
+    page = client.get(url).content.decode()
+    assert "You have withdrawn your complaint" in page
+    assert f'"{url}withdraw/"' not in page and f'"{url}message/"' not in page
+
+
+def test_a_withdrawn_complaint_cannot_be_withdrawn_again(client, tracked_in):
+    _, url = tracked_in(State.WITHDRAWN)
+    response = client.get(f"{url}withdraw/", follow=True)
+    assert "can no longer be withdrawn" in response.content.decode()
+
+
+def test_a_too_long_reason_is_an_error_on_the_same_page_with_the_text_kept(client, tracked):
+    complaint, url = tracked
+    reason = "why " * 1500
+    page = client.post(f"{url}escalate/", {"expected_state": "cs_team", "reason": reason})
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "<title>Error: Your complaint" in body
+    assert '<a href="#id_escalate_reason">Your reason must be 5,000 characters or fewer' in body
+    assert reason.strip() in body
+    assert fresh(complaint).state == State.CS_TEAM
+
+
+# --- Messages and the written reply --------------------------------------------------------------
+
+
+def test_the_customer_sends_a_message_with_a_file(client, tracked):
+    complaint, url = tracked
+    response = client.post(
+        f"{url}message/",
+        {"expected_state": "cs_team", "text": "Here is my bill.", "files": [pdf("oct.pdf")]},
+    )
+    assert response.status_code == 302
+    event = complaint.events.get(kind=EventKind.MESSAGE)
+    assert event.text == "Here is my bill." and event.actor_role == "customer"
+    assert event.attachments.get().name == "oct.pdf"
+    page = client.get(url).content.decode()
+    assert "Thank you: we have received your message." in page
+    assert "You sent us a message" in page and "oct.pdf" in page
+
+
+def test_an_empty_message_is_an_error_and_a_bad_file_is_refused(client, tracked):
+    complaint, url = tracked
+    response = client.post(f"{url}message/", {"expected_state": "cs_team", "text": ""})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<title>Error: Your complaint" in page
+    assert '<a href="#id_text">Write your message</a>' in page
+    bad = SimpleUploadedFile("../../x.html", b"<script>alert(1)</script>", "text/html")
+    response = client.post(
+        f"{url}message/", {"expected_state": "cs_team", "text": "See file", "files": [bad]}
+    )
+    page = response.content.decode()
+    assert "x.html” must be a PDF, image" in page
+    assert "See file" in page  # the message typed is kept
+    assert not complaint.events.filter(kind=EventKind.MESSAGE).exists()
+    assert not complaint.attachments.exists()
+
+
+def test_a_message_on_a_stale_page_is_kept_and_the_change_is_mentioned(client, tracked, manager):
+    complaint, url = tracked
+    services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+    response = client.post(
+        f"{url}message/", {"expected_state": "cs_team", "text": "Any news?"}, follow=True
+    )
+    page = response.content.decode()
+    assert "we have received your message" in page
+    assert "Your complaint changed while you had the page open" in page
+    assert complaint.events.filter(kind=EventKind.MESSAGE, text="Any news?").exists()
+
+
+def test_a_closed_complaint_takes_no_messages(client, tracked_in):
+    complaint, url = tracked_in(State.CLOSED)
+    response = client.post(
+        f"{url}message/", {"expected_state": "closed", "text": "Hello?"}, follow=True
+    )
+    assert "This complaint is closed" in response.content.decode()
+    assert not complaint.events.filter(kind=EventKind.MESSAGE).exists()
+
+
+def test_the_customer_asks_for_a_written_reply(client, tracked):
+    complaint, url = tracked
+    assert complaint.preferred_response == ResponseMethod.PHONE
+    response = client.post(f"{url}written-reply/", {"expected_state": "cs_team"})
+    assert response.url == url
+    complaint = fresh(complaint)
+    assert complaint.preferred_response == ResponseMethod.WRITTEN
+    event = complaint.events.get(kind=EventKind.MESSAGE)
+    assert event.text == "Please reply in writing." and event.customer_visible
+    page = client.get(url).content.decode()
+    assert "We will reply to you in writing" in page
+    assert "You have asked us to reply in writing." in page
+    assert f'"{url}written-reply/"' not in page
+    # Asking twice (a double click) adds nothing.
+    client.post(f"{url}written-reply/", {"expected_state": "cs_team"})
+    assert complaint.events.filter(kind=EventKind.MESSAGE).count() == 1
+
+
+def test_asking_for_a_written_reply_on_a_stale_page_changes_nothing(client, tracked, manager):
+    complaint, url = tracked
+    services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+    response = client.post(f"{url}written-reply/", {"expected_state": "cs_team"}, follow=True)
+    assert "Your complaint changed while you had the page open" in response.content.decode()
+    assert fresh(complaint).preferred_response == ResponseMethod.PHONE
+
+
+def test_the_written_reply_service_records_the_message_and_the_preference_together(
+    file_complaint,
+):
+    complaint = file_complaint().complaint
+    event = services.complaint_request_written_reply(complaint=complaint, by=Actor.customer())
+    assert isinstance(event, ComplaintEvent) and event.kind == EventKind.MESSAGE
+    assert fresh(complaint).preferred_response == ResponseMethod.WRITTEN
+    again = services.complaint_request_written_reply(complaint=complaint, by=Actor.customer())
+    assert again is None
+
+
+def test_the_written_reply_service_refuses_a_closed_case_and_the_wrong_role(complaint_in, outsider):
+    closed = complaint_in(State.CLOSED)
+    with pytest.raises(services.TransitionNotAllowed):
+        services.complaint_request_written_reply(complaint=closed, by=Actor.customer())
+    with pytest.raises(services.NotPermitted):
+        services.complaint_request_written_reply(
+            complaint=complaint_in(State.CS_TEAM), by=Actor.staff(outsider)
+        )
+
+
+def test_html_in_messages_is_shown_escaped(client, tracked):
+    _, url = tracked
+    client.post(f"{url}message/", {"expected_state": "cs_team", "text": "<b>bold</b><script>x"})
+    page = client.get(url).content.decode()
+    assert "<b>bold</b>" not in page and "<script>x" not in page
+    assert "&lt;b&gt;bold&lt;/b&gt;&lt;script&gt;x" in page
+
+
+def test_forms_on_the_tracking_page_carry_the_state_shown(client, tracked):
+    _, url = tracked
+    page = client.get(url).content.decode()
+    assert len(re.findall(r'name="expected_state" value="cs_team"', page)) == 3
+    assert page.count("csrfmiddlewaretoken") == 3
+
+
+def test_the_customer_reopens_a_resolved_complaint(client, tracked_in):
+    complaint, url = tracked_in(State.RESOLVED)
+    page = client.get(url).content.decode()
+    assert "You can reopen it until" in page
+    response = client.post(f"{url}reopen/", {"expected_state": "resolved", "reason": "Not fixed."})
+    assert response.url == url
+    assert fresh(complaint).state == State.CS_MANAGER
+    assert "We have reopened your complaint" in client.get(url).content.decode()
