@@ -1,4 +1,8 @@
-"""Role checks for staff views: a logged-in user without the right role gets 403, never a page."""
+"""Role checks for staff views: a logged-in user without the right role gets 403, never a page.
+
+Anonymous visitors are sent to the sign-in page. Views that act on one case fetch it through
+``get_case``, so the role check and the lookup live in one place.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,11 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404, render
 
-from .roles import Role, staff_role
+from .models import Complaint
+from .roles import Actor, Role, staff_role
 
 
 def role_required(*roles: Role) -> Callable:
@@ -18,7 +25,7 @@ def role_required(*roles: Role) -> Callable:
         def wrapped(request, *args, **kwargs):
             role = staff_role(request.user)
             if role not in roles:
-                raise PermissionDenied("Your account does not have access to this page.")
+                return forbidden(request)
             request.portal_role = role
             return view(request, *args, **kwargs)
 
@@ -27,4 +34,30 @@ def role_required(*roles: Role) -> Callable:
     return decorator
 
 
+def forbidden(request: HttpRequest):
+    """A plain 403 page that says why, with the way back to the pages this user may see."""
+    return render(
+        request,
+        "complaints/staff/forbidden.html",
+        {"role": staff_role(request.user)},
+        status=403,
+    )
+
+
 staff_required = role_required(Role.AGENT, Role.MANAGER)
+manager_required = role_required(Role.MANAGER)
+
+
+def actor(request: HttpRequest) -> Actor:
+    """The member of staff making this request, as the services expect them."""
+    return Actor.staff(request.user)
+
+
+def get_case(request: HttpRequest, reference: str) -> Complaint:
+    """The case at ``reference`` for a member of staff (the role is checked by the decorator;
+    every agent and manager may see every case)."""
+    if staff_role(request.user) not in (Role.AGENT, Role.MANAGER):  # defence in depth
+        raise PermissionDenied("Your account does not have access to complaints.")
+    return get_object_or_404(
+        Complaint.objects.select_related("assigned_to"), reference=reference.upper()
+    )

@@ -2,15 +2,174 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from .models import Complaint, State
+from django.contrib.auth import get_user_model
+from django.db.models import (
+    BooleanField,
+    Case,
+    F,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from . import clocks
+from .calendar import calendar_for
+from .models import (
+    CLOCK_STATES,
+    OPEN_STATES,
+    Attachment,
+    Complaint,
+    ComplaintEvent,
+    Letter,
+    State,
+)
+from .roles import AGENTS_GROUP, MANAGERS_GROUP
+
+# The queue's "state" filter: stage 1 by default, any one open state, or wider.
+ALL_OPEN = "open"
+ALL_CASES = "all"
 
 
-def agent_queue() -> QuerySet[Complaint]:
-    """Open stage-1 cases, the reply due soonest first (served by complaint_queue_idx)."""
-    return (
-        Complaint.objects.filter(state=State.CS_TEAM)
-        .select_related("assigned_to")
-        .order_by("response_due_at", "id")
+def overdue_q(now: dt.datetime) -> Q:
+    """The same rule as ``Complaint.is_overdue``, as a query."""
+    return Q(state__in=CLOCK_STATES, responded_at__isnull=True, response_due_at__lte=now)
+
+
+def with_overdue(cases: QuerySet[Complaint], now: dt.datetime) -> QuerySet[Complaint]:
+    return cases.annotate(
+        overdue=Case(
+            When(overdue_q(now), then=Value(True)), default=False, output_field=BooleanField()
+        )
     )
+
+
+def search_q(text: str) -> Q:
+    """Reference, customer name, e-mail or account number; any part of each."""
+    text = text.strip()
+    return (
+        Q(reference__icontains=text)
+        | Q(customer_name__icontains=text)
+        | Q(email__icontains=text)
+        | Q(account_number__icontains=text)
+    )
+
+
+def agent_queue(
+    *,
+    user=None,
+    state: str = State.CS_TEAM,
+    category: str = "",
+    channel: str = "",
+    assigned: str = "",
+    overdue: bool = False,
+    vulnerable: bool = False,
+    q: str = "",
+    now: dt.datetime | None = None,
+) -> QuerySet[Complaint]:
+    """The agents' queue: open stage-1 cases by default, those awaiting a reply first, each group
+    by reply due date (served by complaint_queue_idx and complaint_assignee_idx)."""
+    now = now or timezone.now()
+    cases = Complaint.objects.all()
+    if state == ALL_OPEN:
+        cases = cases.filter(state__in=OPEN_STATES)
+    elif state and state != ALL_CASES:
+        cases = cases.filter(state=state)
+    if category:
+        cases = cases.filter(category=category)
+    if channel:
+        cases = cases.filter(channel=channel)
+    if assigned == "me" and user is not None:
+        cases = cases.filter(assigned_to=user)
+    elif assigned == "unassigned":
+        cases = cases.filter(assigned_to__isnull=True)
+    if overdue:
+        cases = cases.filter(overdue_q(now))
+    if vulnerable:
+        cases = cases.filter(vulnerable=True)
+    if q.strip():
+        cases = cases.filter(search_q(q))
+    return (
+        with_overdue(cases, now)
+        .select_related("assigned_to")
+        .order_by(
+            # Cases still waiting for a reply come first; replied ones wait to be resolved.
+            Case(When(responded_at__isnull=True, then=Value(0)), default=Value(1)),
+            F("response_due_at").asc(nulls_last=True),
+            "id",
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Calendars:
+    """Working-day calendars for every nation, with the closure days read once per page."""
+
+    closures: frozenset[dt.date]
+
+    @classmethod
+    def load(cls) -> Calendars:
+        return cls(clocks.closure_days())
+
+    def for_nation(self, nation: str):
+        return calendar_for(nation, self.closures)
+
+    def working_days_left(self, complaint: Complaint, now: dt.datetime) -> int | None:
+        due = clocks.due_date(complaint.response_due_at)
+        if due is None:
+            return None
+        return self.for_nation(complaint.nation).working_days_between(clocks.london_date(now), due)
+
+
+def with_days_left(
+    cases: Iterable[Complaint], now: dt.datetime, calendars: Calendars | None = None
+) -> list[Complaint]:
+    """Give each case ``days_left`` (working days to its reply due date; negative once overdue)
+    while its stage clock runs, else None. One query for the closure days, whatever the count."""
+    cases = list(cases)
+    calendars = calendars or Calendars.load()
+    for case in cases:
+        running = case.state in CLOCK_STATES and case.responded_at is None
+        case.days_left = calendars.working_days_left(case, now) if running else None
+        case.days_overdue = -case.days_left if case.days_left is not None else None
+    return cases
+
+
+def staff_members() -> QuerySet:
+    """Everyone a case can be assigned to: active agents, managers and administrators."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(groups__name__in=[AGENTS_GROUP, MANAGERS_GROUP]) | Q(is_superuser=True))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def case_timeline(complaint: Complaint) -> QuerySet[ComplaintEvent]:
+    """Every event on the case, oldest first, with who did it and the files that came with it
+    (served by event_timeline_idx; two queries)."""
+    return (
+        ComplaintEvent.objects.filter(complaint=complaint)
+        .select_related("actor")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .order_by("created_at", "id")
+    )
+
+
+def case_letters(complaint: Complaint) -> QuerySet[Letter]:
+    return (
+        Letter.objects.filter(complaint=complaint)
+        .select_related("issued_by")
+        .order_by("issued_at", "id")
+    )
+
+
+def case_attachments(complaint: Complaint) -> QuerySet[Attachment]:
+    return Attachment.objects.filter(complaint=complaint).order_by("uploaded_at", "id")

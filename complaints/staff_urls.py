@@ -6,5 +6,13 @@ app_name = "staff"
 
 urlpatterns = [
     path("", staff_views.queue, name="queue"),
+    path("complaints/<str:reference>/", staff_views.case, name="case"),
+    path("complaints/<str:reference>/actions/", staff_views.case_action, name="case_action"),
+    path(
+        "complaints/<str:reference>/files/<int:attachment_id>/",
+        staff_views.attachment,
+        name="attachment",
+    ),
     path("letters/<int:letter_id>.pdf", staff_views.letter_pdf, name="letter_pdf"),
+    path("session/keepalive/", staff_views.keepalive, name="keepalive"),
 ]

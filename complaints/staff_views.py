@@ -1,23 +1,503 @@
-"""The staff side: the agents' queue and letters."""
+"""The staff side: the agents' queue, the case page and its actions, files and letters.
+
+Every action on a case posts to one endpoint (``case_action``) with the state the page showed; the
+service decides, and its errors come back as messages or form errors (POST, redirect, GET).
+"""
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
-from django.views.decorators.http import require_GET
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from . import documents, selectors
-from .access import staff_required
-from .models import Letter
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from adr import services as adr_services
+
+from . import clocks, documents, selectors, services
+from . import staff_forms as f
+from .access import actor, get_case, staff_required
+from .models import (
+    CLOCK_STATES,
+    Attachment,
+    Complaint,
+    EventKind,
+    Letter,
+    ResponseMethod,
+    State,
+)
+from .roles import Actor, Role
+
+# --- The queue ------------------------------------------------------------------------------------
 
 
 @require_GET
 @staff_required
 def queue(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.agent_queue(), 25).get_page(request.GET.get("page"))
-    return render(request, "complaints/queue.html", {"page": page, "now": timezone.now()})
+    form = f.QueueFilterForm(request.GET)
+    filters = form.filters()
+    now = timezone.now()
+    cases = selectors.agent_queue(
+        user=request.user,
+        now=now,
+        **{k: v for k, v in filters.items() if k != "per_page"},
+    )
+    page = Paginator(cases, filters["per_page"]).get_page(request.GET.get("page"))
+    page.object_list = selectors.with_days_left(page.object_list, now)
+    return render(
+        request,
+        "complaints/queue.html",
+        {
+            "form": form,
+            "filters": filters,
+            "filtered": any(filters[k] != v for k, v in f.QueueFilterForm.DEFAULTS.items()),
+            "page": page,
+            "now": now,
+        },
+    )
+
+
+# --- The case page --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing staff can do on the case page: its form, what it is called, the service call."""
+
+    label: str
+    form: type[f.CaseActionForm]
+    run: Callable[[Complaint, Actor, dict[str, Any]], str]
+    transition: str = ""  # the state machine's transition, when it fires one
+    # Whether a stale page (the case has changed state since) is refused. Assignment compares the
+    # assignee instead; an internal note is safe to add whatever happened meanwhile.
+    checks_state: bool = True
+    button: str = ""
+    danger: bool = False
+
+
+def _name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else "nobody"
+
+
+class AssignmentChanged(services.ComplaintError):
+    def __init__(self, complaint: Complaint) -> None:
+        who = _name(complaint.assigned_to)
+        super().__init__(
+            f"Someone else changed who is working on {complaint.reference} first: it is now "
+            f"assigned to {who}. Nothing was saved."
+            if complaint.assigned_to_id
+            else f"{complaint.reference} was released by someone else first and is now "
+            "unassigned. Nothing was saved."
+        )
+
+
+def _assign(complaint: Complaint, by: Actor, assignee, expected) -> None:
+    if complaint.assigned_to_id != expected:
+        raise AssignmentChanged(complaint)
+    try:
+        services.complaint_assign(
+            complaint=complaint, assignee=assignee, by=by, expected_assignee=expected
+        )
+    except services.ComplaintChanged:
+        complaint.refresh_from_db()
+        raise AssignmentChanged(complaint) from None
+
+
+def _claim(c: Complaint, by: Actor, d: dict) -> str:
+    _assign(c, by, by.user, d["expected_assignee"])
+    return f"You are now working on {c.reference}."
+
+
+def _release(c: Complaint, by: Actor, d: dict) -> str:
+    _assign(c, by, None, d["expected_assignee"])
+    return f"You have released {c.reference}; it is now unassigned."
+
+
+def _reassign(c: Complaint, by: Actor, d: dict) -> str:
+    _assign(c, by, d["assignee"], d["expected_assignee"])
+    return f"{c.reference} is now assigned to {_name(d['assignee'])}."
+
+
+def _reply_phone(c: Complaint, by: Actor, d: dict) -> str:
+    was_running = c.state in CLOCK_STATES and c.responded_at is None
+    services.complaint_record_reply(
+        complaint=c,
+        by=by,
+        method=ResponseMethod.PHONE,
+        summary=d["summary"],
+        replied_at=d["replied_at"],
+        call_reference=d["call_reference"],
+    )
+    return "Phone reply logged." + (" The reply deadline is met." if was_running else "")
+
+
+def _reply_written(c: Complaint, by: Actor, d: dict) -> str:
+    was_running = c.state in CLOCK_STATES and c.responded_at is None
+    services.complaint_record_reply(
+        complaint=c, by=by, method=ResponseMethod.WRITTEN, summary=d["summary"]
+    )
+    return (
+        "Written reply sent: the letter is on the case and is being e-mailed to the customer."
+        + (" The reply deadline is met." if was_running else "")
+    )
+
+
+def _message(c: Complaint, by: Actor, d: dict) -> str:
+    services.complaint_add_message(complaint=c, by=by, text=d["text"], attachments=d["files"])
+    return "Message sent to the customer."
+
+
+def _note(c: Complaint, by: Actor, d: dict) -> str:
+    services.complaint_add_note(complaint=c, by=by, text=d["text"], attachments=d["files"])
+    return "Internal note added."
+
+
+def _resolve(c: Complaint, by: Actor, d: dict) -> str:
+    services.complaint_resolve(
+        complaint=c, by=by, summary=d["summary"], expected_state=d["expected_state"]
+    )
+    return f"{c.reference} is resolved. The customer can reopen it for 8 weeks."
+
+
+def _escalate(c: Complaint, by: Actor, d: dict) -> str:
+    services.complaint_escalate(
+        complaint=c, by=by, reason=d["reason"], expected_state=d["expected_state"]
+    )
+    return f"{c.reference} is escalated to the Customer Services Manager. The customer is told."
+
+
+def _make_formal(c: Complaint, by: Actor, d: dict) -> str:
+    services.complaint_make_formal(
+        complaint=c, by=by, text=d["text"], expected_state=d["expected_state"]
+    )
+    return f"{c.reference} is now a formal written complaint (stage 3). The customer is told."
+
+
+def _deadlock(c: Complaint, by: Actor, d: dict) -> str:
+    adr_services.complaint_issue_deadlock(
+        complaint=c, by=by, final_position=d["final_position"], expected_state=d["expected_state"]
+    )
+    return "Deadlock letter issued and being e-mailed to the customer."
+
+
+def _refer_adr(c: Complaint, by: Actor, d: dict) -> str:
+    adr_services.complaint_refer_to_adr(
+        complaint=c,
+        by=by,
+        cisas_reference=d["cisas_reference"],
+        referred_on=d["referred_on"],
+        expected_state=d["expected_state"],
+    )
+    return "CISAS referral recorded."
+
+
+def _adr_decision(c: Complaint, by: Actor, d: dict) -> str:
+    adr_services.complaint_record_adr_decision(
+        complaint=c,
+        by=by,
+        outcome=d["outcome"],
+        remedy=d["remedy"],
+        accepted_on=d["accepted_on"],
+        expected_state=d["expected_state"],
+    )
+    if c.state == State.RESOLVED:
+        return f"CISAS decision recorded. The remedy is due by {c.remedy_due_date:%-d %B %Y}."
+    return "CISAS decision recorded. The customer did not accept it, so the case is closed."
+
+
+def _court(c: Complaint, by: Actor, d: dict) -> str:
+    adr_services.complaint_start_court_action(
+        complaint=c,
+        by=by,
+        started_on=d["started_on"],
+        note=d["note"],
+        expected_state=d["expected_state"],
+    )
+    return "Court action recorded."
+
+
+def _remedy_done(c: Complaint, by: Actor, d: dict) -> str:
+    adr_services.complaint_record_remedy_done(complaint=c, by=by, note=d["note"])
+    return "The CISAS remedy is recorded as done."
+
+
+def _reopen(c: Complaint, by: Actor, d: dict) -> str:
+    services.complaint_reopen(
+        complaint=c, by=by, reason=d["reason"], expected_state=d["expected_state"]
+    )
+    return f"{c.reference} is reopened and with the Customer Services Manager."
+
+
+def _close(c: Complaint, by: Actor, d: dict) -> str:
+    services.complaint_close(complaint=c, by=by, note=d["note"], expected_state=d["expected_state"])
+    return f"{c.reference} is closed."
+
+
+def _withdraw(c: Complaint, by: Actor, d: dict) -> str:
+    services.complaint_withdraw(
+        complaint=c, by=by, reason=d["reason"], expected_state=d["expected_state"]
+    )
+    return f"{c.reference} is withdrawn."
+
+
+ACTIONS: dict[str, Action] = {
+    "claim": Action("Claim", f.ClaimForm, _claim, checks_state=False, button="Claim this case"),
+    "release": Action("Release", f.ReleaseForm, _release, checks_state=False, button="Release"),
+    "assign": Action("Assign", f.AssignForm, _reassign, checks_state=False, button="Assign"),
+    "reply_phone": Action("Log a phone reply", f.PhoneReplyForm, _reply_phone),
+    "reply_written": Action(
+        "Send a written reply", f.WrittenReplyForm, _reply_written, button="Send the reply"
+    ),
+    "resolve": Action("Resolve", f.ResolveForm, _resolve, "resolve", button="Resolve the case"),
+    "escalate": Action(
+        "Escalate to the manager",
+        f.EscalateForm,
+        _escalate,
+        "escalate_to_manager",
+        button="Escalate",
+    ),
+    "make_formal": Action(
+        "Record a formal written complaint",
+        f.MakeFormalForm,
+        _make_formal,
+        "make_formal_complaint",
+        button="Move to stage 3",
+    ),
+    "deadlock": Action(
+        "Issue a deadlock letter",
+        f.DeadlockForm,
+        _deadlock,
+        "issue_deadlock_letter",
+        button="Issue the deadlock letter",
+    ),
+    "refer_adr": Action("Record a CISAS referral", f.ReferAdrForm, _refer_adr, "refer_to_adr"),
+    "adr_decision": Action(
+        "Record the CISAS decision", f.AdrDecisionForm, _adr_decision, "record_adr_decision"
+    ),
+    "remedy_done": Action("Record the remedy as done", f.RemedyDoneForm, _remedy_done),
+    "court": Action("Record court action", f.CourtForm, _court, "start_court_action"),
+    "message": Action("Message the customer", f.MessageForm, _message, button="Send the message"),
+    "note": Action(
+        "Add an internal note", f.NoteForm, _note, checks_state=False, button="Add the note"
+    ),
+    "reopen": Action("Reopen", f.ReopenForm, _reopen, "reopen", button="Reopen the case"),
+    "close": Action("Close", f.CloseForm, _close, "close", button="Close the case"),
+    "withdraw": Action(
+        "Withdraw", f.WithdrawForm, _withdraw, "withdraw", button="Withdraw", danger=True
+    ),
+}
+
+
+def actions_for(complaint: Complaint, by: Actor) -> list[str]:
+    """What this member of staff may do to the case as it stands, the likely next step first."""
+    transitions = set(services.available_transitions(complaint, by))
+    waiting_for_reply = complaint.state in CLOCK_STATES and complaint.responded_at is None
+    replies = ["reply_phone", "reply_written"] if complaint.state in CLOCK_STATES else []
+    names = [
+        *(replies if waiting_for_reply else []),
+        "resolve",
+        "escalate",
+        "make_formal",
+        *([] if waiting_for_reply else replies),
+        "deadlock",
+        "refer_adr",
+        "adr_decision",
+        "court",
+    ]
+    shown = [n for n in names if not ACTIONS[n].transition or ACTIONS[n].transition in transitions]
+    if (
+        by.role == Role.MANAGER
+        and complaint.remedy_due_date is not None
+        and complaint.remedy_completed_at is None
+    ):
+        shown.append("remedy_done")
+    if complaint.state not in (State.CLOSED, State.WITHDRAWN):
+        shown.append("message")
+    shown.append("note")
+    shown += [n for n in ("reopen", "close", "withdraw") if ACTIONS[n].transition in transitions]
+    if complaint.is_open and by.role == Role.MANAGER:
+        shown.append("assign")
+    return [n for n in shown if n in ACTIONS]
+
+
+def next_step(complaint: Complaint, names: list[str]) -> str | None:
+    """The form to open on arrival: a reply while one is awaited, then resolving the stage. Anything
+    else is a decision (escalate, deadlock, withdraw...) that nobody should be nudged towards."""
+    awaiting_reply = complaint.state in CLOCK_STATES and complaint.responded_at is None
+    if awaiting_reply and "reply_phone" in names:
+        return "reply_phone"
+    if complaint.state in CLOCK_STATES and "resolve" in names:
+        return "resolve"
+    return None
+
+
+def _timeline(complaint: Complaint) -> list:
+    """The case's events, each with the heading and author the page shows."""
+    events = list(selectors.case_timeline(complaint))
+    for event in events:
+        if event.kind == EventKind.TRANSITION:
+            event.heading = services.TRANSITION_LABELS.get(event.transition, "Status changed")
+        elif event.kind == EventKind.REPLY:
+            event.heading = event.data.get("label") or "Reply given"
+            replied_at = event.data.get("replied_at")
+            event.replied_at = dt.datetime.fromisoformat(replied_at) if replied_at else None
+        else:
+            event.heading = event.get_kind_display()
+        if event.actor is not None:
+            event.author = _name(event.actor)
+        else:
+            event.author = {"customer": "The customer", "system": "The system"}.get(
+                event.actor_role, "Staff"
+            )
+    return events
+
+
+def _form(name: str, complaint: Complaint, staff=None, **kwargs) -> f.CaseActionForm:
+    extra = {"staff": staff} if name == "assign" else {}
+    return ACTIONS[name].form(prefix=name, complaint=complaint, **extra, **kwargs)
+
+
+def _render_case(
+    request: HttpRequest,
+    complaint: Complaint,
+    *,
+    bound: tuple[str, f.CaseActionForm] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    by = actor(request)
+    now = timezone.now()
+    staff = selectors.staff_members() if by.role == Role.MANAGER else None
+    names = actions_for(complaint, by)
+    forms = []
+    for name in names:
+        if name in ("claim", "release"):
+            continue
+        form = bound[1] if bound and bound[0] == name else _form(name, complaint, staff=staff)
+        forms.append({"name": name, "action": ACTIONS[name], "form": form})
+    opened = bound[0] if bound else next_step(complaint, names)
+    for entry in forms:
+        entry["open"] = entry["name"] == opened
+    running = complaint.state in CLOCK_STATES and complaint.responded_at is None
+    days_left = (
+        clocks.working_days_left(complaint.response_due_at, now, complaint.nation)
+        if running
+        else None
+    )
+    unassigned = complaint.assigned_to_id is None
+    return render(
+        request,
+        "complaints/staff/case.html",
+        {
+            "complaint": complaint,
+            "now": now,
+            "today": clocks.london_date(now),
+            "clock_running": running,
+            "days_left": days_left,
+            "days_overdue": -days_left if days_left is not None and days_left < 0 else 0,
+            "overdue": complaint.is_overdue(now),
+            "timeline": _timeline(complaint),
+            "letters": selectors.case_letters(complaint),
+            "attachments": selectors.case_attachments(complaint),
+            "forms": forms,
+            "error_action": bound[0] if bound else None,
+            "error_form": bound[1] if bound else None,
+            "claim_form": _form("claim", complaint) if complaint.is_open and unassigned else None,
+            "release_form": _form("release", complaint)
+            if complaint.is_open and complaint.assigned_to_id == request.user.pk
+            else None,
+        },
+        status=status,
+    )
+
+
+@require_GET
+@staff_required
+def case(request: HttpRequest, reference: str) -> HttpResponse:
+    return _render_case(request, get_case(request, reference))
+
+
+def _next_url(request: HttpRequest, complaint: Complaint) -> str:
+    """Back where the action came from (the queue, the escalations page), or the case page."""
+    target = request.POST.get("next", "")
+    if target.startswith("/staff/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("staff:case", args=[complaint.reference])
+
+
+def _to_form_errors(form: f.CaseActionForm, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@require_POST
+@staff_required
+def case_action(request: HttpRequest, reference: str) -> HttpResponse:
+    complaint = get_case(request, reference)
+    name = request.POST.get("action", "")
+    if name not in ACTIONS:
+        return HttpResponseBadRequest("Unknown action.")
+    action = ACTIONS[name]
+    staff = selectors.staff_members() if name == "assign" else None
+    form = _form(name, complaint, staff=staff, data=request.POST, files=request.FILES)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if action.checks_state and data["expected_state"] != complaint.state:
+                raise services.ComplaintChanged(complaint)
+            done = action.run(complaint, actor(request), data)
+        except ValidationError as exc:
+            _to_form_errors(form, exc)
+        except services.ComplaintError as exc:
+            messages.error(request, exc.message)
+            return redirect(_next_url(request, complaint))
+        else:
+            messages.success(request, done)
+            return redirect(_next_url(request, complaint))
+    complaint.refresh_from_db()
+    return _render_case(request, complaint, bound=(name, form), status=400)
+
+
+# --- Files, letters and the session ----------------------------------------------------------
+
+
+@require_GET
+@staff_required
+def attachment(request: HttpRequest, reference: str, attachment_id: int) -> FileResponse:
+    """An evidence file, always as a download: never shown inline, never sniffed as HTML."""
+    complaint = get_case(request, reference)
+    item = get_object_or_404(Attachment, pk=attachment_id, complaint=complaint)
+    try:
+        handle = item.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("This file is missing from storage.") from None
+    response = FileResponse(
+        handle, as_attachment=True, filename=item.name, content_type=item.content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_GET
@@ -27,8 +507,20 @@ def letter_pdf(request: HttpRequest, letter_id: int) -> FileResponse:
     letter = get_object_or_404(Letter.objects.select_related("complaint"), pk=letter_id)
     if not letter.is_rendered:
         letter = documents.letter_render(letter_id=letter.pk)
-    return FileResponse(
+    response = FileResponse(
         letter.pdf.open("rb"),
         content_type="application/pdf",
         filename=f"{letter.complaint.reference}-{letter.kind.replace('_', '-')}.pdf",
     )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@never_cache
+@require_POST
+@staff_required
+def keepalive(request: HttpRequest) -> HttpResponse:
+    """The idle-timeout dialog's "Stay signed in": the request itself refreshes the session (see
+    ``middleware.StaffIdleTimeoutMiddleware``); there is nothing else to say."""
+    return HttpResponse(status=204)

@@ -44,7 +44,11 @@ def browser() -> Iterator:
 @pytest.fixture
 def page(browser, live_server, request) -> Iterator:
     context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True
+        base_url=live_server.url,
+        viewport={"width": 1280, "height": 900},
+        bypass_csp=True,
+        locale="en-GB",
+        timezone_id="Europe/London",
     )
     page = context.new_page()
     page.set_default_timeout(10_000)

@@ -1,0 +1,425 @@
+"""Forms for the staff pages. They validate input; the services act on it.
+
+Every action form on the case page carries the state the page showed (``expected_state``), so a
+stale page cannot change a case that has moved on; field names match the services' own, so a
+``ValidationError`` from a service lands on the field it is about.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from . import clocks, evidence
+from .calendar import calendar_for
+from .models import AdrOutcome, Category, Channel, State
+from .selectors import ALL_CASES, ALL_OPEN, staff_members
+
+# --- The queue's filters ------------------------------------------------------------------------
+
+STATE_FILTER_CHOICES = [
+    (State.CS_TEAM.value, "Stage 1 (Customer Services Team)"),
+    (State.CS_MANAGER.value, "Stage 2 (manager)"),
+    (State.FORMAL_WRITTEN.value, "Stage 3 (formal written)"),
+    (State.DEADLOCK.value, "Deadlock letter issued"),
+    (State.ADR_REFERRED.value, "Referred to CISAS"),
+    (State.COURT.value, "Court action"),
+    (ALL_OPEN, "All open cases"),
+    (State.RESOLVED.value, "Resolved"),
+    (State.CLOSED.value, "Closed"),
+    (State.WITHDRAWN.value, "Withdrawn"),
+    (ALL_CASES, "All cases, open or not"),
+]
+PAGE_SIZES = (25, 50, 100)
+
+
+class QueueFilterForm(forms.Form):
+    q = forms.CharField(
+        label="Search by reference, name, e-mail or account number",
+        required=False,
+        max_length=200,
+    )
+    state = forms.ChoiceField(label="Status", choices=STATE_FILTER_CHOICES, required=False)
+    category = forms.ChoiceField(
+        label="Category", choices=[("", "Any category"), *Category.choices], required=False
+    )
+    channel = forms.ChoiceField(
+        label="Came in by", choices=[("", "Any channel"), *Channel.choices], required=False
+    )
+    assigned = forms.ChoiceField(
+        label="Assigned to",
+        choices=[("", "Anyone"), ("me", "Me"), ("unassigned", "Nobody yet")],
+        required=False,
+    )
+    overdue = forms.BooleanField(label="Overdue only", required=False)
+    vulnerable = forms.BooleanField(label="Vulnerable customers only", required=False)
+    per_page = forms.TypedChoiceField(
+        label="Cases per page",
+        choices=[(n, str(n)) for n in PAGE_SIZES],
+        coerce=int,
+        required=False,
+        empty_value=PAGE_SIZES[0],
+    )
+
+    DEFAULTS = {
+        "q": "",
+        "state": State.CS_TEAM.value,
+        "category": "",
+        "channel": "",
+        "assigned": "",
+        "overdue": False,
+        "vulnerable": False,
+        "per_page": PAGE_SIZES[0],
+    }
+
+    def clean_state(self) -> str:
+        return self.cleaned_data["state"] or State.CS_TEAM.value
+
+    def filters(self) -> dict:
+        """The filters to apply: the valid ones given, the defaults for the rest."""
+        self.is_valid()
+        given = {k: v for k, v in getattr(self, "cleaned_data", {}).items() if k in self.DEFAULTS}
+        return {**self.DEFAULTS, **given}
+
+
+# --- Widgets --------------------------------------------------------------------------------------
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Up to five evidence files; the content checks are the service's (evidence.check_uploads)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": evidence.ACCEPT_ATTRIBUTE}))
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "help_text",
+            f"Optional. Up to {evidence.MAX_FILES} files, 10 MB each: {evidence.ALLOWED_LABEL}.",
+        )
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        single = super().clean
+        return [single(f, initial) for f in files]
+
+
+def _today():
+    return clocks.london_date(timezone.now())
+
+
+def _now_local():
+    return timezone.localtime(timezone.now()).replace(second=0, microsecond=0)
+
+
+def text_area(rows: int = 4) -> forms.Textarea:
+    return forms.Textarea(attrs={"rows": rows})
+
+
+# --- Actions on a case ----------------------------------------------------------------------------
+
+
+class CaseActionForm(forms.Form):
+    """The base of every action on the case page: the state the page showed, hidden."""
+
+    expected_state = forms.ChoiceField(choices=State.choices, widget=forms.HiddenInput)
+
+    def __init__(self, *args, complaint=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if complaint is not None and not self.is_bound:
+            self.initial.setdefault("expected_state", complaint.state)
+
+
+class AssigneeField(forms.CharField):
+    """Who the page showed the case assigned to: a user id, or empty for nobody."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in ("", None):
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise forms.ValidationError("This form is out of date: reload the page.") from None
+
+
+class ClaimForm(CaseActionForm):
+    expected_assignee = AssigneeField()
+
+    def __init__(self, *args, complaint=None, **kwargs):
+        super().__init__(*args, complaint=complaint, **kwargs)
+        if complaint is not None and not self.is_bound:
+            self.initial.setdefault("expected_assignee", complaint.assigned_to_id or "")
+
+
+class ReleaseForm(ClaimForm):
+    pass
+
+
+class AssignForm(ClaimForm):
+    assignee = forms.ModelChoiceField(
+        label="Assign to",
+        queryset=None,
+        required=False,
+        empty_label="Nobody (unassigned)",
+    )
+
+    def __init__(self, *args, staff=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = staff if staff is not None else staff_members()
+        complaint = kwargs.get("complaint")
+        if complaint is not None and not self.is_bound:
+            self.initial.setdefault("assignee", complaint.assigned_to_id)
+
+
+class PhoneReplyForm(CaseActionForm):
+    replied_at = forms.DateTimeField(
+        label="When was the call?",
+        widget=DateTimeInput,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        help_text="UK time",
+    )
+    summary = forms.CharField(
+        label="What did you tell the customer?", widget=text_area(5), max_length=20000
+    )
+    call_reference = forms.CharField(
+        label="Call recording reference",
+        max_length=100,
+        required=False,
+        help_text="If the call was recorded",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("replied_at", _now_local())
+
+
+class WrittenReplyForm(CaseActionForm):
+    summary = forms.CharField(
+        label="Your reply",
+        widget=text_area(8),
+        max_length=20000,
+        help_text="This becomes a letter (PDF) and is e-mailed to the customer when you send it.",
+    )
+
+
+class MessageForm(CaseActionForm):
+    text = forms.CharField(
+        label="Message to the customer",
+        widget=text_area(5),
+        max_length=20000,
+        help_text="The customer sees this on their tracking page.",
+    )
+    files = MultipleFileField(label="Files")
+
+
+class NoteForm(CaseActionForm):
+    text = forms.CharField(
+        label="Internal note",
+        widget=text_area(4),
+        max_length=20000,
+        help_text="Only staff see internal notes; the customer never does.",
+    )
+    files = MultipleFileField(label="Files")
+
+
+class ResolveForm(CaseActionForm):
+    summary = forms.CharField(
+        label="How was it resolved?",
+        widget=text_area(4),
+        max_length=20000,
+        help_text="The customer sees this. They can reopen the case for 8 weeks.",
+    )
+
+
+class EscalateForm(CaseActionForm):
+    reason = forms.CharField(
+        label="Why does it need the manager?",
+        widget=text_area(3),
+        max_length=20000,
+        help_text="A new 15 working day reply deadline starts and the customer is told.",
+    )
+
+
+class MakeFormalForm(CaseActionForm):
+    text = forms.CharField(
+        label="What the customer's formal complaint says",
+        widget=text_area(4),
+        max_length=20000,
+        required=False,
+        help_text="A new 15 working day reply deadline starts and the customer is told.",
+    )
+
+
+class DeadlockForm(CaseActionForm):
+    final_position = forms.CharField(
+        label="Our final position",
+        widget=text_area(8),
+        max_length=20000,
+        help_text="Printed in the deadlock letter, which is e-mailed to the customer. They may "
+        "then take the complaint to CISAS for 12 months.",
+    )
+
+
+class ReferAdrForm(CaseActionForm):
+    cisas_reference = forms.CharField(label="CISAS case reference", max_length=60)
+    referred_on = forms.DateField(label="Date referred", widget=DateInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("referred_on", _today())
+
+
+class AdrDecisionForm(CaseActionForm):
+    outcome = forms.ChoiceField(label="CISAS decision", choices=AdrOutcome.choices)
+    remedy = forms.CharField(
+        label="Remedy awarded",
+        widget=text_area(3),
+        max_length=20000,
+        required=False,
+        help_text="What we must do, if anything",
+    )
+    accepted = forms.TypedChoiceField(
+        label="Did the customer accept the decision?",
+        choices=[
+            ("yes", "Yes: the case is resolved and the remedy is due in 20 working days"),
+            ("no", "No: the case is closed"),
+        ],
+        widget=forms.RadioSelect,
+        coerce=lambda v: v == "yes",
+    )
+    accepted_on = forms.DateField(
+        label="Date the customer accepted", widget=DateInput, required=False
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("accepted") and not data.get("accepted_on"):
+            self.add_error("accepted_on", "Enter the date the customer accepted the decision.")
+        if data.get("accepted") is False:
+            data["accepted_on"] = None
+        return data
+
+
+class CourtForm(CaseActionForm):
+    started_on = forms.DateField(label="Date court action started", widget=DateInput)
+    note = forms.CharField(label="Note", widget=text_area(3), max_length=20000, required=False)
+
+
+class RemedyDoneForm(CaseActionForm):
+    note = forms.CharField(
+        label="What was done",
+        widget=text_area(3),
+        max_length=20000,
+        required=False,
+    )
+
+
+class ReopenForm(CaseActionForm):
+    reason = forms.CharField(
+        label="Why is it being reopened?",
+        widget=text_area(3),
+        max_length=20000,
+        help_text="It goes to the Customer Services Manager with a new reply deadline.",
+    )
+
+
+class CloseForm(CaseActionForm):
+    note = forms.CharField(label="Note", widget=text_area(3), max_length=20000, required=False)
+
+
+class WithdrawForm(CaseActionForm):
+    reason = forms.CharField(
+        label="Why is it being withdrawn?",
+        widget=text_area(3),
+        max_length=20000,
+        help_text="Only when the customer asks to withdraw their complaint.",
+    )
+
+
+# --- Closure days ---------------------------------------------------------------------------------
+
+
+class ClosureDayForm(forms.Form):
+    date = forms.DateField(label="Date", widget=DateInput)
+    reason = forms.CharField(label="Reason", max_length=200)
+
+    def clean_date(self):
+        from .models import ClosureDay
+
+        day = self.cleaned_data["date"]
+        today = _today()
+        if day < today:
+            raise forms.ValidationError("A closure day must be today or in the future.")
+        try:
+            # A Scottish bank holiday is still a working day for cases in England and Wales.
+            working = any(calendar_for(n).is_working_day(day) for n in settings.NATIONS)
+        except ValueError:
+            raise forms.ValidationError("Choose a date before 2080.") from None
+        if not working:
+            raise forms.ValidationError(
+                f"{day:%A %-d %B %Y} is already not a working day (a weekend or bank holiday)."
+            )
+        if ClosureDay.objects.filter(date=day).exists():
+            raise forms.ValidationError(f"{day:%A %-d %B %Y} is already a closure day.")
+        return day
+
+
+# --- Reports ---------------------------------------------------------------------------------
+
+
+def last_twelve_months(today: dt.date) -> tuple[dt.date, dt.date]:
+    """From the day after this date last year to today: twelve whole months."""
+    try:
+        year_ago = today.replace(year=today.year - 1)
+    except ValueError:  # 29 February
+        year_ago = today.replace(year=today.year - 1, day=28)
+    return year_ago + dt.timedelta(days=1), today
+
+
+class ReportPeriodForm(forms.Form):
+    start = forms.DateField(label="Received from", widget=DateInput)
+    end = forms.DateField(label="to", widget=DateInput)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if end < start:
+                self.add_error("end", "The end date must be on or after the start date.")
+            elif start.year < 2000 or end.year > 2079:
+                self.add_error("start", "Choose dates between 2000 and 2079.")
+        return data
+
+    def period(self) -> tuple[dt.date, dt.date]:
+        """The period asked for, or the last twelve months when none (or a bad one) was given."""
+        if self.is_bound and self.is_valid():
+            return self.cleaned_data["start"], self.cleaned_data["end"]
+        return last_twelve_months(_today())

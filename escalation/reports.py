@@ -1,0 +1,478 @@
+"""The managers' figures for a period: complaints received from ``start`` to ``end`` inclusive
+(Europe/London dates of ``received_at``).
+
+Every function counts in the database (aggregate, annotate, values) and returns plain data. The
+one exception is the median time to resolution in working days, which needs the calendar: it
+streams (received, resolved) pairs and keeps only a histogram of day counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from complaints import clocks
+from complaints.models import (
+    OPEN_STATES,
+    STAGE_OF_STATE,
+    AdrOutcome,
+    Category,
+    Channel,
+    Complaint,
+    ComplaintEvent,
+    EventKind,
+    Letter,
+    LetterKind,
+    Nation,
+    State,
+)
+from complaints.selectors import Calendars
+
+CHUNK = 2000
+
+REPLIED_IN_TIME_HELP = (
+    "Of the complaints received in the period whose reply clock has finished, the share answered "
+    "by the end of the 15th working day. A clock has finished when a reply was recorded (a phone "
+    "call logged, a written reply sent, or the case resolved or deadlocked, which also answer the "
+    "customer) or when its due date has passed without one. Only the latest stage counts: an "
+    "escalation starts a new 15-working-day clock, and the case is measured on that. Cases "
+    "withdrawn by the customer before their reply was due are left out. Cases whose clock is still "
+    "running are not counted yet."
+)
+MEDIAN_HELP = (
+    "Working days from the day a complaint was received to the day it was resolved (UK bank "
+    "holidays of the customer's nation and our closure days do not count), over the complaints "
+    "received in the period that are resolved now or were closed after being resolved. Half took "
+    "this long or less."
+)
+AGE_BUCKETS = (
+    ("0-15", "0 to 15 working days", 15),
+    ("16-40", "16 to 40 working days", 40),
+    ("41-56", "41 to 56 working days", 56),
+    ("57+", "More than 56 working days", None),
+)
+
+
+def received(start: dt.date, end: dt.date) -> QuerySet[Complaint]:
+    """Complaints received on London dates ``start`` to ``end`` (served by
+    complaint_received_idx)."""
+    return Complaint.objects.filter(
+        received_at__gte=clocks.start_of_day(start), received_at__lt=clocks.end_of_day(end)
+    )
+
+
+def _received_q(start: dt.date, end: dt.date, prefix: str = "") -> Q:
+    return Q(
+        **{
+            f"{prefix}received_at__gte": clocks.start_of_day(start),
+            f"{prefix}received_at__lt": clocks.end_of_day(end),
+        }
+    )
+
+
+def _counts_by(start: dt.date, end: dt.date, field: str, choices) -> list[dict[str, Any]]:
+    found = dict(
+        received(start, end)
+        .order_by()
+        .values(field)
+        .annotate(n=Count("id"))
+        .values_list(field, "n")
+    )
+    return [{"key": key, "label": label, "count": found.get(key, 0)} for key, label in choices]
+
+
+def received_by_channel(start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+    return _counts_by(start, end, "channel", Channel.choices)
+
+
+def received_by_category(start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+    return _counts_by(start, end, "category", Category.choices)
+
+
+def replied_in_time(start: dt.date, end: dt.date, *, now: dt.datetime | None = None) -> dict:
+    """See ``REPLIED_IN_TIME_HELP``: measured, in time, late, and the share (None when nothing
+    was measured)."""
+    now = now or timezone.now()
+    answered = Q(responded_at__isnull=False)
+    ran_out = Q(responded_at__isnull=True, response_due_at__lte=now) & ~Q(
+        withdrawn_at__isnull=False, withdrawn_at__lt=F("response_due_at")
+    )
+    figures = received(start, end).aggregate(
+        measured=Count("id", filter=answered | ran_out),
+        in_time=Count("id", filter=answered & Q(responded_at__lte=F("response_due_at"))),
+    )
+    measured, in_time = figures["measured"], figures["in_time"]
+    return {
+        "measured": measured,
+        "in_time": in_time,
+        "late": measured - in_time,
+        "share": (in_time / measured) if measured else None,
+        # Rounded down, so 199 of 200 never shows as 100%.
+        "percent": math.floor(in_time * 1000 / measured) / 10 if measured else None,
+    }
+
+
+def median_working_days_to_resolution(start: dt.date, end: dt.date) -> dict:
+    """See ``MEDIAN_HELP``: the median (None when nothing was resolved) and how many cases."""
+    calendars = Calendars.load()
+    histogram: Counter[int] = Counter()
+    pairs = (
+        received(start, end)
+        .filter(resolved_at__isnull=False)
+        .order_by()
+        .values_list("received_at", "resolved_at", "nation")
+        .iterator(chunk_size=CHUNK)
+    )
+    for received_at, resolved_at, nation in pairs:
+        days = calendars.for_nation(nation).working_days_between(
+            clocks.london_date(received_at), clocks.london_date(resolved_at)
+        )
+        histogram[days] += 1
+    count = sum(histogram.values())
+    return {"median": _median(histogram, count), "count": count}
+
+
+def _median(histogram: Counter[int], count: int) -> float | None:
+    if not count:
+        return None
+
+    def nth(n: int) -> int:  # the n-th smallest value, 0-based
+        seen = 0
+        for value in sorted(histogram):
+            seen += histogram[value]
+            if n < seen:
+                return value
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    middle = count // 2
+    if count % 2:
+        return float(nth(middle))
+    return (nth(middle - 1) + nth(middle)) / 2
+
+
+def escalations(start: dt.date, end: dt.date) -> dict[str, int]:
+    """Escalation events on complaints received in the period: to stage 2 (escalated to the
+    manager) and to stage 3 (formal written complaint). A case escalated twice counts twice."""
+    found = dict(
+        ComplaintEvent.objects.filter(
+            _received_q(start, end, "complaint__"),
+            kind=EventKind.TRANSITION,
+            transition__in=("escalate_to_manager", "make_formal_complaint"),
+        )
+        .order_by()
+        .values("transition")
+        .annotate(n=Count("id"))
+        .values_list("transition", "n")
+    )
+    return {
+        "to_stage_2": found.get("escalate_to_manager", 0),
+        "to_stage_3": found.get("make_formal_complaint", 0),
+    }
+
+
+def deadlock_letters(start: dt.date, end: dt.date) -> dict[str, int]:
+    """Deadlock letters on complaints received in the period: issued by a manager's decision, or
+    by the ADR clock running out."""
+    figures = Letter.objects.filter(
+        _received_q(start, end, "complaint__"), kind=LetterKind.DEADLOCK
+    ).aggregate(total=Count("id"), by_clock=Count("id", filter=Q(context__by_clock=True)))
+    return {
+        "total": figures["total"],
+        "by_clock": figures["by_clock"],
+        "by_decision": figures["total"] - figures["by_clock"],
+    }
+
+
+def cisas(start: dt.date, end: dt.date) -> dict[str, Any]:
+    """CISAS referrals of complaints received in the period, the adjudications' outcomes, how
+    many the customer accepted, and court actions."""
+    cases = received(start, end)
+    figures = cases.aggregate(
+        referred=Count("id", filter=Q(adr_referred_on__isnull=False)),
+        decided=Count("id", filter=~Q(adr_outcome="")),
+        accepted=Count("id", filter=Q(adr_accepted_on__isnull=False)),
+        court=Count("id", filter=Q(court_started_on__isnull=False)),
+    )
+    found = dict(
+        cases.exclude(adr_outcome="")
+        .order_by()
+        .values("adr_outcome")
+        .annotate(n=Count("id"))
+        .values_list("adr_outcome", "n")
+    )
+    figures["outcomes"] = [
+        {"key": key, "label": label, "count": found.get(key, 0)}
+        for key, label in AdrOutcome.choices
+    ]
+    return figures
+
+
+def _earliest_received_with_age_at_most(calendar, today: dt.date, days: int) -> dt.date:
+    """The earliest date a complaint received on is at most ``days`` working days old today."""
+    day = today
+    while calendar.working_days_between(day - dt.timedelta(days=1), today) <= days:
+        day -= dt.timedelta(days=1)
+    return day
+
+
+def open_by_age(start: dt.date, end: dt.date, *, today: dt.date | None = None) -> list[dict]:
+    """Complaints received in the period and open today, by working days since they were
+    received (in each case's own nation's calendar)."""
+    today = today or clocks.london_date(timezone.now())
+    calendars = Calendars.load()
+    whens = []
+    for nation in Nation.values:
+        calendar = calendars.for_nation(nation)
+        for key, _label, limit in AGE_BUCKETS:
+            if limit is None:
+                continue
+            earliest = _earliest_received_with_age_at_most(calendar, today, limit)
+            whens.append(
+                When(
+                    nation=nation,
+                    received_at__gte=clocks.start_of_day(earliest),
+                    then=Value(key),
+                )
+            )
+    found = dict(
+        received(start, end)
+        .filter(state__in=OPEN_STATES)
+        .annotate(age=Case(*whens, default=Value(AGE_BUCKETS[-1][0]), output_field=CharField()))
+        .order_by()
+        .values("age")
+        .annotate(n=Count("id"))
+        .values_list("age", "n")
+    )
+    return [
+        {"key": key, "label": label, "count": found.get(key, 0)} for key, label, _ in AGE_BUCKETS
+    ]
+
+
+def summary(start: dt.date, end: dt.date, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Every figure on the reports page."""
+    now = now or timezone.now()
+    by_channel = received_by_channel(start, end)
+    return {
+        "start": start,
+        "end": end,
+        "total": sum(row["count"] for row in by_channel),
+        "by_channel": by_channel,
+        "by_category": received_by_category(start, end),
+        "replied_in_time": replied_in_time(start, end, now=now),
+        "resolution": median_working_days_to_resolution(start, end),
+        "escalations": escalations(start, end),
+        "deadlock_letters": deadlock_letters(start, end),
+        "cisas": cisas(start, end),
+        "open_by_age": open_by_age(start, end, today=clocks.london_date(now)),
+    }
+
+
+def figure_rows(figures: dict[str, Any]) -> Iterator[list[Any]]:
+    """The figures as (section, item, value) rows, for the CSV export."""
+    period = f"{figures['start'].isoformat()} to {figures['end'].isoformat()}"
+    yield ["Period", "Complaints received", period]
+    yield ["Received", "Total", figures["total"]]
+    for row in figures["by_channel"]:
+        yield ["Received by channel", row["label"], row["count"]]
+    for row in figures["by_category"]:
+        yield ["Received by category", row["label"], row["count"]]
+    replies = figures["replied_in_time"]
+    yield ["Replies", "Measured", replies["measured"]]
+    yield ["Replies", "Replied within 15 working days", replies["in_time"]]
+    yield ["Replies", "Replied late or not at all", replies["late"]]
+    share = replies["share"]
+    yield ["Replies", "Share replied in time (%)", "" if share is None else round(share * 100, 1)]
+    resolution = figures["resolution"]
+    yield ["Resolution", "Resolved cases", resolution["count"]]
+    median = resolution["median"]
+    yield ["Resolution", "Median working days to resolution", "" if median is None else median]
+    yield ["Escalations", "To stage 2 (manager)", figures["escalations"]["to_stage_2"]]
+    yield ["Escalations", "To stage 3 (formal written)", figures["escalations"]["to_stage_3"]]
+    letters = figures["deadlock_letters"]
+    yield ["Deadlock letters", "By a manager's decision", letters["by_decision"]]
+    yield ["Deadlock letters", "By the ADR clock", letters["by_clock"]]
+    yield ["Deadlock letters", "Total", letters["total"]]
+    adr = figures["cisas"]
+    yield ["CISAS", "Referred", adr["referred"]]
+    yield ["CISAS", "Decided", adr["decided"]]
+    for row in adr["outcomes"]:
+        yield ["CISAS outcome", row["label"], row["count"]]
+    yield ["CISAS", "Decision accepted by the customer", adr["accepted"]]
+    yield ["Court", "Court action started", adr["court"]]
+    for row in figures["open_by_age"]:
+        yield ["Open today by age", row["label"], row["count"]]
+
+
+CASE_COLUMNS = [
+    "Reference",
+    "Received (date)",
+    "Channel",
+    "Category",
+    "Status",
+    "Stage",
+    "Vulnerable",
+    "Assigned to",
+    "Reply due (date)",
+    "Replied (date)",
+    "Replied in time",
+    "Escalated to stage 2",
+    "Resolved (date)",
+    "Working days to resolution",
+    "Deadlock letter (date)",
+    "CISAS reference",
+    "CISAS referred (date)",
+    "CISAS outcome",
+    "CISAS decision accepted (date)",
+    "Court action (date)",
+    "Closed (date)",
+    "Withdrawn (date)",
+]
+
+
+def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
+    """One row per complaint received in the period, oldest first, streamed from the database in
+    chunks so a year of cases never sits in memory. No names or contact details: the reference
+    leads back to the case for anyone allowed to see it."""
+    calendars = Calendars.load()
+    states = dict(State.choices)
+    channels = dict(Channel.choices)
+    categories = dict(Category.choices)
+    outcomes = dict(AdrOutcome.choices)
+    escalated = ComplaintEvent.objects.filter(
+        complaint=OuterRef("pk"),
+        kind=EventKind.TRANSITION,
+        transition="escalate_to_manager",
+    )
+    rows = (
+        received(start, end)
+        .annotate(escalated=Exists(escalated))
+        .order_by("received_at", "id")
+        .values_list(
+            "reference",
+            "received_at",
+            "channel",
+            "category",
+            "state",
+            "vulnerable",
+            "assigned_to__username",
+            "response_due_at",
+            "responded_at",
+            "escalated",
+            "resolved_at",
+            "nation",
+            "deadlock_issued_at",
+            "cisas_reference",
+            "adr_referred_on",
+            "adr_outcome",
+            "adr_accepted_on",
+            "court_started_on",
+            "closed_at",
+            "withdrawn_at",
+        )
+        .iterator(chunk_size=CHUNK)
+    )
+
+    def day(instant):
+        return clocks.london_date(instant).isoformat() if instant else ""
+
+    def iso(value):
+        return value.isoformat() if value else ""
+
+    for (
+        reference,
+        received_at,
+        channel,
+        category,
+        state,
+        vulnerable,
+        assignee,
+        due_at,
+        responded_at,
+        was_escalated,
+        resolved_at,
+        nation,
+        deadlock_at,
+        cisas_reference,
+        referred_on,
+        outcome,
+        accepted_on,
+        court_on,
+        closed_at,
+        withdrawn_at,
+    ) in rows:
+        yield [
+            reference,
+            day(received_at),
+            channels.get(channel, channel),
+            categories.get(category, category),
+            states.get(state, state),
+            STAGE_OF_STATE.get(state, ""),
+            "yes" if vulnerable else "no",
+            assignee or "",
+            iso(clocks.due_date(due_at)),
+            day(responded_at),
+            "" if responded_at is None else ("yes" if responded_at <= due_at else "no"),
+            "yes" if was_escalated else "no",
+            day(resolved_at),
+            ""
+            if resolved_at is None
+            else calendars.for_nation(nation).working_days_between(
+                clocks.london_date(received_at), clocks.london_date(resolved_at)
+            ),
+            day(deadlock_at),
+            cisas_reference,
+            iso(referred_on),
+            outcomes.get(outcome, ""),
+            iso(accepted_on),
+            iso(court_on),
+            day(closed_at),
+            day(withdrawn_at),
+        ]
+
+
+def bar_chart(rows: list[dict[str, Any]], *, title: str, unit: str = "") -> dict[str, Any]:
+    """Geometry for a horizontal bar chart drawn as inline SVG by the template: one bar per row,
+    scaled to the largest value, with the value printed at the end of each bar."""
+    label_width, bar_width, row_height, gap = 210, 330, 26, 8
+    largest = max((row["count"] for row in rows), default=0)
+    bars = []
+    for i, row in enumerate(rows):
+        length = round(bar_width * row["count"] / largest) if largest else 0
+        y = i * (row_height + gap)
+        bars.append(
+            {
+                **row,
+                "y": y,
+                "text_y": y + row_height * 0.68,
+                "width": max(length, 2 if row["count"] else 0),
+                "value_x": label_width + max(length, 0) + 6,
+            }
+        )
+    return {
+        "title": title,
+        "unit": unit,
+        "rows": bars,
+        "label_width": label_width,
+        "label_x": label_width - 8,
+        "row_height": row_height,
+        "width": label_width + bar_width + 50,
+        "height": max(len(rows) * (row_height + gap) - gap, row_height),
+        "description": "; ".join(f"{row['label']}: {row['count']}{unit}" for row in rows),
+    }

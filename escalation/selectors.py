@@ -1,0 +1,113 @@
+"""Reads for the managers' queue: each section a fixed number of queries whatever its length."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
+
+from complaints import clocks
+from complaints.models import CLOCK_STATES, Complaint, Nation, State
+from complaints.selectors import Calendars, overdue_q, with_overdue
+
+ADR_SOON_WORKING_DAYS = 10
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    help: str
+    date_label: str  # the column that matters most in this section
+
+
+SECTIONS = (
+    Section(
+        "escalated",
+        "Stages 2 and 3",
+        "Escalated and formal written complaints, those waiting for a reply first, the reply due "
+        "soonest at the top.",
+        "Reply due",
+    ),
+    Section(
+        "overdue",
+        "Overdue",
+        "Every case past its reply due date without a reply, at any stage, across the team.",
+        "Reply due",
+    ),
+    Section(
+        "adr_soon",
+        "ADR date soon",
+        f"Cases still with us whose ADR date is within {ADR_SOON_WORKING_DAYS} working days (or "
+        "has passed): on that date the deadlock letter is issued automatically.",
+        "ADR date",
+    ),
+    Section(
+        "deadlock",
+        "Deadlock",
+        "Deadlock letter issued: the customer may refer the complaint to CISAS for 12 months.",
+        "CISAS deadline",
+    ),
+    Section("cisas", "With CISAS", "Referred to CISAS, waiting for the adjudication.", "Referred"),
+    Section(
+        "remedies",
+        "Remedies due",
+        "Adjudications the customer accepted whose remedy is not yet recorded as done.",
+        "Remedy due",
+    ),
+    Section("court", "In court", "Court action has started.", "Court action started"),
+)
+SECTION_KEYS = tuple(s.key for s in SECTIONS)
+
+
+def adr_soon_q(today: dt.date, calendars: Calendars) -> Q:
+    """Cases whose ADR clock runs out within the next 10 working days of their own nation
+    (served by complaint_adr_sweep_idx)."""
+    by_nation = Q()
+    for nation in Nation.values:
+        limit = calendars.for_nation(nation).add_working_days(today, ADR_SOON_WORKING_DAYS)
+        by_nation |= Q(nation=nation, adr_eligible_date__lte=limit)
+    return Q(state__in=CLOCK_STATES, deadlock_issued_at__isnull=True) & by_nation
+
+
+def section_filters(now: dt.datetime, calendars: Calendars) -> dict[str, Q]:
+    today = clocks.london_date(now)
+    return {
+        "escalated": Q(state__in=(State.CS_MANAGER, State.FORMAL_WRITTEN)),
+        "overdue": overdue_q(now),
+        "adr_soon": adr_soon_q(today, calendars),
+        "deadlock": Q(state=State.DEADLOCK),
+        "cisas": Q(state=State.ADR_REFERRED),
+        "remedies": Q(remedy_due_date__isnull=False, remedy_completed_at__isnull=True),
+        "court": Q(state=State.COURT),
+    }
+
+
+def section_counts(now: dt.datetime, calendars: Calendars) -> dict[str, int]:
+    """How many cases each section holds, in one query."""
+    filters = section_filters(now, calendars)
+    return Complaint.objects.aggregate(
+        **{key: Count("id", filter=condition) for key, condition in filters.items()}
+    )
+
+
+_AWAITING_REPLY_FIRST = Case(When(responded_at__isnull=True, then=Value(0)), default=Value(1))
+ORDERING = {
+    "escalated": (_AWAITING_REPLY_FIRST, F("response_due_at").asc(nulls_last=True), "id"),
+    "overdue": ("response_due_at", "id"),
+    "adr_soon": ("adr_eligible_date", "id"),
+    "deadlock": ("deadlock_issued_at", "id"),
+    "cisas": ("adr_referred_on", "id"),
+    "remedies": ("remedy_due_date", "id"),
+    "court": ("court_started_on", "id"),
+}
+
+
+def section_cases(key: str, now: dt.datetime, calendars: Calendars) -> QuerySet[Complaint]:
+    condition = section_filters(now, calendars)[key]
+    return (
+        with_overdue(Complaint.objects.filter(condition), now)
+        .select_related("assigned_to")
+        .order_by(*ORDERING[key])
+    )

@@ -1,0 +1,201 @@
+"""The managers' pages: the escalations queue, the reports and their CSV exports, closure days."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from complaints import clocks
+from complaints.access import manager_required
+from complaints.models import ClosureDay
+from complaints.selectors import Calendars, staff_members, with_days_left
+from complaints.staff_forms import ClosureDayForm, ReportPeriodForm
+
+from . import reports, selectors
+
+# --- The managers' queue ------------------------------------------------------------------------
+
+
+@require_GET
+@manager_required
+def queue(request: HttpRequest) -> HttpResponse:
+    show = request.GET.get("show", "")
+    if show not in selectors.SECTION_KEYS:
+        show = selectors.SECTION_KEYS[0]
+    now = timezone.now()
+    calendars = Calendars.load()
+    cases = selectors.section_cases(show, now, calendars)
+    page = Paginator(cases, 25).get_page(request.GET.get("page"))
+    page.object_list = with_days_left(page.object_list, now, calendars)
+    counts = selectors.section_counts(now, calendars)
+    return render(
+        request,
+        "escalation/queue.html",
+        {
+            "sections": [{"section": s, "count": counts[s.key]} for s in selectors.SECTIONS],
+            "section": next(s for s in selectors.SECTIONS if s.key == show),
+            "page": page,
+            "staff": list(staff_members()),
+            "today": clocks.london_date(now),
+        },
+    )
+
+
+# --- Reports --------------------------------------------------------------------------------------
+
+
+@require_GET
+@manager_required
+def report(request: HttpRequest) -> HttpResponse:
+    form = ReportPeriodForm(request.GET or None)
+    start, end = form.period()
+    if not form.is_bound:
+        form = ReportPeriodForm(initial={"start": start, "end": end})
+    figures = reports.summary(start, end)
+    charts = {
+        "by_channel": reports.bar_chart(figures["by_channel"], title="Received by channel"),
+        "by_category": reports.bar_chart(figures["by_category"], title="Received by category"),
+        "escalations": reports.bar_chart(
+            [
+                {"label": "To stage 2 (manager)", "count": figures["escalations"]["to_stage_2"]},
+                {"label": "To stage 3 (formal)", "count": figures["escalations"]["to_stage_3"]},
+            ],
+            title="Escalations",
+        ),
+        "deadlock": reports.bar_chart(
+            [
+                {
+                    "label": "Manager's decision",
+                    "count": figures["deadlock_letters"]["by_decision"],
+                },
+                {"label": "ADR clock ran out", "count": figures["deadlock_letters"]["by_clock"]},
+            ],
+            title="Deadlock letters",
+        ),
+        "cisas": reports.bar_chart(
+            [
+                {"label": "Referred to CISAS", "count": figures["cisas"]["referred"]},
+                *figures["cisas"]["outcomes"],
+                {"label": "Decision accepted", "count": figures["cisas"]["accepted"]},
+                {"label": "Court action", "count": figures["cisas"]["court"]},
+            ],
+            title="CISAS and court",
+        ),
+        "open_by_age": reports.bar_chart(figures["open_by_age"], title="Open today, by age"),
+    }
+    return render(
+        request,
+        "escalation/reports.html",
+        {
+            "form": form,
+            "figures": figures,
+            "charts": charts,
+            "period_query": f"start={start.isoformat()}&end={end.isoformat()}",
+            "replied_help": reports.REPLIED_IN_TIME_HELP,
+            "median_help": reports.MEDIAN_HELP,
+        },
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+class _Echo:
+    """csv.writer writes each row to this and gets the text back, so rows can be streamed."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _safe(cell: Any) -> Any:
+    # A cell a spreadsheet would run as a formula (=, +, -, @) is made plain text.
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
+
+
+def _csv_response(rows: Iterable[list[Any]], filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield "\ufeff"  # so Excel reads the file as UTF-8
+        for row in rows:
+            yield writer.writerow([_safe(cell) for cell in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_GET
+@manager_required
+def report_cases_csv(request: HttpRequest) -> StreamingHttpResponse:
+    start, end = ReportPeriodForm(request.GET or None).period()
+
+    def rows() -> Iterator[list[Any]]:
+        yield reports.CASE_COLUMNS
+        yield from reports.case_rows(start, end)
+
+    return _csv_response(rows(), f"complaints-{start.isoformat()}-to-{end.isoformat()}.csv")
+
+
+@require_GET
+@manager_required
+def report_figures_csv(request: HttpRequest) -> StreamingHttpResponse:
+    start, end = ReportPeriodForm(request.GET or None).period()
+
+    def rows() -> Iterator[list[Any]]:
+        yield ["Section", "Item", "Value"]
+        yield from reports.figure_rows(reports.summary(start, end))
+
+    return _csv_response(rows(), f"figures-{start.isoformat()}-to-{end.isoformat()}.csv")
+
+
+# --- Closure days ---------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@manager_required
+def closure_days(request: HttpRequest) -> HttpResponse:
+    form = ClosureDayForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        day = ClosureDay.objects.create(
+            date=form.cleaned_data["date"], reason=form.cleaned_data["reason"].strip()
+        )
+        messages.success(request, f"{day.date:%A %-d %B %Y} is now a closure day: {day.reason}.")
+        return redirect("escalation:closure_days")
+    today = clocks.london_date(timezone.now())
+    days = list(ClosureDay.objects.order_by("date"))
+    return render(
+        request,
+        "escalation/closure_days.html",
+        {
+            "form": form,
+            "upcoming": [d for d in days if d.date >= today],
+            "past": [d for d in days if d.date < today][-20:][::-1],
+            "today": today,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@manager_required
+def closure_day_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    day = get_object_or_404(ClosureDay, pk=pk)
+    if day.date <= clocks.london_date(timezone.now()):
+        messages.error(
+            request,
+            f"{day.date:%-d %B %Y} has already started or passed, so it stays on the record.",
+        )
+    else:
+        day.delete()
+        messages.success(request, f"{day.date:%A %-d %B %Y} is no longer a closure day.")
+    return redirect("escalation:closure_days")

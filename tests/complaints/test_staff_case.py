@@ -1,0 +1,618 @@
+"""The case page: what it shows, the actions each role may take in each state, and each action
+going through its service, writing its event, refusing a stale page and showing errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from complaints import clocks, services
+from complaints.models import (
+    AdrOutcome,
+    ComplaintEvent,
+    EventKind,
+    Letter,
+    LetterKind,
+    State,
+)
+from complaints.roles import Actor
+from tests.conftest import fresh
+
+pytestmark = pytest.mark.django_db
+
+
+def page(client, complaint):
+    return client.get(f"/staff/complaints/{complaint.reference}/")
+
+
+def shown(response) -> list[str]:
+    return [entry["name"] for entry in response.context["forms"]]
+
+
+def act(client, complaint, action, expected_state=None, files=None, **fields):
+    data = {
+        "action": action,
+        f"{action}-expected_state": expected_state or complaint.state,
+        **{f"{action}-{k}": v for k, v in fields.items()},
+    }
+    if files:
+        data[f"{action}-files"] = files
+    return client.post(f"/staff/complaints/{complaint.reference}/actions/", data)
+
+
+def today():
+    return clocks.london_date(timezone.now())
+
+
+# --- What the page shows --------------------------------------------------------------------------
+
+
+def test_it_shows_the_customer_the_complaint_and_the_dates(client, agent, file_complaint):
+    complaint = file_complaint(
+        vulnerable=True, vulnerability_notes="Recently bereaved; prefers e-mail."
+    ).complaint
+    client.force_login(agent)
+    response = page(client, complaint)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Vulnerable customer" in html
+    assert "Recently bereaved; prefers e-mail." in html
+    # The vulnerability flag comes before the actions and the timeline.
+    assert html.index("Vulnerable customer") < html.index("What you can do")
+    for text in ("Jane Doe", "jane@example.com", "07700 900123", "ET123456", "SG14 1AA"):
+        assert text in html
+    assert "I was charged twice for October." in html
+    assert "15 working days left" in html
+    assert f"{complaint.adr_eligible_date:%-d %b %Y}" in html
+    assert "Acknowledgement (PDF)" in html
+    assert f'href="/staff/letters/{complaint.letters.get().pk}.pdf" download' in html
+    # Nothing a strict Content Security Policy would block.
+    assert "<script>" not in html and "style=" not in html
+
+
+def test_it_shows_the_cisas_deadline_once_deadlocked(client, manager, complaint_in):
+    complaint = complaint_in(State.DEADLOCK)
+    client.force_login(manager)
+    html = page(client, complaint).content.decode()
+    assert "CISAS deadline" in html
+    assert f"{complaint.cisas_deadline:%-d %b %Y}" in html
+    assert "Deadlock letter (PDF)" in html
+
+
+def test_internal_notes_are_marked_internal_on_the_timeline(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    services.complaint_add_note(complaint=complaint, by=Actor.staff(agent), text="Checked billing.")
+    client.force_login(agent)
+    html = page(client, complaint).content.decode()
+    note = html[html.index("Checked billing.") - 900 : html.index("Checked billing.")]
+    assert "event-internal" in note
+    assert "Internal: the customer does not see this" in note
+
+
+def test_an_overdue_case_says_so(client, agent, file_complaint):
+    complaint = file_complaint(
+        by=Actor.staff(agent),
+        channel="phone",
+        received_at=timezone.now() - dt.timedelta(days=40),
+    ).complaint
+    client.force_login(agent)
+    html = page(client, complaint).content.decode()
+    assert "The reply is overdue." in html
+
+
+@pytest.mark.parametrize(
+    "who, state, expected",
+    [
+        (
+            "agent",
+            State.CS_TEAM,
+            ["reply_phone", "reply_written", "resolve", "escalate", "message", "note", "withdraw"],
+        ),
+        (
+            "manager",
+            State.CS_TEAM,
+            [
+                "reply_phone",
+                "reply_written",
+                "resolve",
+                "escalate",
+                "deadlock",
+                "message",
+                "note",
+                "withdraw",
+                "assign",
+            ],
+        ),
+        (
+            "agent",
+            State.CS_MANAGER,
+            ["reply_phone", "reply_written", "make_formal", "message", "note", "withdraw"],
+        ),
+        (
+            "manager",
+            State.CS_MANAGER,
+            [
+                "reply_phone",
+                "reply_written",
+                "resolve",
+                "make_formal",
+                "deadlock",
+                "message",
+                "note",
+                "withdraw",
+                "assign",
+            ],
+        ),
+        ("agent", State.DEADLOCK, ["message", "note", "withdraw"]),
+        (
+            "manager",
+            State.DEADLOCK,
+            ["resolve", "refer_adr", "court", "message", "note", "withdraw", "assign"],
+        ),
+        (
+            "manager",
+            State.ADR_REFERRED,
+            ["resolve", "adr_decision", "court", "message", "note", "withdraw", "assign"],
+        ),
+        ("manager", State.COURT, ["resolve", "message", "note", "withdraw", "assign"]),
+        ("agent", State.RESOLVED, ["message", "note", "reopen"]),
+        ("manager", State.RESOLVED, ["message", "note", "reopen", "close"]),
+        ("agent", State.CLOSED, ["note"]),
+        ("manager", State.CLOSED, ["note"]),
+        ("manager", State.WITHDRAWN, ["note"]),
+    ],
+)
+def test_it_offers_only_the_actions_this_role_may_take_in_this_state(
+    client, agent, manager, complaint_in, who, state, expected
+):
+    complaint = complaint_in(state)
+    client.force_login({"agent": agent, "manager": manager}[who])
+    response = page(client, complaint)
+    assert shown(response) == expected
+    html = response.content.decode()
+    if "deadlock" not in expected:
+        assert "Issue the deadlock letter" not in html
+
+
+def test_the_first_action_is_open_and_the_rest_folded(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(agent)
+    response = page(client, complaint)
+    opened = [entry["name"] for entry in response.context["forms"] if entry["open"]]
+    assert opened == ["reply_phone"]
+    assert '<details class="action card mb-2 " id="action-reply_phone" open>' in (
+        response.content.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    "state, opened",
+    [
+        (State.CS_TEAM, ["reply_phone"]),  # a reply is awaited
+        (State.DEADLOCK, []),  # every step from here is a decision, not a default
+        (State.RESOLVED, []),
+    ],
+)
+def test_only_the_likely_next_step_is_unfolded(client, manager, complaint_in, state, opened):
+    complaint = complaint_in(state)
+    client.force_login(manager)
+    response = page(client, complaint)
+    assert [entry["name"] for entry in response.context["forms"] if entry["open"]] == opened
+
+
+def test_once_replied_resolving_is_the_next_step(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    services.complaint_record_reply(
+        complaint=complaint, by=Actor.staff(agent), method="phone", summary="Called."
+    )
+    client.force_login(agent)
+    response = page(client, complaint)
+    assert [entry["name"] for entry in response.context["forms"] if entry["open"]] == ["resolve"]
+    assert "Answered " in response.content.decode()
+
+
+def test_every_action_form_carries_the_state_the_page_showed(client, manager, complaint_in):
+    complaint = complaint_in(State.CS_MANAGER)
+    client.force_login(manager)
+    html = page(client, complaint).content.decode()
+    assert 'name="deadlock-expected_state" value="cs_manager"' in html
+    assert 'name="resolve-expected_state" value="cs_manager"' in html
+
+
+# --- Actions --------------------------------------------------------------------------------------
+
+
+def test_an_agent_logs_a_phone_reply_and_the_clock_stops(client, agent, file_complaint):
+    complaint = file_complaint(
+        by=Actor.staff(agent), channel="phone", received_at=timezone.now() - dt.timedelta(days=2)
+    ).complaint
+    client.force_login(agent)
+    called = timezone.localtime().replace(second=0, microsecond=0) - dt.timedelta(hours=1)
+    response = act(
+        client,
+        complaint,
+        "reply_phone",
+        replied_at=called.strftime("%Y-%m-%dT%H:%M"),
+        summary="Explained the double charge; refund on its way.",
+        call_reference="REC-20931",
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/staff/complaints/{complaint.reference}/"
+    complaint = fresh(complaint)
+    assert complaint.responded_at == called
+    event = complaint.events.get(kind=EventKind.REPLY)
+    assert event.data["method"] == "phone"
+    assert event.data["call_reference"] == "REC-20931"
+    assert event.actor == agent
+    html = client.get(response["Location"]).content.decode()
+    assert "Phone reply logged. The reply deadline is met." in html
+    assert "recording REC-20931" in html
+
+
+def test_a_written_reply_becomes_a_letter(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(agent)
+    response = act(client, complaint, "reply_written", summary="We have refunded £12.50.")
+    assert response.status_code == 302
+    letter = Letter.objects.get(complaint=complaint, kind=LetterKind.WRITTEN_REPLY)
+    assert letter.context["reply_text"] == "We have refunded £12.50."
+    assert fresh(complaint).responded_at is not None
+    assert complaint.events.filter(kind=EventKind.REPLY, data__method="written").exists()
+
+
+def test_a_message_to_the_customer_with_a_file(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(agent)
+    upload = SimpleUploadedFile("statement.txt", b"Refund of 12.50", content_type="text/plain")
+    response = act(client, complaint, "message", text="Here is your statement.", files=[upload])
+    assert response.status_code == 302
+    event = complaint.events.get(kind=EventKind.MESSAGE)
+    assert event.customer_visible
+    attachment = event.attachments.get()
+    assert attachment.name == "statement.txt" and attachment.customer_visible
+
+
+def test_an_internal_note_with_a_file_is_for_staff_only(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(agent)
+    upload = SimpleUploadedFile("billing.csv", b"date,amount\n", content_type="text/csv")
+    response = act(client, complaint, "note", text="Billing export attached.", files=[upload])
+    assert response.status_code == 302
+    event = complaint.events.get(kind=EventKind.NOTE)
+    assert not event.customer_visible
+    assert not event.attachments.get().customer_visible
+
+
+def test_a_file_that_is_not_what_it_says_is_refused_with_the_reason(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(agent)
+    fake = SimpleUploadedFile("scan.pdf", b"MZ not a pdf", content_type="application/pdf")
+    response = act(client, complaint, "note", text="See scan.", files=[fake])
+    assert response.status_code == 400
+    assert "“scan.pdf” is not a real .pdf file." in response.content.decode()
+    assert not complaint.events.filter(kind=EventKind.NOTE).exists()
+
+
+@pytest.mark.parametrize(
+    "who, state, action, fields, to_state, transition",
+    [
+        ("agent", State.CS_TEAM, "resolve", {"summary": "Refunded."}, State.RESOLVED, "resolve"),
+        (
+            "agent",
+            State.CS_TEAM,
+            "escalate",
+            {"reason": "Customer asked for the manager."},
+            State.CS_MANAGER,
+            "escalate_to_manager",
+        ),
+        (
+            "agent",
+            State.CS_MANAGER,
+            "make_formal",
+            {"text": "Letter received 3 March."},
+            State.FORMAL_WRITTEN,
+            "make_formal_complaint",
+        ),
+        (
+            "manager",
+            State.CS_MANAGER,
+            "deadlock",
+            {"final_position": "We stand by the charge."},
+            State.DEADLOCK,
+            "issue_deadlock_letter",
+        ),
+        (
+            "manager",
+            State.DEADLOCK,
+            "refer_adr",
+            {"cisas_reference": "CIS-2291", "referred_on": "TODAY"},
+            State.ADR_REFERRED,
+            "refer_to_adr",
+        ),
+        (
+            "manager",
+            State.ADR_REFERRED,
+            "adr_decision",
+            {
+                "outcome": AdrOutcome.UPHELD,
+                "remedy": "Refund £40.",
+                "accepted": "yes",
+                "accepted_on": "TODAY",
+            },
+            State.RESOLVED,
+            "record_adr_decision",
+        ),
+        (
+            "manager",
+            State.ADR_REFERRED,
+            "adr_decision",
+            {"outcome": AdrOutcome.NOT_UPHELD, "remedy": "", "accepted": "no", "accepted_on": ""},
+            State.CLOSED,
+            "record_adr_decision",
+        ),
+        (
+            "manager",
+            State.DEADLOCK,
+            "court",
+            {"started_on": "TODAY", "note": "Small claims."},
+            State.COURT,
+            "start_court_action",
+        ),
+        (
+            "agent",
+            State.RESOLVED,
+            "reopen",
+            {"reason": "Refund never arrived."},
+            State.CS_MANAGER,
+            "reopen",
+        ),
+        ("manager", State.RESOLVED, "close", {"note": ""}, State.CLOSED, "close"),
+        (
+            "agent",
+            State.CS_TEAM,
+            "withdraw",
+            {"reason": "Customer called to withdraw."},
+            State.WITHDRAWN,
+            "withdraw",
+        ),
+    ],
+)
+def test_each_transition_goes_through_its_service_and_writes_its_event(
+    client, agent, manager, complaint_in, who, state, action, fields, to_state, transition
+):
+    complaint = complaint_in(state)
+    user = {"agent": agent, "manager": manager}[who]
+    client.force_login(user)
+    fields = {k: today().isoformat() if v == "TODAY" else v for k, v in fields.items()}
+    response = act(client, complaint, action, **fields)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    complaint = fresh(complaint)
+    assert complaint.state == to_state
+    event = complaint.events.filter(kind=EventKind.TRANSITION).last()
+    assert (event.transition, event.from_state, event.to_state) == (transition, state, to_state)
+    assert event.actor == user
+    follow = client.get(response["Location"]).content.decode()
+    assert 'class="alert alert-success"' in follow
+
+
+def test_issuing_a_deadlock_letter_makes_the_letter(client, manager, complaint_in):
+    complaint = complaint_in(State.CS_MANAGER)
+    client.force_login(manager)
+    act(client, complaint, "deadlock", final_position="Our offer of £20 stands.")
+    letter = Letter.objects.get(complaint=complaint, kind=LetterKind.DEADLOCK)
+    assert letter.context["final_position"] == "Our offer of £20 stands."
+    assert letter.context["by_clock"] is False
+
+
+def test_a_manager_records_the_remedy_done(client, manager, complaint_in):
+    complaint = complaint_in(State.ADR_REFERRED)
+    from adr import services as adr_services
+
+    adr_services.complaint_record_adr_decision(
+        complaint=complaint,
+        by=Actor.staff(manager),
+        outcome=AdrOutcome.UPHELD,
+        remedy="Refund",
+        accepted_on=today(),
+    )
+    client.force_login(manager)
+    assert "remedy_done" in shown(page(client, complaint))
+    response = act(client, complaint, "remedy_done", note="Refund paid.")
+    assert response.status_code == 302
+    assert fresh(complaint).remedy_completed_at is not None
+    assert complaint.events.filter(kind=EventKind.REMEDY, text="Refund paid.").exists()
+    assert "remedy_done" not in shown(page(client, complaint))
+
+
+def test_a_manager_assigns_and_an_agent_releases(client, agent, manager, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(manager)
+    response = act(client, complaint, "assign", assignee=agent.pk, expected_assignee="")
+    assert response.status_code == 302
+    assert fresh(complaint).assigned_to == agent
+    client.force_login(agent)
+    html = page(client, complaint).content.decode()
+    assert "Release it" in html
+    response = act(client, complaint, "release", expected_assignee=agent.pk)
+    assert response.status_code == 302
+    assert fresh(complaint).assigned_to is None
+    assert complaint.events.filter(kind=EventKind.ASSIGNMENT).count() == 2
+
+
+def test_an_agent_may_not_take_a_case_from_a_colleague(client, agent, agent2, file_complaint):
+    complaint = file_complaint().complaint
+    services.complaint_assign(complaint=complaint, assignee=agent2, by=Actor.staff(agent2))
+    client.force_login(agent)
+    response = act(client, complaint, "claim", expected_assignee=agent2.pk)
+    assert response.status_code == 302
+    assert fresh(complaint).assigned_to == agent2
+    html = client.get(response["Location"]).content.decode()
+    assert "ask a manager to reassign" in html
+
+
+# --- Stale pages, refusals and errors -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "action, fields",
+    [
+        ("resolve", {"summary": "Refunded."}),
+        ("escalate", {"reason": "Needs the manager."}),
+        ("reply_written", {"summary": "Our answer."}),
+        ("message", {"text": "Hello."}),
+        ("withdraw", {"reason": "Asked to."}),
+    ],
+)
+def test_a_stale_page_is_told_the_case_changed_and_nothing_changes(
+    client, agent, complaint_in, action, fields
+):
+    complaint = complaint_in(State.CS_TEAM)
+    # Someone else escalated it after the agent's page was shown.
+    services.complaint_escalate(complaint=fresh(complaint), by=Actor.staff(agent))
+    events_before = complaint.events.count()
+    client.force_login(agent)
+    response = act(client, complaint, action, expected_state=State.CS_TEAM, **fields)
+    assert response.status_code == 302
+    assert fresh(complaint).state == State.CS_MANAGER
+    assert complaint.events.count() == events_before
+    html = client.get(response["Location"]).content.decode()
+    assert (
+        f"Complaint {complaint.reference} was changed by someone else while you were looking at "
+        "it: it is now “With our Customer Services Manager”. Nothing was saved" in html
+    )
+    # The page shows the fresh state.
+    assert 'name="make_formal-expected_state" value="cs_manager"' in html
+
+
+def test_an_internal_note_is_added_whatever_happened_meanwhile(client, agent, complaint_in):
+    complaint = complaint_in(State.CS_TEAM)
+    services.complaint_escalate(complaint=fresh(complaint), by=Actor.staff(agent))
+    client.force_login(agent)
+    response = act(client, complaint, "note", expected_state=State.CS_TEAM, text="Noted.")
+    assert response.status_code == 302
+    assert complaint.events.filter(kind=EventKind.NOTE).exists()
+
+
+def test_an_agent_cannot_issue_a_deadlock_letter_even_by_posting_the_form(
+    client, agent, complaint_in
+):
+    complaint = complaint_in(State.CS_MANAGER)
+    client.force_login(agent)
+    response = act(client, complaint, "deadlock", final_position="Nope.")
+    assert response.status_code == 302
+    assert fresh(complaint).state == State.CS_MANAGER
+    html = client.get(response["Location"]).content.decode()
+    assert "Your role may not do this: “Deadlock letter issued”." in html
+
+
+def test_a_transition_the_state_does_not_allow_is_refused_plainly(client, manager, complaint_in):
+    complaint = complaint_in(State.RESOLVED)
+    client.force_login(manager)
+    response = act(client, complaint, "escalate", reason="Again.")
+    assert response.status_code == 302
+    html = client.get(response["Location"]).content.decode()
+    assert "is not possible while the complaint is “Resolved”" in html
+
+
+def test_a_missing_field_is_shown_on_the_form_and_nothing_is_saved(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(agent)
+    response = act(client, complaint, "resolve", summary="   ")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "<title>Error: " in html
+    assert "There is a problem: nothing was saved" in html
+    assert '<a href="#id_resolve-summary">How was it resolved? This field is required.</a>' in html
+    assert response.context["forms"][[*shown(response)].index("resolve")]["open"]
+    assert fresh(complaint).state == State.CS_TEAM
+
+
+def test_a_services_validation_error_lands_on_its_field(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(agent)
+    future = timezone.localtime() + dt.timedelta(days=2)
+    response = act(
+        client,
+        complaint,
+        "reply_phone",
+        replied_at=future.strftime("%Y-%m-%dT%H:%M"),
+        summary="Called.",
+    )
+    assert response.status_code == 400
+    form = response.context["forms"][0]["form"]
+    assert form.errors["replied_at"] == ["The time of the reply cannot be in the future."]
+    # What the agent typed is still there.
+    assert "Called." in response.content.decode()
+    assert not complaint.events.filter(kind=EventKind.REPLY).exists()
+
+
+def test_an_accepted_decision_needs_the_acceptance_date(client, manager, complaint_in):
+    complaint = complaint_in(State.ADR_REFERRED)
+    client.force_login(manager)
+    response = act(client, complaint, "adr_decision", outcome="upheld", accepted="yes")
+    assert response.status_code == 400
+    assert "Enter the date the customer accepted the decision." in response.content.decode()
+
+
+def test_an_unknown_action_is_a_bad_request(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(agent)
+    response = client.post(
+        f"/staff/complaints/{complaint.reference}/actions/", {"action": "delete"}
+    )
+    assert response.status_code == 400
+
+
+def test_next_never_leaves_the_staff_pages(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(agent)
+    response = client.post(
+        f"/staff/complaints/{complaint.reference}/actions/",
+        {
+            "action": "claim",
+            "claim-expected_state": "cs_team",
+            "claim-expected_assignee": "",
+            "next": "https://evil.example/staff/",
+        },
+    )
+    assert response["Location"] == f"/staff/complaints/{complaint.reference}/"
+
+
+# --- Files ----------------------------------------------------------------------------------------
+
+
+def test_staff_download_evidence_as_an_attachment_never_sniffed(client, agent, file_complaint):
+    complaint = file_complaint(
+        attachments=[
+            SimpleUploadedFile("proof.txt", b"<html>not a page</html>", content_type="text/html")
+        ]
+    ).complaint
+    attachment = complaint.attachments.get()
+    client.force_login(agent)
+    response = client.get(f"/staff/complaints/{complaint.reference}/files/{attachment.pk}/")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="proof.txt"'
+    assert response["Content-Type"] == "text/plain"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(response.streaming_content) == b"<html>not a page</html>"
+
+
+def test_a_file_is_only_found_under_its_own_case(client, agent, file_complaint):
+    one = file_complaint(
+        attachments=[SimpleUploadedFile("a.txt", b"a", content_type="text/plain")]
+    ).complaint
+    other = file_complaint().complaint
+    client.force_login(agent)
+    url = f"/staff/complaints/{other.reference}/files/{one.attachments.get().pk}/"
+    assert client.get(url).status_code == 404
+
+
+def test_the_events_are_unchanged_by_viewing(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    before = ComplaintEvent.objects.count()
+    client.force_login(agent)
+    page(client, complaint)
+    assert ComplaintEvent.objects.count() == before

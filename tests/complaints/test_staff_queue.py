@@ -1,0 +1,282 @@
+"""The agents' queue: what is due first, filters and search, claiming, and a fixed query count."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from complaints import clocks, services
+from complaints.models import (
+    Category,
+    Channel,
+    Complaint,
+    ComplaintEvent,
+    EventKind,
+    State,
+)
+from complaints.roles import Actor
+from tests.conftest import fresh
+
+pytestmark = pytest.mark.django_db
+
+_numbers = itertools.count(1)
+
+
+def logged(agent, file_complaint, days_ago: float, **fields) -> Complaint:
+    """A complaint an agent logged from a phone call ``days_ago`` days ago."""
+    return file_complaint(
+        by=Actor.staff(agent),
+        channel=fields.pop("channel", Channel.PHONE),
+        received_at=timezone.now() - dt.timedelta(days=days_ago),
+        **fields,
+    ).complaint
+
+
+def bulk_cases(count: int, **fields) -> list[Complaint]:
+    """Many stage-1 complaints in one INSERT, with their clocks set as filing would."""
+    now = timezone.now()
+    cases = []
+    for i in range(count):
+        received = now - dt.timedelta(hours=i + 1)
+        c = Complaint(
+            reference=f"CMP-2099-{next(_numbers):06d}",
+            customer_name=f"Customer {i}",
+            email=f"c{i}@example.com",
+            category=Category.BILLING,
+            description="Charged twice.",
+            received_at=received,
+            adr_eligible_date=clocks.adr_eligible_date(received, "england-and-wales"),
+            **fields,
+        )
+        c.start_stage_clock(received)
+        cases.append(c)
+    return Complaint.objects.bulk_create(cases)
+
+
+def refs(response) -> list[str]:
+    return [c.reference for c in response.context["page"].object_list]
+
+
+def test_it_lists_open_stage_1_cases_waiting_for_a_reply_the_soonest_due_first(
+    client, agent, file_complaint, complaint_in
+):
+    newest = logged(agent, file_complaint, 1)
+    oldest = logged(agent, file_complaint, 10)
+    middle = logged(agent, file_complaint, 5)
+    replied = logged(agent, file_complaint, 12)
+    services.complaint_record_reply(
+        complaint=replied, by=Actor.staff(agent), method="phone", summary="Called back."
+    )
+    escalated = complaint_in(State.CS_MANAGER)
+    client.force_login(agent)
+    response = client.get("/staff/")
+    assert response.status_code == 200
+    # Replied cases wait for resolution after those still waiting for a reply.
+    assert refs(response) == [
+        oldest.reference,
+        middle.reference,
+        newest.reference,
+        replied.reference,
+    ]
+    assert escalated.reference not in refs(response)
+
+
+def test_overdue_cases_are_marked(client, agent, file_complaint):
+    late = logged(agent, file_complaint, 40)
+    logged(agent, file_complaint, 1)
+    client.force_login(agent)
+    response = client.get("/staff/")
+    page = response.content.decode()
+    assert page.count("row-overdue") == 1
+    assert ">Overdue<" in page
+    rows = response.context["page"].object_list
+    assert [c.overdue for c in rows] == [True, False]
+    assert rows[0].reference == late.reference
+    assert rows[0].days_overdue > 0
+
+
+def test_it_shows_the_working_days_left(client, agent, file_complaint):
+    logged(agent, file_complaint, 0)
+    client.force_login(agent)
+    response = client.get("/staff/")
+    assert "15 working days left" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ({"category": "contract"}, ["contract"]),
+        ({"channel": "email"}, ["email"]),
+        ({"assigned": "me"}, ["mine"]),
+        ({"assigned": "unassigned"}, ["plain", "contract", "email", "vulnerable", "late"]),
+        ({"overdue": "on"}, ["late"]),
+        ({"vulnerable": "on"}, ["vulnerable"]),
+        ({"state": "cs_manager"}, ["escalated"]),
+        ({"state": "open"}, None),  # every open case
+    ],
+)
+def test_filters(client, agent, agent2, file_complaint, query, expected):
+    made = {
+        "late": logged(agent, file_complaint, 30),
+        "plain": logged(agent, file_complaint, 9),
+        "contract": logged(agent, file_complaint, 8, category=Category.CONTRACT),
+        "email": logged(agent, file_complaint, 7, channel=Channel.EMAIL),
+        "vulnerable": logged(
+            agent, file_complaint, 6, vulnerable=True, vulnerability_notes="Hard of hearing."
+        ),
+        "mine": logged(agent, file_complaint, 5),
+        "theirs": logged(agent, file_complaint, 4),
+        "escalated": logged(agent, file_complaint, 3),
+    }
+    services.complaint_assign(complaint=made["mine"], assignee=agent, by=Actor.staff(agent))
+    services.complaint_assign(complaint=made["theirs"], assignee=agent2, by=Actor.staff(agent2))
+    services.complaint_escalate(complaint=made["escalated"], by=Actor.staff(agent))
+    client.force_login(agent)
+    response = client.get("/staff/", query)
+    found = set(refs(response))
+    if expected is None:
+        assert found == {c.reference for c in made.values()}
+    else:
+        assert found == {made[name].reference for name in expected}
+    assert response.context["filtered"] is True
+
+
+@pytest.mark.parametrize("field", ["reference", "customer_name", "email", "account_number"])
+def test_search_finds_a_case_by_reference_name_email_or_account(
+    client, agent, file_complaint, field
+):
+    wanted = logged(
+        agent,
+        file_complaint,
+        2,
+        customer_name="Priya Sharma",
+        email="priya@example.org",
+        account_number="ET998877",
+    )
+    logged(agent, file_complaint, 3)
+    term = {
+        "reference": wanted.reference.lower(),
+        "customer_name": "sharma",
+        "email": "PRIYA@example",
+        "account_number": "998877",
+    }[field]
+    client.force_login(agent)
+    response = client.get("/staff/", {"q": term})
+    assert refs(response) == [wanted.reference]
+
+
+def test_search_across_all_cases_finds_a_closed_one(client, agent, complaint_in):
+    closed = complaint_in(State.CLOSED)
+    client.force_login(agent)
+    assert refs(client.get("/staff/", {"q": closed.reference})) == []
+    assert refs(client.get("/staff/", {"q": closed.reference, "state": "all"})) == [
+        closed.reference
+    ]
+
+
+def test_it_pages_through_the_queue_keeping_the_filters(client, agent):
+    bulk_cases(30)
+    client.force_login(agent)
+    first = client.get("/staff/", {"category": "billing"})
+    assert len(refs(first)) == 25
+    page = first.content.decode()
+    assert "Page 1 of 2" in page
+    assert "?category=billing&amp;page=2" in page
+    second = client.get("/staff/", {"category": "billing", "page": 2})
+    assert len(refs(second)) == 5
+    assert set(refs(first)).isdisjoint(refs(second))
+    assert len(refs(client.get("/staff/", {"per_page": 50}))) == 30
+
+
+def test_bad_filter_values_fall_back_to_the_defaults(client, agent):
+    bulk_cases(2)
+    client.force_login(agent)
+    response = client.get("/staff/", {"state": "nonsense", "per_page": "7", "page": "x"})
+    assert response.status_code == 200
+    assert len(refs(response)) == 2
+
+
+def test_the_query_count_does_not_grow_with_the_page(client, agent, agent2, manager):
+    cases = bulk_cases(101)
+    # Some assigned, to several people, so a lazy lookup per row would show up in the count.
+    for i, case in enumerate(cases):
+        case.assigned_to = (agent, agent2, manager, None)[i % 4]
+    Complaint.objects.bulk_update(cases, ["assigned_to"])
+    client.force_login(agent)
+    client.get("/staff/")  # the session and the user's groups are read once, like any page
+
+    counts = {}
+    for size in (25, 100):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/staff/", {"per_page": size})
+        assert len(refs(response)) == size
+        counts[size] = len(queries)
+    assert counts[25] == counts[100]
+    assert counts[100] <= 10, counts
+
+
+# --- Claiming -------------------------------------------------------------------------------------
+
+
+def claim(client, complaint, expected_assignee=""):
+    return client.post(
+        f"/staff/complaints/{complaint.reference}/actions/",
+        {
+            "action": "claim",
+            "claim-expected_state": complaint.state,
+            "claim-expected_assignee": expected_assignee,
+            "next": "/staff/?assigned=unassigned",
+        },
+    )
+
+
+def test_an_agent_claims_a_case_from_the_queue(client, agent, file_complaint):
+    case = logged(agent, file_complaint, 1)
+    client.force_login(agent)
+    response = claim(client, case)
+    assert response.status_code == 302
+    assert response["Location"] == "/staff/?assigned=unassigned"
+    assert fresh(case).assigned_to == agent
+    event = ComplaintEvent.objects.filter(complaint=case, kind=EventKind.ASSIGNMENT).get()
+    assert event.actor == agent and not event.customer_visible
+    page = client.get("/staff/").content.decode()
+    assert f"You are now working on {case.reference}." in page
+    assert "<strong>You</strong>" in page
+
+
+def test_two_agents_claiming_one_case_one_wins_and_the_other_is_told(
+    client, agent, agent2, file_complaint
+):
+    case = logged(agent, file_complaint, 1)
+    from django.test import Client
+
+    other = Client()
+    client.force_login(agent)
+    other.force_login(agent2)
+    # Both pages showed the case unassigned.
+    assert claim(client, case).status_code == 302
+    response = claim(other, case)
+    assert response.status_code == 302
+    assert fresh(case).assigned_to == agent
+    page = other.get(response["Location"]).content.decode()
+    assert (
+        f"Someone else changed who is working on {case.reference} first: it is now assigned to "
+        "Agent. Nothing was saved." in page
+    )
+    assert ComplaintEvent.objects.filter(complaint=case, kind=EventKind.ASSIGNMENT).count() == 1
+
+
+def test_the_queue_offers_claim_only_on_unassigned_cases(client, agent, agent2, file_complaint):
+    mine = logged(agent, file_complaint, 2)
+    free = logged(agent, file_complaint, 1)
+    services.complaint_assign(complaint=mine, assignee=agent2, by=Actor.staff(agent2))
+    client.force_login(agent)
+    page = client.get("/staff/").content.decode()
+    assert f'aria-label="Claim {free.reference}"' in page
+    assert f'aria-label="Claim {mine.reference}"' not in page
+    assert "Agent2" in page

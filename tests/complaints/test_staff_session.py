@@ -1,0 +1,128 @@
+"""Staff sign-in: lockout after repeated failures, the idle timeout and its keep-alive, sign-out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def sign_in(client, username="agent", password=PASSWORD):
+    return client.post("/staff/login/", {"username": username, "password": password})
+
+
+def test_staff_sign_in_and_land_on_the_queue(client, agent):
+    response = sign_in(client)
+    assert response.status_code == 302
+    assert response["Location"] == "/staff/"
+    assert client.get("/staff/").status_code == 200
+
+
+def test_after_five_failures_the_right_password_is_refused_with_the_lockout_page(client, agent):
+    for _ in range(4):
+        response = sign_in(client, password="wrong")
+        assert response.status_code == 200
+        assert "Please enter a correct username and password" in response.content.decode()
+    assert sign_in(client, password="wrong").status_code == 429  # the fifth failure locks
+    response = sign_in(client)
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "Sign-in locked for now" in html
+    assert "15 minutes" in html
+    assert "_auth_user_id" not in client.session
+    assert client.get("/staff/").status_code == 302
+
+
+def test_sign_out_ends_the_session(client, agent):
+    sign_in(client)
+    response = client.post("/staff/logout/")
+    assert response.status_code == 302
+    assert client.get("/staff/").status_code == 302
+
+
+@pytest.fixture
+def short_timeout(settings):
+    settings.STAFF_IDLE_TIMEOUT_SECONDS = 600
+    return 600
+
+
+def test_the_server_signs_out_after_the_idle_timeout_and_says_why(client, agent, short_timeout):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        sign_in(client)
+        assert client.get("/staff/").status_code == 200
+    with time_machine.travel(start + dt.timedelta(seconds=short_timeout + 5), tick=False):
+        response = client.get("/staff/?assigned=me")
+        assert response.status_code == 302
+        assert response["Location"] == "/staff/login/?next=/staff/%3Fassigned%3Dme"
+        login = client.get(response["Location"])
+        assert "You were signed out because you had not used the portal for 10 minutes." in (
+            login.content.decode()
+        )
+        assert client.get("/staff/").status_code == 302
+
+
+def test_any_request_before_the_timeout_keeps_the_session(client, agent, short_timeout):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        sign_in(client)
+    with time_machine.travel(start + dt.timedelta(seconds=short_timeout - 30), tick=False):
+        response = client.post("/staff/session/keepalive/")
+        assert response.status_code == 204
+    with time_machine.travel(start + dt.timedelta(seconds=short_timeout + 200), tick=False):
+        assert client.get("/staff/").status_code == 200
+
+
+def test_the_keepalive_after_the_timeout_does_not_revive_the_session(client, agent, short_timeout):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        sign_in(client)
+    with time_machine.travel(start + dt.timedelta(seconds=short_timeout + 1), tick=False):
+        response = client.post("/staff/session/keepalive/")
+        assert response.status_code == 302
+        assert response["Location"] == "/staff/login/"
+        assert client.get("/staff/").status_code == 302
+
+
+def test_the_pages_keepalive_after_the_timeout_is_told_401_and_the_sign_in_page_says_why(
+    client, agent, short_timeout
+):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        sign_in(client)
+    with time_machine.travel(start + dt.timedelta(seconds=short_timeout + 1), tick=False):
+        response = client.post("/staff/session/keepalive/", headers={"X-Requested-With": "fetch"})
+        assert response.status_code == 401
+        page = client.get("/staff/", follow=True).content.decode()
+        assert "You were signed out because you had not used the portal" in page
+
+
+def test_the_session_cookie_does_not_outlive_the_timeout_by_more_than_an_hour(
+    client, agent, short_timeout
+):
+    sign_in(client)
+    client.get("/staff/")
+    assert client.session.get_expiry_age() == short_timeout + 3600
+
+
+def test_staff_pages_carry_the_timeout_for_the_warning(client, agent, short_timeout):
+    sign_in(client)
+    html = client.get("/staff/").content.decode()
+    assert 'id="idle-warning"' in html
+    assert 'data-timeout="600"' in html
+    assert "You will be signed out in 1 minute" in html
+    assert "Stay signed in" in html
+    assert "/static/js/staff.js" in html
+    assert "<script>" not in html  # no inline scripts: the Content Security Policy forbids them
+
+
+def test_public_pages_and_api_clients_are_not_affected(client, short_timeout):
+    start = timezone.now()
+    with time_machine.travel(start + dt.timedelta(days=1), tick=False):
+        assert client.get("/").status_code == 200
