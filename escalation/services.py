@@ -10,9 +10,11 @@ next tick picks up again.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from complaints import clocks, documents, outbox
@@ -34,77 +36,102 @@ BATCH_SIZE = 500
 SYSTEM = Actor.system()
 
 
-def sweep_overdue_replies(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
-    """Flag every case whose stage reply is overdue, exactly once, with an internal event.
-
-    Returns how many cases this call flagged."""
-    now = now or timezone.now()
-    flagged = 0
+def _locked_batches(select: Callable[[], QuerySet[Complaint]], batch_size: int) -> Iterator[list]:
+    """Yield the due cases a batch at a time, each batch locked (the query's own ``FOR UPDATE
+    SKIP LOCKED``) inside its own transaction, which commits when the caller asks for the next.
+    Stops when a batch comes back short, or when the caller leaves the loop."""
     while True:
         with transaction.atomic():
-            # Served by complaint_overdue_sweep_idx (partial: clock running and not yet flagged).
-            # One query locks the batch and reads what the events and alerts need.
-            due = list(
-                Complaint.objects.filter(
-                    state__in=CLOCK_STATES,
-                    responded_at__isnull=True,
-                    overdue_flagged_at__isnull=True,
-                    response_due_at__lte=now,
-                )
-                .order_by("response_due_at")
-                .select_related("assigned_to")
-                .select_for_update(skip_locked=True, of=("self",))[:batch_size]
+            batch = list(select()[:batch_size])
+            if not batch:
+                return
+            yield batch
+        if len(batch) < batch_size:
+            return
+
+
+def _alert_managers(
+    complaints: list[Complaint], *, key: Callable[[Complaint], str], now: dt.datetime, **extra
+) -> None:
+    """One overdue alert per case to the managers, recorded with the batch (one INSERT)."""
+    managers = outbox.manager_addresses()
+    if not managers:
+        return
+    outbox.email_record_many(
+        [
+            OutboundEmail(
+                complaint=complaint,
+                template=EmailTemplate.OVERDUE_ALERT,
+                to=managers,
+                context={
+                    **outbox.complaint_email_context(complaint),
+                    "assigned_to": _name(complaint.assigned_to),
+                    **{name: value(complaint) for name, value in extra.items()},
+                },
+                dedupe_key=key(complaint),
+                created_at=now,
+                next_attempt_at=now,
             )
-            if not due:
-                break
-            Complaint.objects.filter(id__in=[c.pk for c in due]).update(
-                overdue_flagged_at=now, updated_at=now
+            for complaint in complaints
+        ]
+    )
+
+
+def _name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else "nobody"
+
+
+def sweep_overdue_replies(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
+    """Flag every case whose stage reply is overdue, exactly once, with an internal event and an
+    alert to the managers. Returns how many cases this call flagged."""
+    now = now or timezone.now()
+    flagged = 0
+
+    def due() -> QuerySet[Complaint]:
+        # Served by complaint_overdue_sweep_idx (partial: clock running and not yet flagged).
+        # One query locks the batch and reads what the events and alerts need.
+        return (
+            Complaint.objects.filter(
+                state__in=CLOCK_STATES,
+                responded_at__isnull=True,
+                overdue_flagged_at__isnull=True,
+                response_due_at__lte=now,
             )
-            ComplaintEvent.objects.bulk_create(
-                ComplaintEvent(
-                    complaint=complaint,
-                    kind=EventKind.OVERDUE,
-                    actor_role=Role.SYSTEM,
-                    customer_visible=False,
-                    text=f"No reply recorded by the end of "
-                    f"{complaint.response_due_date:%A %-d %B %Y}, when it was due.",
-                    data={
-                        "due_date": complaint.response_due_date.isoformat(),
-                        "state": complaint.state,
-                    },
-                    created_at=now,
-                )
-                for complaint in due
+            .order_by("response_due_at")
+            .select_related("assigned_to")
+            .select_for_update(skip_locked=True, of=("self",))
+        )
+
+    for batch in _locked_batches(due, batch_size):
+        Complaint.objects.filter(id__in=[c.pk for c in batch]).update(
+            overdue_flagged_at=now, updated_at=now
+        )
+        ComplaintEvent.objects.bulk_create(
+            ComplaintEvent(
+                complaint=complaint,
+                kind=EventKind.OVERDUE,
+                actor_role=Role.SYSTEM,
+                customer_visible=False,
+                text=f"No reply recorded by the end of "
+                f"{complaint.response_due_date:%A %-d %B %Y}, when it was due.",
+                data={
+                    "due_date": complaint.response_due_date.isoformat(),
+                    "state": complaint.state,
+                },
+                created_at=now,
             )
-            managers = outbox.manager_addresses()
-            if managers:
-                outbox.email_record_many(
-                    [
-                        OutboundEmail(
-                            complaint=complaint,
-                            template=EmailTemplate.OVERDUE_ALERT,
-                            to=managers,
-                            context={
-                                **outbox.complaint_email_context(complaint),
-                                "assigned_to": _name(complaint.assigned_to),
-                            },
-                            dedupe_key=f"overdue:{complaint.pk}:"
-                            f"{complaint.stage_started_at.isoformat()}",
-                            created_at=now,
-                            next_attempt_at=now,
-                        )
-                        for complaint in due
-                    ]
-                )
-        flagged += len(due)
-        if len(due) < batch_size:
-            break
+            for complaint in batch
+        )
+        _alert_managers(
+            batch, key=lambda c: f"overdue:{c.pk}:{c.stage_started_at.isoformat()}", now=now
+        )
+        flagged += len(batch)
     return flagged
 
 
 def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
     """Issue the deadlock letter, as the system, on every case still with us on or after its ADR
-    date. Returns how many cases this call moved to deadlock."""
+    date, and e-mail it to the customer. Returns how many cases this call moved to deadlock."""
     now = now or timezone.now()
     today = clocks.london_date(now)
     moved = 0
@@ -113,31 +140,31 @@ def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = BATCH_S
         if settings.ADR_CLOCK == "8-weeks"
         else "56 working days have passed since you first complained"
     )
-    while True:
-        with transaction.atomic():
-            # Served by complaint_adr_sweep_idx (partial: cases whose stage clock runs).
-            batch = list(
-                Complaint.objects.filter(
-                    state__in=CLOCK_STATES,
-                    deadlock_issued_at__isnull=True,
-                    adr_eligible_date__lte=today,
-                )
-                .order_by("adr_eligible_date", "id")
-                .select_for_update(skip_locked=True)[:batch_size]
+
+    def due() -> QuerySet[Complaint]:
+        # Served by complaint_adr_sweep_idx (partial, in claim order).
+        return (
+            Complaint.objects.filter(
+                state__in=CLOCK_STATES,
+                deadlock_issued_at__isnull=True,
+                adr_eligible_date__lte=today,
             )
-            if not batch:
-                break
-            fired = complaints_fire_locked_batch(
-                batch,
-                "issue_deadlock_letter",
-                by=SYSTEM,
-                at=now,
-                text=f"{wording}: you may now refer your complaint to CISAS, free of charge.",
-                data={"by_clock": True},
-            )
-            _issue_clock_deadlock_letters(fired, now)
+            .order_by("adr_eligible_date", "id")
+            .select_for_update(skip_locked=True)
+        )
+
+    for batch in _locked_batches(due, batch_size):
+        fired = complaints_fire_locked_batch(
+            batch,
+            "issue_deadlock_letter",
+            by=SYSTEM,
+            at=now,
+            text=f"{wording}: you may now refer your complaint to CISAS, free of charge.",
+            data={"by_clock": True},
+        )
+        _issue_clock_deadlock_letters(fired, now)
         moved += len(fired)
-        if len(batch) < batch_size or not fired:
+        if not fired:  # nothing this batch could move would be moved by the next either
             break
     return moved
 
@@ -181,36 +208,32 @@ def _issue_clock_deadlock_letters(fired: list[Complaint], now: dt.datetime) -> N
     outbox.queue_after_commit("complaints.tasks.render_letters", [letter.pk for letter in letters])
 
 
-def _name(user) -> str:
-    return (user.get_full_name() or user.get_username()) if user is not None else "nobody"
-
-
 def sweep_auto_close(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
     """Close resolved cases once the customer's 8 weeks to reopen them have passed."""
     now = now or timezone.now()
     cutoff = now - dt.timedelta(weeks=settings.AUTO_CLOSE_WEEKS)
     closed = 0
-    while True:
-        with transaction.atomic():
-            # Served by complaint_autoclose_idx (partial: resolved cases).
-            batch = list(
-                Complaint.objects.filter(state=State.RESOLVED, resolved_at__lte=cutoff)
-                # An accepted CISAS remedy still outstanding keeps the case open to follow it up.
-                .exclude(remedy_due_date__isnull=False, remedy_completed_at__isnull=True)
-                .order_by("resolved_at", "id")
-                .select_for_update(skip_locked=True)[:batch_size]
-            )
-            if not batch:
-                break
-            fired = complaints_fire_locked_batch(
-                batch,
-                "close",
-                by=SYSTEM,
-                at=now,
-                text=f"Closed {settings.AUTO_CLOSE_WEEKS} weeks after it was resolved.",
-            )
+
+    def due() -> QuerySet[Complaint]:
+        # Served by complaint_autoclose_idx (partial: resolved, no CISAS remedy outstanding, which
+        # keeps the case open to follow it up).
+        return (
+            Complaint.objects.filter(state=State.RESOLVED, resolved_at__lte=cutoff)
+            .exclude(remedy_due_date__isnull=False, remedy_completed_at__isnull=True)
+            .order_by("resolved_at", "id")
+            .select_for_update(skip_locked=True)
+        )
+
+    for batch in _locked_batches(due, batch_size):
+        fired = complaints_fire_locked_batch(
+            batch,
+            "close",
+            by=SYSTEM,
+            at=now,
+            text=f"Closed {settings.AUTO_CLOSE_WEEKS} weeks after it was resolved.",
+        )
         closed += len(fired)
-        if len(batch) < batch_size or not fired:
+        if not fired:
             break
     return closed
 
@@ -221,58 +244,42 @@ def sweep_overdue_remedies(*, now: dt.datetime | None = None, batch_size: int = 
     now = now or timezone.now()
     today = clocks.london_date(now)
     flagged = 0
-    while True:
-        with transaction.atomic():
-            # Served by complaint_remedy_sweep_idx (partial: remedies outstanding, not flagged).
-            due = list(
-                Complaint.objects.filter(
-                    remedy_due_date__lt=today,
-                    remedy_completed_at__isnull=True,
-                    remedy_overdue_flagged_at__isnull=True,
-                )
-                .order_by("remedy_due_date")
-                .select_related("assigned_to")
-                .select_for_update(skip_locked=True, of=("self",))[:batch_size]
+
+    def due() -> QuerySet[Complaint]:
+        # Served by complaint_remedy_sweep_idx (partial: remedies outstanding, not flagged).
+        return (
+            Complaint.objects.filter(
+                remedy_due_date__lt=today,
+                remedy_completed_at__isnull=True,
+                remedy_overdue_flagged_at__isnull=True,
             )
-            if not due:
-                break
-            Complaint.objects.filter(id__in=[c.pk for c in due]).update(
-                remedy_overdue_flagged_at=now, updated_at=now
+            .order_by("remedy_due_date")
+            .select_related("assigned_to")
+            .select_for_update(skip_locked=True, of=("self",))
+        )
+
+    for batch in _locked_batches(due, batch_size):
+        Complaint.objects.filter(id__in=[c.pk for c in batch]).update(
+            remedy_overdue_flagged_at=now, updated_at=now
+        )
+        ComplaintEvent.objects.bulk_create(
+            ComplaintEvent(
+                complaint=complaint,
+                kind=EventKind.REMEDY,
+                actor_role=Role.SYSTEM,
+                customer_visible=False,
+                text=f"The CISAS remedy was due by {complaint.remedy_due_date:%A %-d %B %Y} "
+                "and has not been recorded as done.",
+                data={"remedy_due_date": complaint.remedy_due_date.isoformat()},
+                created_at=now,
             )
-            ComplaintEvent.objects.bulk_create(
-                ComplaintEvent(
-                    complaint=complaint,
-                    kind=EventKind.REMEDY,
-                    actor_role=Role.SYSTEM,
-                    customer_visible=False,
-                    text=f"The CISAS remedy was due by {complaint.remedy_due_date:%A %-d %B %Y} "
-                    "and has not been recorded as done.",
-                    data={"remedy_due_date": complaint.remedy_due_date.isoformat()},
-                    created_at=now,
-                )
-                for complaint in due
-            )
-            managers = outbox.manager_addresses()
-            if managers:
-                outbox.email_record_many(
-                    [
-                        OutboundEmail(
-                            complaint=complaint,
-                            template=EmailTemplate.OVERDUE_ALERT,
-                            to=managers,
-                            context={
-                                **outbox.complaint_email_context(complaint),
-                                "remedy_due_date": complaint.remedy_due_date.isoformat(),
-                                "assigned_to": _name(complaint.assigned_to),
-                            },
-                            dedupe_key=f"remedy-overdue:{complaint.pk}",
-                            created_at=now,
-                            next_attempt_at=now,
-                        )
-                        for complaint in due
-                    ]
-                )
-        flagged += len(due)
-        if len(due) < batch_size:
-            break
+            for complaint in batch
+        )
+        _alert_managers(
+            batch,
+            key=lambda c: f"remedy-overdue:{c.pk}",
+            now=now,
+            remedy_due_date=lambda c: c.remedy_due_date.isoformat(),
+        )
+        flagged += len(batch)
     return flagged
