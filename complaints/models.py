@@ -227,6 +227,20 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return self.reference
 
+    def reload(self) -> None:
+        """Read the case again from the database, in place.
+
+        Use this, not ``refresh_from_db()``: django-fsm-2's ``refresh_from_db`` switches the
+        state field's protection off and on again on the field object that every thread shares,
+        so two threads refreshing at once can trip each other ("Direct state modification is not
+        allowed"), which is exactly what happens when concurrent staff actions collide. This reads
+        a fresh row and copies its values in, as the FSM's own setter does."""
+        fresh = type(self)._base_manager.get(pk=self.pk)
+        for field in self._meta.concrete_fields:
+            self.__dict__[field.attname] = fresh.__dict__[field.attname]
+        self._state.fields_cache.clear()
+        self._update_initial_state()
+
     # --- Derived from stored fields --------------------------------------------------------
 
     @property

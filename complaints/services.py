@@ -265,10 +265,10 @@ def fire_transition(
                 at=at,
             )
     except ConcurrentTransition:
-        complaint.refresh_from_db()
+        complaint.reload()
         raise ComplaintChanged(complaint) from None
     except Exception:
-        complaint.refresh_from_db()
+        complaint.reload()
         raise
     return complaint
 
@@ -455,7 +455,7 @@ def complaint_assign(
     now = timezone.now()
     with transaction.atomic():
         if rows.update(assigned_to=new_id, updated_at=now) != 1:
-            complaint.refresh_from_db()
+            complaint.reload()
             raise ComplaintChanged(complaint)
         complaint.assigned_to = assignee
         name = (assignee.get_full_name() or assignee.get_username()) if assignee else None
@@ -509,7 +509,7 @@ def complaint_record_reply(
             else:
                 fresh = Complaint.objects.only("state").get(pk=complaint.pk)
                 if fresh.state != complaint.state:
-                    complaint.refresh_from_db()
+                    complaint.reload()
                     raise ComplaintChanged(complaint)
         label = "Phone call" if method == ResponseMethod.PHONE else "Written reply"
         if method == ResponseMethod.WRITTEN:
@@ -648,7 +648,7 @@ def complaint_request_written_reply(
             .update(preferred_response=ResponseMethod.WRITTEN, updated_at=now)
         )
         if not updated:
-            complaint.refresh_from_db()
+            complaint.reload()
             if complaint.preferred_response == ResponseMethod.WRITTEN and (
                 expected_state is None or complaint.state == expected_state
             ):

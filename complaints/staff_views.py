@@ -115,7 +115,7 @@ def _assign(complaint: Complaint, by: Actor, assignee, expected) -> None:
             complaint=complaint, assignee=assignee, by=by, expected_assignee=expected
         )
     except services.ComplaintChanged:
-        complaint.refresh_from_db()
+        complaint.reload()
         raise AssignmentChanged(complaint) from None
 
 
@@ -474,7 +474,7 @@ def case_action(request: HttpRequest, reference: str) -> HttpResponse:
         else:
             messages.success(request, done)
             return redirect(_next_url(request, complaint))
-    complaint.refresh_from_db()
+    complaint.reload()
     return _render_case(request, complaint, bound=(name, form), status=400)
 
 

@@ -678,7 +678,7 @@ def _render_track(
 
 
 def _changed(request: HttpRequest, complaint: Complaint) -> None:
-    complaint.refresh_from_db()
+    complaint.reload()
     messages.warning(
         request,
         "Your complaint changed while you had the page open: it is now "
