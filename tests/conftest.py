@@ -24,7 +24,7 @@ def _user(username: str, group: str | None = None, **extra) -> User:
         password=PASSWORD,
         email=f"{username}@example.com",
         first_name=username.capitalize(),
-        is_staff=True,
+        is_staff=extra.get("is_superuser", False),  # the admin site is for administrators only
         **extra,
     )
     if group:

@@ -111,7 +111,7 @@ class Command(BaseCommand):
             user, _ = User.objects.get_or_create(username=username)
             user.first_name, user.last_name = first, last
             user.email = f"{username}@expresstelephony.example"
-            user.is_staff = True
+            user.is_staff = superuser  # the admin site is for administrators only
             user.is_superuser = superuser
             user.set_password(password)
             user.save()
