@@ -234,10 +234,12 @@ STAFF_IDLE_TIMEOUT_SECONDS = env.int("STAFF_IDLE_TIMEOUT_SECONDS", default=30 * 
 SESSION_COOKIE_HTTPONLY = True
 
 # --- E-mail -------------------------------------------------------------------------------------
-EMAIL_CONFIG = env.email("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail'}")
+EMAIL_CONFIG = env.email("EMAIL_URL", default="filemail://")
 vars().update(EMAIL_CONFIG)
 if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
-    EMAIL_FILE_PATH = EMAIL_CONFIG.get("EMAIL_FILE_PATH") or str(VAR_DIR / "mail")
+    # django-environ reads filemail:///abs/path as a relative path, so the folder is its own
+    # setting: e-mails are written there, one file each, for the embedded demo.
+    EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="support@expresstelephony.co.uk")
 # Besides the CS Managers group: where overdue alerts also go (e.g. a shared mailbox).
 MANAGER_ALERT_EMAILS = env.list("MANAGER_ALERT_EMAILS", default=[])

@@ -62,6 +62,31 @@ def test_the_embedded_default_starts_with_a_generated_secret_key(tmp_path):
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
 
+def test_the_embedded_default_writes_e_mails_to_files_under_var(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.EMAIL_BACKEND, settings.EMAIL_FILE_PATH)",
+        ],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ["PATH"],
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DEBUG": "true",
+            "VAR_DIR": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    backend, path = result.stdout.split()
+    assert backend == "django.core.mail.backends.filebased.EmailBackend"
+    assert path == str(tmp_path / "mail")
+
+
 def test_the_secret_key_may_come_from_a_file(tmp_path):
     secret = tmp_path / "key"
     secret.write_text("s" * 60)
