@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from . import outbox, services
-from .models import ClosureDay, Complaint, ComplaintEvent, Letter, OutboundEmail
+from .models import CaseView, ClosureDay, Complaint, ComplaintEvent, Letter, OutboundEmail
 from .roles import Actor
 
 
@@ -137,3 +137,23 @@ class OutboundEmailAdmin(admin.ModelAdmin):
         count = queryset.filter(sent_at__isnull=True).update(next_attempt_at=timezone.now())
         outbox.queue_after_commit("complaints.tasks.deliver_outbox")
         self.message_user(request, f"{count} e-mail(s) will be tried again.", messages.SUCCESS)
+
+
+@admin.register(CaseView)
+class CaseViewAdmin(admin.ModelAdmin):
+    """Who looked at whose complaint: read-only, for audits and subject access requests."""
+
+    list_display = ("viewed_at", "viewer", "complaint", "via")
+    list_filter = ("via", "viewer")
+    search_fields = ("complaint__reference", "viewer__username")
+    list_select_related = ("complaint", "viewer")
+    date_hierarchy = "viewed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

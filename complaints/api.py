@@ -196,6 +196,12 @@ class ComplaintViewSet(
         fresh = self.get_queryset().get(pk=complaint.pk)
         return Response(self.get_serializer(fresh).data, status=code)
 
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        response = super().retrieve(request, *args, **kwargs)
+        complaint = Complaint.objects.get(reference=kwargs["reference"])
+        services.case_view_record(complaint=complaint, by=_actor(request), via="api")
+        return response
+
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -216,6 +222,7 @@ class ComplaintViewSet(
     @action(detail=True, methods=["get"])
     def events(self, request: Request, reference: str) -> Response:
         complaint = self._get_complaint()
+        services.case_view_record(complaint=complaint, by=_actor(request), via="api")
         events = complaint.events.select_related("actor").order_by("created_at", "id")
         page = self.paginate_queryset(events)
         return self.get_paginated_response(EventSerializer(page, many=True).data)
@@ -302,6 +309,7 @@ class ComplaintViewSet(
             pk=letter_id,
             complaint__reference=reference,
         )
+        services.case_view_record(complaint=letter.complaint, by=_actor(request), via="letter")
         if not letter.is_rendered:
             letter = documents.letter_render(letter_id=letter.pk)
         return FileResponse(

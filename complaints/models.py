@@ -427,11 +427,13 @@ class EventKind(models.TextChoices):
 
 
 class ComplaintEventQuerySet(models.QuerySet):
+    """For append-only records (the timeline, the log of views): no bulk update or delete."""
+
     def update(self, **kwargs):
-        raise PermissionError("The complaint timeline is append-only.")
+        raise PermissionError(f"{self.model.__name__} records are append-only.")
 
     def delete(self):
-        raise PermissionError("The complaint timeline is append-only.")
+        raise PermissionError(f"{self.model.__name__} records are append-only.")
 
 
 class ComplaintEvent(models.Model):
@@ -470,6 +472,44 @@ class ComplaintEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("The complaint timeline is append-only.")
+
+
+class CaseView(models.Model):
+    """Who from the staff looked at whose complaint, when and how: the audit trail of reads.
+    Append-only, like the timeline."""
+
+    class Via(models.TextChoices):
+        PAGE = "page", "Case page"
+        API = "api", "API"
+        LETTER = "letter", "Letter downloaded"
+        FILE = "file", "Evidence downloaded"
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="views")
+    viewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    via = models.CharField(max_length=10, choices=Via.choices)
+    viewed_at = models.DateTimeField(default=timezone.now)
+
+    objects = ComplaintEventQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # An auditor's question: who looked at this complaint (WHERE complaint_id = ? ORDER BY
+            # viewed_at).
+            models.Index(fields=["complaint", "viewed_at"], name="caseview_complaint_idx"),
+            # And: what did this person look at (WHERE viewer_id = ? ORDER BY viewed_at).
+            models.Index(fields=["viewer", "viewed_at"], name="caseview_viewer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.viewer_id} viewed {self.complaint_id} ({self.via})"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise PermissionError("The record of who viewed a complaint is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The record of who viewed a complaint is append-only.")
 
 
 class ReferenceCounter(models.Model):

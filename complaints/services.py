@@ -31,6 +31,7 @@ from .models import (
     OPEN_STATES,
     TRANSITION_NAMES,
     Attachment,
+    CaseView,
     Channel,
     Complaint,
     ComplaintEvent,
@@ -839,6 +840,16 @@ def complaint_transition(
         raise ValidationError({"name": f"Unknown transition “{name}”."})
     transition_check(complaint, name, by=by, expected_state=expected_state)
     return services[name]()
+
+
+# --- The audit trail of reads -----------------------------------------------------------------
+
+
+def case_view_record(*, complaint: Complaint, by: Actor, via: str) -> None:
+    """Log that a member of staff saw this complaint (one INSERT). Customers' own views are not
+    logged: the link is theirs."""
+    if by.user is not None and by.user.pk:
+        CaseView.objects.create(complaint=complaint, viewer=by.user, via=via)
 
 
 # --- Batches for the sweeps -------------------------------------------------------------------

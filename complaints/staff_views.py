@@ -429,7 +429,9 @@ def _render_case(
 @require_GET
 @staff_required
 def case(request: HttpRequest, reference: str) -> HttpResponse:
-    return _render_case(request, get_case(request, reference))
+    complaint = get_case(request, reference)
+    services.case_view_record(complaint=complaint, by=Actor.staff(request.user), via="page")
+    return _render_case(request, complaint)
 
 
 def _next_url(request: HttpRequest, complaint: Complaint) -> str:
@@ -487,6 +489,7 @@ def attachment(request: HttpRequest, reference: str, attachment_id: int) -> File
     """An evidence file, always as a download: never shown inline, never sniffed as HTML."""
     complaint = get_case(request, reference)
     item = get_object_or_404(Attachment, pk=attachment_id, complaint=complaint)
+    services.case_view_record(complaint=complaint, by=Actor.staff(request.user), via="file")
     try:
         handle = item.file.open("rb")
     except FileNotFoundError:
@@ -505,6 +508,9 @@ def attachment(request: HttpRequest, reference: str, attachment_id: int) -> File
 def letter_pdf(request: HttpRequest, letter_id: int) -> FileResponse:
     """A letter's PDF for staff; rendered now if the worker has not got to it yet."""
     letter = get_object_or_404(Letter.objects.select_related("complaint"), pk=letter_id)
+    services.case_view_record(
+        complaint=letter.complaint, by=Actor.staff(request.user), via="letter"
+    )
     if not letter.is_rendered:
         letter = documents.letter_render(letter_id=letter.pk)
     response = FileResponse(

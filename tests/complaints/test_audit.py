@@ -1,0 +1,60 @@
+"""Staff reads are logged: an auditor can ask who looked at whose complaint, and how."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from complaints.models import CaseView
+
+pytestmark = pytest.mark.django_db
+
+
+def test_opening_the_case_page_and_its_letter_is_logged(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(agent)
+    assert client.get(f"/staff/complaints/{complaint.reference}/").status_code == 200
+    letter = complaint.letters.get()
+    assert client.get(f"/staff/letters/{letter.pk}.pdf").status_code == 200
+    views = list(CaseView.objects.filter(complaint=complaint).order_by("id"))
+    assert [(v.viewer, v.via) for v in views] == [(agent, "page"), (agent, "letter")]
+
+
+def test_reading_a_complaint_through_the_api_is_logged(manager, file_complaint):
+    complaint = file_complaint().complaint
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
+    client.get(f"/api/v1/complaints/{complaint.reference}/")
+    client.get(f"/api/v1/complaints/{complaint.reference}/events/")
+    assert list(CaseView.objects.values_list("viewer__username", "via")) == [
+        ("manager", "api"),
+        ("manager", "api"),
+    ]
+
+
+def test_a_refused_look_is_not_logged_and_the_customer_is_not_logged(
+    client, outsider, file_complaint
+):
+    filed = file_complaint()
+    client.force_login(outsider)
+    assert client.get(f"/staff/complaints/{filed.complaint.reference}/").status_code == 403
+    client.logout()
+    assert (
+        client.get(f"/track/{filed.complaint.reference}/{filed.tracking_secret}/").status_code
+        == 200
+    )
+    assert not CaseView.objects.exists()
+
+
+def test_the_log_of_views_cannot_be_changed(client, agent, file_complaint):
+    complaint = file_complaint().complaint
+    client.force_login(agent)
+    client.get(f"/staff/complaints/{complaint.reference}/")
+    view = CaseView.objects.get()
+    with pytest.raises(PermissionError):
+        view.save()
+    with pytest.raises(PermissionError):
+        CaseView.objects.all().delete()
+    with pytest.raises(PermissionError):
+        CaseView.objects.all().update(via="api")
