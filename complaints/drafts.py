@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.files import File
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -131,13 +131,9 @@ def _remove_folder(folder: str) -> None:
         return
     for name in names:
         default_storage.delete(f"{folder}/{name}")
-    try:
-        # FileSystemStorage leaves the empty folder behind.
-        path = default_storage.path(folder)
-    except NotImplementedError:
-        return
-    with contextlib.suppress(OSError):
-        os.rmdir(path)
+    if isinstance(default_storage, FileSystemStorage):  # it leaves the empty folder behind
+        with contextlib.suppress(OSError):
+            os.rmdir(default_storage.path(folder))
 
 
 def drafts_purge_abandoned(*, older_than: dt.timedelta | None = None) -> int:

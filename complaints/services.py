@@ -669,49 +669,46 @@ def complaint_request_written_reply(
 # --- One service per transition ---------------------------------------------------------------
 
 
-def _tell_customer_of_new_stage(complaint: Complaint) -> None:
-    outbox.email_record(
-        template=EmailTemplate.ESCALATION,
-        to=[complaint.email],
-        dedupe_key=f"stage:{complaint.pk}:{complaint.stage_started_at.isoformat()}",
-        complaint=complaint,
-        context=outbox.complaint_email_context(complaint),
-    )
+def _enter_new_stage(
+    complaint: Complaint, name: str, *, by: Actor, text: str, expected_state: str | None
+) -> Complaint:
+    """A transition that starts a new 15-working-day reply clock, and the e-mail that tells the
+    customer the new date, in one transaction."""
+    with transaction.atomic():
+        fire_transition(
+            complaint,
+            name,
+            by=by,
+            expected_state=expected_state,
+            text=text.strip(),
+            at=timezone.now(),
+        )
+        outbox.email_record(
+            template=EmailTemplate.ESCALATION,
+            to=[complaint.email],
+            dedupe_key=f"stage:{complaint.pk}:{complaint.stage_started_at.isoformat()}",
+            complaint=complaint,
+            context=outbox.complaint_email_context(complaint),
+        )
+    return complaint
 
 
 def complaint_escalate(
     *, complaint: Complaint, by: Actor, reason: str = "", expected_state: str | None = None
 ) -> Complaint:
-    """Stage 1 to stage 2: the manager reviews; a new 15-working-day reply clock starts and the
-    customer is told the new date."""
-    with transaction.atomic():
-        fire_transition(
-            complaint,
-            "escalate_to_manager",
-            by=by,
-            expected_state=expected_state,
-            text=reason.strip(),
-            at=timezone.now(),
-        )
-        _tell_customer_of_new_stage(complaint)
-    return complaint
+    """Stage 1 to stage 2: the manager reviews; a new reply clock starts."""
+    return _enter_new_stage(
+        complaint, "escalate_to_manager", by=by, text=reason, expected_state=expected_state
+    )
 
 
 def complaint_make_formal(
     *, complaint: Complaint, by: Actor, text: str = "", expected_state: str | None = None
 ) -> Complaint:
     """Stage 2 to stage 3: a formal written complaint; a new reply clock starts."""
-    with transaction.atomic():
-        fire_transition(
-            complaint,
-            "make_formal_complaint",
-            by=by,
-            expected_state=expected_state,
-            text=text.strip(),
-            at=timezone.now(),
-        )
-        _tell_customer_of_new_stage(complaint)
-    return complaint
+    return _enter_new_stage(
+        complaint, "make_formal_complaint", by=by, text=text, expected_state=expected_state
+    )
 
 
 def complaint_resolve(
@@ -733,19 +730,9 @@ def complaint_resolve(
 def complaint_reopen(
     *, complaint: Complaint, by: Actor, reason: str = "", expected_state: str | None = None
 ) -> Complaint:
-    """Reopened cases go to the manager (stage 2) with a new reply clock, and the customer is told
-    the date. Customers may reopen for 8 weeks after resolution; staff at any time."""
-    with transaction.atomic():
-        fire_transition(
-            complaint,
-            "reopen",
-            by=by,
-            expected_state=expected_state,
-            text=reason.strip(),
-            at=timezone.now(),
-        )
-        _tell_customer_of_new_stage(complaint)
-    return complaint
+    """Reopened cases go to the manager (stage 2) with a new reply clock. Customers may reopen
+    for 8 weeks after resolution; staff at any time."""
+    return _enter_new_stage(complaint, "reopen", by=by, text=reason, expected_state=expected_state)
 
 
 def complaint_close(
