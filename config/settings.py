@@ -84,6 +84,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything queries with the path or query string: PostgreSQL cannot take a NUL byte.
+    "complaints.errors.RefuseNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -211,6 +213,13 @@ WHITENOISE_USE_FINDERS = DEBUG
 # --- Cache --------------------------------------------------------------------------------------
 # Rate limits count in the cache: production shares one Redis cache between web processes.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # With Redis down the counters are skipped, not the request (config/cache.py); a Redis that
+    # does not answer within a second counts as down, so no request waits on it for long.
+    CACHES["default"]["BACKEND"] = "config.cache.FailSoftRedisCache"
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {"socket_connect_timeout": 1, "socket_timeout": 1}
+    )
 RATELIMIT_VIEW = "complaints.views.rate_limited"
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 # With Redis down, customers can still complain: the limit is skipped rather than the request lost.

@@ -21,3 +21,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
+
+# While the database is unreachable: a 503 page with Retry-After, not a 500 (complaints.errors).
+handler500 = "complaints.errors.server_error"

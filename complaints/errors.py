@@ -1,0 +1,75 @@
+"""What a visitor gets when a request cannot be answered normally.
+
+- While the database is unreachable (stopped, restarting, failing over) every page that needs it
+  answers 503 with a plain page and ``Retry-After``, never a 500: nothing the visitor sent was
+  half-saved (each change is one transaction), and the next request after the database is back
+  succeeds without restarting anything (``CONN_HEALTH_CHECKS`` drops the dead connection).
+- A NUL byte in the address is refused before any view queries with it: PostgreSQL cannot store or
+  compare text containing one. Forms refuse NUL bytes themselves, with a message beside the field.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import BadRequest
+from django.db.utils import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.views import defaults
+
+log = logging.getLogger(__name__)
+
+# The database is away, not the request at fault: a restart takes seconds.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 60  # the page says "try again in a minute"
+
+
+def _database_down(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:  # an error raised while handling the outage counts too
+        if isinstance(exc, DATABASE_DOWN):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def service_unavailable() -> HttpResponse:
+    """The 503 page. Rendered without the request: its context processors would ask the database
+    who is signed in, and the database is what is missing."""
+    body = render_to_string("503.html", {"company": settings.COMPANY})
+    response = HttpResponse(body, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a 503 page while the database is unreachable, Django's 500 page otherwise."""
+    if _database_down(sys.exc_info()[1]):
+        return service_unavailable()
+    return defaults.server_error(request)
+
+
+class RefuseNulBytesMiddleware:
+    """404 for a path with a NUL byte (nothing is ever named that way), 400 for a query string with
+    one; both before a view can hand the text to PostgreSQL."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path:
+            raise Http404("No such page")
+        if any("\x00" in key or "\x00" in value for key, value in _pairs(request)):
+            raise BadRequest("A NUL byte in the query string")
+        return self.get_response(request)
+
+
+def _pairs(request: HttpRequest):
+    for key, values in request.GET.lists():
+        for value in values:
+            yield key, value

@@ -1,0 +1,116 @@
+"""The shared Redis cache, read and written so that a Redis outage never fails a request.
+
+The cache holds only counters (rate limits, API throttles): losing them for a while is harmless,
+failing a customer's complaint because of them is not. While Redis is unreachable, reads miss,
+writes are skipped, ``add`` reports nothing added and ``incr`` reports the key missing, which
+django-ratelimit (``RATELIMIT_FAIL_OPEN``) and DRF's throttles take as "not limited".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+# One warning per outage and process every so often, not one per request.
+WARN_EVERY_SECONDS = 60.0
+_last_warning = 0.0
+
+
+def _warn(exc: Exception) -> None:
+    global _last_warning
+    now = time.monotonic()
+    if now - _last_warning >= WARN_EVERY_SECONDS:
+        _last_warning = now
+        log.warning("cache unreachable, carrying on without it: %s", exc)
+
+
+class FailSoftRedisCacheClient(RedisCacheClient):
+    def add(self, key, value, timeout) -> bool:
+        try:
+            return super().add(key, value, timeout)
+        except UNREACHABLE as exc:
+            _warn(exc)
+            return False
+
+    def get(self, key, default) -> Any:
+        try:
+            return super().get(key, default)
+        except UNREACHABLE as exc:
+            _warn(exc)
+            return default
+
+    def set(self, key, value, timeout) -> None:
+        try:
+            super().set(key, value, timeout)
+        except UNREACHABLE as exc:
+            _warn(exc)
+
+    def touch(self, key, timeout) -> bool:
+        try:
+            return super().touch(key, timeout)
+        except UNREACHABLE as exc:
+            _warn(exc)
+            return False
+
+    def delete(self, key) -> bool:
+        try:
+            return super().delete(key)
+        except UNREACHABLE as exc:
+            _warn(exc)
+            return False
+
+    def get_many(self, keys) -> dict:
+        try:
+            return super().get_many(keys)
+        except UNREACHABLE as exc:
+            _warn(exc)
+            return {}
+
+    def has_key(self, key) -> bool:
+        try:
+            return super().has_key(key)
+        except UNREACHABLE as exc:
+            _warn(exc)
+            return False
+
+    def incr(self, key, delta) -> int:
+        try:
+            return super().incr(key, delta)
+        except UNREACHABLE as exc:
+            _warn(exc)
+            raise ValueError(f"Key '{key}' not found (the cache is unreachable)") from exc
+
+    def set_many(self, data, timeout) -> None:
+        try:
+            super().set_many(data, timeout)
+        except UNREACHABLE as exc:
+            _warn(exc)
+
+    def delete_many(self, keys) -> None:
+        try:
+            super().delete_many(keys)
+        except UNREACHABLE as exc:
+            _warn(exc)
+
+    def clear(self) -> bool:
+        try:
+            return super().clear()
+        except UNREACHABLE as exc:
+            _warn(exc)
+            return False
+
+
+class FailSoftRedisCache(RedisCache):
+    """Django's Redis cache; an unreachable Redis is a miss, never an error (see above)."""
+
+    def __init__(self, server, params) -> None:
+        super().__init__(server, params)
+        self._class = FailSoftRedisCacheClient

@@ -1,0 +1,120 @@
+"""Outages and hostile addresses get a clean answer: a 503 page while the database is away, a
+request that goes through while the cache (Redis) is away, 404/400 for NUL bytes in the address."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.sessions.backends import db as db_sessions
+from django.db.utils import InterfaceError, OperationalError
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from complaints import views
+from complaints.models import Complaint
+
+pytestmark = pytest.mark.django_db
+
+
+def unreachable_redis(settings) -> None:
+    """The cache as configured (CACHE_URL=rediscache://...), pointed where nothing listens."""
+    settings.CACHES = {
+        "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+
+
+@pytest.fixture
+def browser() -> Client:
+    """A visitor's browser: errors come back as pages, as they would through the web server."""
+    return Client(raise_request_exception=False)
+
+
+def _sessions_fail_with(monkeypatch, error: Exception) -> None:
+    def load(self):
+        raise error
+
+    monkeypatch.setattr(db_sessions.SessionStore, "_get_session_from_db", load)
+
+
+def assert_unavailable_page(response) -> None:
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    page = response.content.decode()
+    assert "Sorry, the service is unavailable" in page
+    assert "0800 849 3366" in page  # somewhere to turn: the phone number
+    assert "Traceback" not in page and "OperationalError" not in page
+    # No inline script: the Content Security Policy forbids it.
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
+
+
+def test_with_the_database_down_a_page_that_needs_it_is_a_503_with_retry_after(
+    browser, monkeypatch
+):
+    _sessions_fail_with(monkeypatch, OperationalError("connection refused"))
+    browser.cookies["sessionid"] = "a" * 32
+    assert_unavailable_page(browser.get("/complain/check/"))
+    assert_unavailable_page(browser.get("/staff/"))
+
+
+def test_a_connection_lost_mid_request_is_a_503_too(browser, monkeypatch):
+    def lost(reference, secret):
+        raise InterfaceError("connection already closed")
+
+    monkeypatch.setattr(views, "_complaint_for", lost)
+    assert_unavailable_page(browser.get("/track/CMP-2026-000001/secret/"))
+
+
+def test_an_outage_noticed_while_handling_another_error_is_a_503(browser, monkeypatch):
+    def lost(reference, secret):
+        try:
+            raise OperationalError("server closed the connection unexpectedly")
+        except OperationalError as exc:
+            raise RuntimeError("could not load the complaint") from exc
+
+    monkeypatch.setattr(views, "_complaint_for", lost)
+    assert_unavailable_page(browser.get("/track/CMP-2026-000001/secret/"))
+
+
+def test_any_other_error_is_still_a_500_and_not_passed_off_as_an_outage(browser, monkeypatch):
+    def bug(reference, secret):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views, "_complaint_for", bug)
+    response = browser.get("/track/CMP-2026-000001/secret/")
+    assert response.status_code == 500
+    assert "Retry-After" not in response
+
+
+def test_with_the_cache_down_a_customer_can_still_answer_and_send(browser, settings):
+    unreachable_redis(settings)
+    from tests.complaints.test_public_filing import CHECK, SENT, answer_all, send_token
+
+    answer_all(browser)  # each page posted is counted against the rate limit, in the cache
+    response = browser.post(CHECK, {"token": send_token(browser)})
+    assert response.status_code == 302 and response.url == SENT
+    assert Complaint.objects.count() == 1
+
+
+def test_with_the_cache_down_the_api_is_not_throttled_into_an_error(settings, agent):
+    unreachable_redis(settings)
+    token = Token.objects.create(user=agent).key
+    response = Client().get("/api/v1/complaints/", HTTP_AUTHORIZATION=f"Token {token}")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["/track/CMP-2026-000001%00/secret/", "/track/CMP/se%00cret/", "/staff/complaints/CMP%00/"],
+)
+def test_a_nul_byte_in_the_address_is_not_found(browser, agent, address):
+    browser.force_login(agent)
+    response = browser.get(address)
+    assert response.status_code == 404
+    assert "Page not found" in response.content.decode()
+
+
+@pytest.mark.parametrize("query", ["q=%00", "state=cs_team%00", "page=1&%00=1"])
+def test_a_nul_byte_in_the_query_string_is_a_bad_request(browser, agent, query):
+    browser.force_login(agent)
+    assert browser.get(f"/staff/?{query}").status_code == 400
