@@ -12,6 +12,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
@@ -171,6 +172,12 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     # SHA-256 of the customer's tracking secret; the secret itself is shown once and e-mailed.
     tracking_token_hash = models.CharField(max_length=64, blank=True, editable=False)
 
+    # Personal data (see privacy.py): a manager's legal hold keeps it past the retention period;
+    # ``anonymised_at`` says when it was removed (retention, or erasure on request).
+    legal_hold = models.BooleanField(default=False)
+    legal_hold_reason = models.CharField(max_length=500, blank=True)
+    anonymised_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -222,6 +229,22 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["assigned_to", "response_due_at"], name="complaint_assignee_idx"),
             # Reports over a date range of receipt.
             models.Index(fields=["received_at"], name="complaint_received_idx"),
+            # Retention sweep: WHERE state IN ('closed', 'withdrawn') AND anonymised_at IS NULL
+            # AND NOT legal_hold AND COALESCE(closed_at, withdrawn_at) <= cutoff ORDER BY that.
+            # Partial, so cases already anonymised or on hold drop out of it.
+            models.Index(
+                Coalesce("closed_at", "withdrawn_at"),
+                "id",
+                name="complaint_retention_idx",
+                condition=Q(
+                    state__in=(State.CLOSED, State.WITHDRAWN),
+                    anonymised_at__isnull=True,
+                    legal_hold=False,
+                ),
+            ),
+            # Subject access export and erasure: one customer's complaints,
+            # WHERE lower(email) = lower(?).
+            models.Index(Lower("email"), name="complaint_email_idx"),
         ]
 
     def __str__(self) -> str:
@@ -424,6 +447,7 @@ class EventKind(models.TextChoices):
     OVERDUE = "overdue", "Reply overdue"
     REMEDY = "remedy", "CISAS remedy"
     LINK = "link", "Tracking link sent"
+    PRIVACY = "privacy", "Personal data"
 
 
 class ComplaintEventQuerySet(models.QuerySet):
@@ -483,6 +507,7 @@ class CaseView(models.Model):
         API = "api", "API"
         LETTER = "letter", "Letter downloaded"
         FILE = "file", "Evidence downloaded"
+        EXPORT = "export", "Subject access export"
 
     complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="views")
     viewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -364,6 +364,47 @@ class WithdrawForm(CaseActionForm):
     )
 
 
+class LegalHoldForm(CaseActionForm):
+    """Place a legal hold, or lift it: ``expected_hold`` is what the page showed."""
+
+    expected_hold = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        label="Why is it being held?",
+        max_length=500,
+        help_text="For example a claim, a CISAS or court case, or a regulator's inquiry. While it "
+        "is held, the customer's personal data is neither anonymised nor erased.",
+    )
+
+    def __init__(self, *args, complaint=None, **kwargs):
+        super().__init__(*args, complaint=complaint, **kwargs)
+        if complaint is not None and not self.is_bound:
+            self.initial.setdefault("expected_hold", complaint.legal_hold)
+
+
+class LiftLegalHoldForm(LegalHoldForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].label = "Why is the hold being lifted?"
+        self.fields["reason"].help_text = (
+            "Once lifted, the personal data is anonymised when the retention period ends."
+        )
+
+
+class EraseForm(CaseActionForm):
+    reason = forms.CharField(
+        label="Whose request is this, and how did it come in?",
+        widget=text_area(3),
+        max_length=2000,
+        help_text="For example: request by e-mail of 3 March, identity checked by phone. Kept on "
+        "the timeline as the record of the erasure; do not repeat personal details here.",
+    )
+    confirm = forms.BooleanField(
+        label="I have checked that the request comes from the customer, and that no claim or "
+        "inquiry needs this data kept.",
+        error_messages={"required": "Confirm that you have checked the request."},
+    )
+
+
 # --- Closure days ---------------------------------------------------------------------------------
 
 

@@ -13,6 +13,11 @@ urlpatterns = [
         staff_views.attachment,
         name="attachment",
     ),
+    path(
+        "complaints/<str:reference>/subject-access/",
+        staff_views.subject_access_export,
+        name="subject_access_export",
+    ),
     path("letters/<int:letter_id>.pdf", staff_views.letter_pdf, name="letter_pdf"),
     path("session/keepalive/", staff_views.keepalive, name="keepalive"),
 ]

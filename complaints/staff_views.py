@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -30,9 +31,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from adr import services as adr_services
 
-from . import clocks, documents, selectors, services
+from . import clocks, documents, privacy, selectors, services
 from . import staff_forms as f
-from .access import actor, get_case, staff_required
+from .access import actor, get_case, manager_required, staff_required
 from .models import (
     CLOCK_STATES,
     Attachment,
@@ -256,6 +257,28 @@ def _withdraw(c: Complaint, by: Actor, d: dict) -> str:
     return f"{c.reference} is withdrawn."
 
 
+def _hold(c: Complaint, by: Actor, d: dict) -> str:
+    privacy.complaint_set_legal_hold(
+        complaint=c, by=by, hold=True, reason=d["reason"], expected=d["expected_hold"]
+    )
+    return f"{c.reference} is on legal hold: its personal data is kept until the hold is lifted."
+
+
+def _lift_hold(c: Complaint, by: Actor, d: dict) -> str:
+    privacy.complaint_set_legal_hold(
+        complaint=c, by=by, hold=False, reason=d["reason"], expected=d["expected_hold"]
+    )
+    return f"The legal hold on {c.reference} is lifted."
+
+
+def _erase(c: Complaint, by: Actor, d: dict) -> str:
+    done = privacy.customer_erase(complaint=c, by=by, reason=d["reason"])
+    kept = "".join(
+        f" {ref} is kept because {' and '.join(why)}." for ref, why in done.kept.items()
+    )
+    return f"Personal data erased from {', '.join(done.erased)}.{kept}"
+
+
 ACTIONS: dict[str, Action] = {
     "claim": Action("Claim", f.ClaimForm, _claim, checks_state=False, button="Claim this case"),
     "release": Action("Release", f.ReleaseForm, _release, checks_state=False, button="Release"),
@@ -301,6 +324,19 @@ ACTIONS: dict[str, Action] = {
     "withdraw": Action(
         "Withdraw", f.WithdrawForm, _withdraw, "withdraw", button="Withdraw", danger=True
     ),
+    "hold": Action(
+        "Place a legal hold", f.LegalHoldForm, _hold, checks_state=False, button="Hold the data"
+    ),
+    "lift_hold": Action(
+        "Lift the legal hold", f.LiftLegalHoldForm, _lift_hold, checks_state=False, button="Lift"
+    ),
+    "erase": Action(
+        "Erase the customer's personal data",
+        f.EraseForm,
+        _erase,
+        button="Erase their personal data",
+        danger=True,
+    ),
 }
 
 
@@ -333,6 +369,10 @@ def actions_for(complaint: Complaint, by: Actor) -> list[str]:
     shown += [n for n in ("reopen", "close", "withdraw") if ACTIONS[n].transition in transitions]
     if complaint.is_open and by.role == Role.MANAGER:
         shown.append("assign")
+    if by.role == Role.MANAGER and complaint.anonymised_at is None:
+        shown.append("lift_hold" if complaint.legal_hold else "hold")
+        if complaint.state in privacy.ENDED_STATES:
+            shown.append("erase")
     return [n for n in shown if n in ACTIONS]
 
 
@@ -414,6 +454,14 @@ def _render_case(
             "timeline": _timeline(complaint),
             "letters": selectors.case_letters(complaint),
             "attachments": selectors.case_attachments(complaint),
+            "privacy": {
+                "holds": privacy.hold_reasons(complaint)
+                if complaint.legal_hold or complaint.state in privacy.ENDED_STATES
+                else [],
+                "retention_ends": privacy.retention_ends(complaint),
+                "retention_years": settings.RETENTION_YEARS,
+                "complaints_count": privacy.customer_complaints(complaint).count(),
+            },
             "forms": forms,
             "error_action": bound[0] if bound else None,
             "error_form": bound[1] if bound else None,
@@ -519,6 +567,22 @@ def letter_pdf(request: HttpRequest, letter_id: int) -> FileResponse:
         filename=f"{letter.complaint.reference}-{letter.kind.replace('_', '-')}.pdf",
     )
     response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+@manager_required
+def subject_access_export(request: HttpRequest, reference: str) -> FileResponse:
+    """A zip of everything held about this customer, for a manager to send them."""
+    complaint = get_case(request, reference)
+    archive = privacy.customer_export(complaint=complaint, by=actor(request))
+    response = FileResponse(
+        archive,
+        as_attachment=True,
+        filename=f"{complaint.reference}-subject-access.zip",
+        content_type="application/zip",
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import documents, drafts, outbox
+from . import documents, drafts, outbox, privacy
 
 
 @shared_task(ignore_result=True)
@@ -21,3 +21,9 @@ def deliver_outbox() -> int:
 def purge_abandoned_drafts() -> int:
     """Delete evidence uploaded to complaints that were never sent, once no session can use it."""
     return drafts.drafts_purge_abandoned()
+
+
+@shared_task(ignore_result=True)
+def anonymise_expired() -> int:
+    """The retention sweep: remove personal data kept past the retention period (see privacy)."""
+    return privacy.complaints_anonymise_expired()

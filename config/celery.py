@@ -40,6 +40,11 @@ app.conf.beat_schedule = {
         "task": "complaints.tasks.deliver_outbox",
         "schedule": 60.0,
     },
+    # Retention: personal data past RETENTION_YEARS after closure, unless held (complaints.privacy).
+    "anonymise-expired": {
+        "task": "complaints.tasks.anonymise_expired",
+        "schedule": crontab(minute=41, hour=2),
+    },
     "purge-abandoned-drafts": {
         "task": "complaints.tasks.purge_abandoned_drafts",
         "schedule": crontab(minute=17, hour=3),

@@ -300,6 +300,14 @@ CS_MANAGER_NAME = env.str("CS_MANAGER_NAME", default="")
 if RESPONSE_WORKING_DAYS < 1:
     raise ImproperlyConfigured("RESPONSE_WORKING_DAYS must be at least 1")
 
+# --- Personal data -------------------------------------------------------------------------------
+# How long a closed or withdrawn complaint keeps the customer's personal data before the retention
+# sweep anonymises it (unless a legal hold keeps it). Six years: the limitation period for a claim
+# in contract in England and Wales.
+RETENTION_YEARS = env.int("RETENTION_YEARS", default=6)
+if RETENTION_YEARS < 1:
+    raise ImproperlyConfigured("RETENTION_YEARS must be at least 1 (years after closure)")
+
 # --- The company, as it appears on pages and letters -------------------------------------------
 COMPANY = {
     "name": env.str("COMPANY_NAME", default="Express Telephony Limited"),

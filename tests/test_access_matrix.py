@@ -37,6 +37,8 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "staff/complaints/<str:reference>/": (302, 302, 200, 200, 200),
     "staff/complaints/<str:reference>/actions/": (405, 405, 405, 405, 405),
     "staff/complaints/<str:reference>/files/<int:attachment_id>/": (302, 302, 200, 200, 200),
+    # POST only; who may POST it is tested in tests/complaints/test_privacy.py (managers only).
+    "staff/complaints/<str:reference>/subject-access/": (405, 405, 405, 405, 405),
     "staff/letters/<int:letter_id>.pdf": (302, 302, 200, 200, 200),
     "staff/session/keepalive/": (405, 405, 405, 405, 405),
     "staff/escalations/": (302, 302, 403, 200, 200),
