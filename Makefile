@@ -9,7 +9,7 @@ PIP := $(VENV)/bin/pip
 APT_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 APT_TEST_PACKAGES := chromium postgresql redis-server
 
-.PHONY: run test install install-dev system-deps system-test-deps services bench graph lint clean
+.PHONY: run test faults install install-dev system-deps system-test-deps services bench graph lint clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -45,6 +45,10 @@ test: install-dev services
 	$(PY) -m ruff check .
 	DJANGO_SETTINGS_MODULE=config.settings_test $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest
+
+## make faults: outages and kills on private PostgreSQL, Redis, gunicorn and Celery (tests/faults/).
+faults: install-dev
+	$(PY) -m pytest -m faults tests/faults
 
 services:
 	@scripts/ensure-services
