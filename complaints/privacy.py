@@ -33,7 +33,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
@@ -147,25 +147,29 @@ def _anonymise_locked(complaints: list[Complaint], *, by: Actor, at: dt.datetime
         anonymised_at=at,
         updated_at=at,
     )
+    # The one exception to the timeline's append-only rule (see migration 0007): text and data
+    # only, for these complaints, in this transaction. (The queryset's own update() refuses.)
+    # Earlier personal-data events (holds, exports) stay: they are the record of how the data
+    # was handled, written without personal details.
+    events = (
+        ComplaintEvent.objects.filter(complaint_id__in=ids)
+        .exclude(kind=EventKind.PRIVACY)
+        .exclude(text="", data={})
+    )
     with connection.cursor() as cursor:
-        # The one exception to the timeline's append-only rule (see migration 0007): text and
-        # data only, for these complaints, in this transaction.
-        cursor.execute("SET LOCAL complaints.anonymising = 'on'")
-        cursor.execute(
-            "UPDATE complaints_complaintevent SET text = '', data = '{}'::jsonb "
-            "WHERE complaint_id = ANY(%s) AND (text <> '' OR data <> '{}'::jsonb)",
-            [ids],
-        )
-        cursor.execute("SET LOCAL complaints.anonymising = 'off'")
-        # The letter's row stays as the record that it was issued, and when, with its SHA-256
-        # and whether the ADR clock issued it (a figure in the reports); a letter never rendered
-        # is marked done, so that no worker renders it from an empty context.
-        cursor.execute(
-            "UPDATE complaints_letter SET pdf = '', rendered_at = COALESCE(rendered_at, %s), "
-            "context = jsonb_strip_nulls(jsonb_build_object('by_clock', context -> 'by_clock')) "
-            "WHERE complaint_id = ANY(%s)",
-            [at, ids],
-        )
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL complaints.anonymising = 'on'")
+        QuerySet.update(events, text="", data={})
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL complaints.anonymising = 'off'")
+    # The letter's row stays as the record that it was issued, and when, with its SHA-256 and
+    # whether the ADR clock issued it (a figure in the reports); a letter never rendered is marked
+    # done, so that no worker renders it from an empty context.
+    letters = Letter.objects.filter(complaint_id__in=ids)
+    letters.update(pdf="", rendered_at=Coalesce("rendered_at", Value(at)))
+    for by_clock in (True, False):
+        letters.filter(context__by_clock=by_clock).update(context={"by_clock": by_clock})
+    letters.exclude(context__has_key="by_clock").update(context={})
     Attachment.objects.filter(complaint_id__in=ids).update(name="", file="")
     # An e-mail that has not gone yet has nobody to go to now.
     OutboundEmail.objects.filter(complaint_id__in=ids, sent_at__isnull=True).delete()

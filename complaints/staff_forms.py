@@ -371,8 +371,9 @@ class LegalHoldForm(CaseActionForm):
     reason = forms.CharField(
         label="Why is it being held?",
         max_length=500,
-        help_text="For example a claim, a CISAS or court case, or a regulator's inquiry. While it "
-        "is held, the customer's personal data is neither anonymised nor erased.",
+        help_text="For example a claim number or a regulator's inquiry (no personal details: it "
+        "stays on the timeline). While it is held, the customer's personal data is neither "
+        "anonymised nor erased.",
     )
 
     def __init__(self, *args, complaint=None, **kwargs):
