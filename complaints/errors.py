@@ -54,6 +54,14 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return defaults.server_error(request)
 
 
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: Django reports a session it could not save as "session interrupted" (400),
+    whatever the cause; when the cause is the database being away, that is the 503 page too."""
+    if _database_down(exception):
+        return service_unavailable()
+    return defaults.bad_request(request, exception)
+
+
 class RefuseNulBytesMiddleware:
     """404 for a path with a NUL byte (nothing is ever named that way), 400 for a query string with
     one; both before a view can hand the text to PostgreSQL."""

@@ -57,6 +57,35 @@ def test_with_the_database_down_a_page_that_needs_it_is_a_503_with_retry_after(
     assert_unavailable_page(browser.get("/staff/"))
 
 
+def test_a_session_that_cannot_be_saved_because_the_database_went_away_is_a_503(
+    browser, agent, monkeypatch
+):
+    from django.contrib.sessions.models import Session
+
+    browser.force_login(agent)
+
+    def lost(self, *args, **kwargs):
+        raise OperationalError("terminating connection due to administrator command")
+
+    # Every staff request records the time in the session, saved after the view.
+    monkeypatch.setattr(Session, "save", lost)
+    assert_unavailable_page(browser.get("/staff/"))
+
+
+def test_a_session_deleted_by_a_concurrent_sign_out_is_still_a_400(browser, agent, monkeypatch):
+    from django.contrib.sessions.models import Session
+
+    browser.force_login(agent)
+    real_save = Session.save
+
+    def signed_out_meanwhile(self, *args, **kwargs):
+        Session.objects.filter(pk=self.pk).delete()
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Session, "save", signed_out_meanwhile)
+    assert browser.get("/staff/").status_code == 400
+
+
 def test_a_connection_lost_mid_request_is_a_503_too(browser, monkeypatch):
     def lost(reference, secret):
         raise InterfaceError("connection already closed")

@@ -126,7 +126,8 @@ def file_complaint(visitor: Visitor, email: str, what: str = "") -> str:
     check = visitor.page("/complain/check/")
     token = SEND_TOKEN.search(check).group(1)
     response = visitor.post_form("/complain/check/", {"token": token}, page=check)
-    assert response.status_code == 302 and response.headers["Location"] == "/complain/sent/"
+    where = response.headers.get("Location")
+    assert response.status_code == 302 and where == "/complain/sent/", (response.status_code, where)
     sent = visitor.page("/complain/sent/")
     return REFERENCE.search(sent).group(0)
 
