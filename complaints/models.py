@@ -227,8 +227,94 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             ),
             # Staff queues filtered by "assigned to me", ordered by due date.
             models.Index(fields=["assigned_to", "response_due_at"], name="complaint_assignee_idx"),
-            # Reports over a date range of receipt.
-            models.Index(fields=["received_at"], name="complaint_received_idx"),
+            # Reports over a date range of receipt (escalation/reports.py): WHERE received_at >= ?
+            # AND received_at < ?, counted by channel, category, reply in time, resolution, CISAS
+            # and age from the index alone (the included columns are the ones they read), so a
+            # year of a million complaints is never read from the table itself.
+            models.Index(
+                fields=["received_at"],
+                name="complaint_received_idx",
+                include=[
+                    "id",
+                    "channel",
+                    "category",
+                    "state",
+                    "nation",
+                    "responded_at",
+                    "response_due_at",
+                    "withdrawn_at",
+                    "resolved_at",
+                    "adr_referred_on",
+                    "adr_outcome",
+                    "adr_accepted_on",
+                    "court_started_on",
+                ],
+            ),
+            # Staff queues' "waiting for a reply" segments (complaints/keyset.py) over open cases:
+            # WHERE state IN (open) AND responded_at IS NULL AND response_due_at >= ?
+            # ORDER BY response_due_at, id LIMIT 26; the managers' "overdue" section and its count.
+            models.Index(
+                fields=["response_due_at", "id"],
+                name="complaint_awaiting_reply_idx",
+                condition=Q(state__in=OPEN_STATES, responded_at__isnull=True),
+                include=["state"],
+            ),
+            # Open cases as the staff queues read them: the agents' queue's replied segment
+            # (WHERE state IN (open) AND responded_at IS NOT NULL ORDER BY response_due_at, id),
+            # its count under any filter but search, and the managers' section counts, from the
+            # index alone: the included columns are the ones those filters test.
+            models.Index(
+                fields=["response_due_at", "id"],
+                name="complaint_open_queue_idx",
+                condition=Q(state__in=OPEN_STATES),
+                include=[
+                    "state",
+                    "responded_at",
+                    "category",
+                    "channel",
+                    "assigned_to",
+                    "vulnerable",
+                    "deadlock_issued_at",
+                    "nation",
+                    "adr_eligible_date",
+                ],
+            ),
+            # The agents' queue with "All cases, open or not": ORDER BY response_due_at, id over
+            # the whole table (the replied segment; see complaint_awaiting_reply_idx).
+            models.Index(fields=["response_due_at", "id"], name="complaint_due_idx"),
+            # Managers' "deadlock", "with CISAS" and "in court" sections: WHERE state = ?
+            # ORDER BY <the date that matters there>, id LIMIT 26, from any row on.
+            models.Index(
+                fields=["deadlock_issued_at", "id"],
+                name="complaint_deadlock_section_idx",
+                condition=Q(state=State.DEADLOCK),
+            ),
+            models.Index(
+                fields=["adr_referred_on", "id"],
+                name="complaint_cisas_section_idx",
+                condition=Q(state=State.ADR_REFERRED),
+            ),
+            models.Index(
+                fields=["court_started_on", "id"],
+                name="complaint_court_section_idx",
+                condition=Q(state=State.COURT),
+            ),
+            # Managers' "ADR date soon" count: WHERE state IN (clock states) AND
+            # deadlock_issued_at IS NULL AND (nation = ? AND adr_eligible_date <= ?) OR ...,
+            # from the index alone (the list itself is read through complaint_adr_sweep_idx).
+            models.Index(
+                fields=["adr_eligible_date"],
+                name="complaint_adr_soon_idx",
+                condition=Q(state__in=CLOCK_STATES, deadlock_issued_at__isnull=True),
+                include=["nation"],
+            ),
+            # Managers' "remedies due" section and its count: WHERE remedy_due_date IS NOT NULL
+            # AND remedy_completed_at IS NULL ORDER BY remedy_due_date, id.
+            models.Index(
+                fields=["remedy_due_date", "id"],
+                name="complaint_remedies_due_idx",
+                condition=Q(remedy_due_date__isnull=False, remedy_completed_at__isnull=True),
+            ),
             # Retention sweep: WHERE state IN ('closed', 'withdrawn') AND anonymised_at IS NULL
             # AND NOT legal_hold AND COALESCE(closed_at, withdrawn_at) <= cutoff ORDER BY that.
             # Partial, so cases already anonymised or on hold drop out of it.

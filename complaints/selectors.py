@@ -19,7 +19,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from . import clocks
+from . import clocks, keyset
 from .calendar import calendar_for
 from .models import (
     CLOCK_STATES,
@@ -105,6 +105,19 @@ def agent_queue(
             "id",
         )
     )
+
+
+# The same order as ``agent_queue``'s, as keyset segments (complaints/keyset.py) for the queue
+# pages: waiting for a reply first, each group by reply due date, undated last, then id.
+# Served by complaint_awaiting_reply_idx, complaint_open_queue_idx and complaint_due_idx.
+AWAITING_REPLY_FIRST = [
+    *keyset.ordered_by(
+        "response_due_at", Q(responded_at__isnull=True), lambda c: c.responded_at is None
+    ),
+    *keyset.ordered_by(
+        "response_due_at", Q(responded_at__isnull=False), lambda c: c.responded_at is not None
+    ),
+]
 
 
 @dataclass(frozen=True)

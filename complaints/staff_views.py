@@ -14,7 +14,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import (
     FileResponse,
     Http404,
@@ -34,6 +33,7 @@ from adr import services as adr_services
 from . import clocks, documents, privacy, selectors, services
 from . import staff_forms as f
 from .access import actor, get_case, manager_required, staff_required
+from .keyset import KeysetPaginator
 from .models import (
     CLOCK_STATES,
     Attachment,
@@ -59,7 +59,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         now=now,
         **{k: v for k, v in filters.items() if k != "per_page"},
     )
-    page = Paginator(cases, filters["per_page"]).get_page(request.GET.get("page"))
+    paginator = KeysetPaginator(cases, selectors.AWAITING_REPLY_FIRST, filters["per_page"])
+    page = paginator.get_page(request.GET)
     page.object_list = selectors.with_days_left(page.object_list, now)
     return render(
         request,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Case, Count, F, Q, QuerySet, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 
-from complaints import clocks
+from complaints import clocks, keyset
 from complaints.models import CLOCK_STATES, Complaint, Nation, State
-from complaints.selectors import Calendars, overdue_q, with_overdue
+from complaints.selectors import AWAITING_REPLY_FIRST, Calendars, overdue_q, with_overdue
 
 ADR_SOON_WORKING_DAYS = 10
 
@@ -63,7 +63,7 @@ SECTION_KEYS = tuple(s.key for s in SECTIONS)
 
 def adr_soon_q(today: dt.date, calendars: Calendars) -> Q:
     """Cases whose ADR clock runs out within the next 10 working days of their own nation
-    (served by complaint_adr_sweep_idx)."""
+    (served by complaint_adr_sweep_idx for the list, complaint_adr_soon_idx for the count)."""
     by_nation = Q()
     for nation in Nation.values:
         limit = calendars.for_nation(nation).add_working_days(today, ADR_SOON_WORKING_DAYS)
@@ -85,11 +85,14 @@ def section_filters(now: dt.datetime, calendars: Calendars) -> dict[str, Q]:
 
 
 def section_counts(now: dt.datetime, calendars: Calendars) -> dict[str, int]:
-    """How many cases each section holds, in one query."""
-    filters = section_filters(now, calendars)
-    return Complaint.objects.aggregate(
-        **{key: Count("id", filter=condition) for key, condition in filters.items()}
-    )
+    """How many cases each section holds: one count per section, each read from an index alone
+    (complaint_queue_idx, complaint_awaiting_reply_idx, complaint_adr_soon_idx, the sections'
+    own), a few milliseconds each at a million complaints. One aggregate with a FILTER per
+    section would have to read every open case's row."""
+    return {
+        key: Complaint.objects.filter(condition).count()
+        for key, condition in section_filters(now, calendars).items()
+    }
 
 
 _AWAITING_REPLY_FIRST = Case(When(responded_at__isnull=True, then=Value(0)), default=Value(1))
@@ -101,6 +104,18 @@ ORDERING = {
     "cisas": ("adr_referred_on", "id"),
     "remedies": ("remedy_due_date", "id"),
     "court": ("court_started_on", "id"),
+}
+
+
+# The same orders as keyset segments (complaints/keyset.py), for the pages.
+SEGMENTS = {
+    "escalated": AWAITING_REPLY_FIRST,
+    "overdue": keyset.ordered_by("response_due_at", nullable=False),
+    "adr_soon": keyset.ordered_by("adr_eligible_date", nullable=False),
+    "deadlock": keyset.ordered_by("deadlock_issued_at"),
+    "cisas": keyset.ordered_by("adr_referred_on"),
+    "remedies": keyset.ordered_by("remedy_due_date", nullable=False),
+    "court": keyset.ordered_by("court_started_on"),
 }
 
 

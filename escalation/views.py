@@ -7,7 +7,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from complaints import clocks
 from complaints.access import manager_required
+from complaints.keyset import KeysetPaginator
 from complaints.models import ClosureDay
 from complaints.selectors import Calendars, staff_members, with_days_left
 from complaints.staff_forms import ClosureDayForm, ReportPeriodForm
@@ -33,7 +33,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     calendars = Calendars.load()
     cases = selectors.section_cases(show, now, calendars)
-    page = Paginator(cases, 25).get_page(request.GET.get("page"))
+    page = KeysetPaginator(cases, selectors.SEGMENTS[show], 25).get_page(request.GET)
     page.object_list = with_days_left(page.object_list, now, calendars)
     counts = selectors.section_counts(now, calendars)
     return render(

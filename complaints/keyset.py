@@ -1,0 +1,316 @@
+"""Keyset ("seek") pagination for the staff queues.
+
+A queue is ordered by a date (the reply due date, the ADR date...) and then by id. Django's
+``Paginator`` fetches page 2,000 with ``OFFSET 49975``: PostgreSQL reads and throws away every row
+before it, so the deeper the page, the slower. Here a page's "next" link names the last row shown
+(its date and id) and the next page is ``WHERE (date, id) > (that date, that id) ORDER BY date, id
+LIMIT 26``: one short index range, however deep.
+
+An ordering is a list of ``Segment`` s, read one after the other: a segment is the rows matching a
+condition, ordered by one field and then id (or by id alone). "Waiting for a reply first, each
+group by due date, undated last" is four segments, each a plain index range, so no query has to
+sort on an expression.
+
+Links carry ``after`` (or ``before``) and ``page``; ``page`` is only the number shown ("Page 3 of
+40"), never used to skip rows. A cursor is ``<segment>.<value>.<id>`` with the value as an integer
+(microseconds since the epoch for a date and time, the day number for a date), so links are short,
+stable and bookmarkable. A cursor that cannot be read shows the first page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from django.db import models
+from django.db.models import Q, QuerySet
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Counting stops here: beyond it the page says "more than 100,000" rather than reading every row.
+COUNT_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The rows matching ``where``, ordered by ``field`` then id (by id alone when field is None).
+    ``test`` says whether a fetched row is one of them (the same condition, in Python)."""
+
+    where: Q
+    field: str | None
+    test: Callable[[Any], bool] = lambda row: True
+
+
+def ordered_by(
+    field: str,
+    where: Q | None = None,
+    test: Callable[[Any], bool] | None = None,
+    *,
+    nullable: bool = True,
+) -> list[Segment]:
+    """``ORDER BY field ASC NULLS LAST, id`` (PostgreSQL's default for ASC) as segments, over the
+    rows matching ``where`` (``test`` being the same condition in Python)."""
+    where = where if where is not None else Q()
+    test = test or (lambda row: True)
+    if not nullable:
+        return [Segment(where, field, test)]
+    return [
+        Segment(
+            where & Q(**{f"{field}__isnull": False}),
+            field,
+            lambda row: test(row) and getattr(row, field) is not None,
+        ),
+        Segment(
+            where & Q(**{f"{field}__isnull": True}),
+            None,
+            lambda row: test(row) and getattr(row, field) is None,
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class Cursor:
+    segment: int
+    value: Any  # the row's value of the segment's field (None for an id-only segment)
+    id: int
+
+
+def _encode(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        delta = value - EPOCH
+        return str((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+    if isinstance(value, dt.date):
+        return str(value.toordinal())
+    return str(int(value))
+
+
+def _decode(field: models.Field | None, text: str) -> Any:
+    if field is None:
+        if text:
+            raise ValueError("no value expected")
+        return None
+    number = int(text)
+    if isinstance(field, models.DateTimeField):
+        return EPOCH + dt.timedelta(microseconds=number)
+    if isinstance(field, models.DateField):
+        return dt.date.fromordinal(number)
+    return number
+
+
+class KeysetPage:
+    """What the templates read from a Django ``Page``, for a keyset page."""
+
+    is_keyset = True
+
+    def __init__(
+        self,
+        paginator: KeysetPaginator,
+        rows: list,
+        *,
+        number: int,
+        has_next: bool,
+        has_previous: bool,
+    ) -> None:
+        self.paginator = paginator
+        self.object_list = rows
+        self.has_previous_rows = has_previous
+        self.has_next_rows = has_next
+        self._number = number
+
+    def has_next(self) -> bool:
+        return self.has_next_rows
+
+    def has_previous(self) -> bool:
+        return self.has_previous_rows
+
+    def has_other_pages(self) -> bool:
+        return self.has_next_rows or self.has_previous_rows
+
+    @property
+    def number(self) -> int:
+        if not self.has_previous_rows:
+            return 1
+        number = max(self._number, 2)
+        if self.paginator.count_is_exact:
+            number = min(number, self.paginator.num_pages)
+        return number
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    def previous_page_number(self) -> int:
+        return max(self.number - 1, 1)
+
+    @property
+    def next_cursor(self) -> str:
+        return self.paginator.cursor_of(self.object_list[-1]) if self.has_next_rows else ""
+
+    @property
+    def previous_cursor(self) -> str:
+        return self.paginator.cursor_of(self.object_list[0]) if self.has_previous_rows else ""
+
+    def __len__(self) -> int:
+        return len(self.object_list)
+
+    def __iter__(self):
+        return iter(self.object_list)
+
+
+class KeysetPaginator:
+    """Pages of ``queryset`` in the order the segments give, ``per_page`` rows each."""
+
+    def __init__(self, queryset: QuerySet, segments: Sequence[Segment], per_page: int) -> None:
+        self.queryset = queryset
+        self.segments = list(segments)
+        self.per_page = per_page
+        self._fields = [
+            queryset.model._meta.get_field(s.field) if s.field else None for s in self.segments
+        ]
+
+    # --- Counting (for "N cases" and "Page 3 of 40") ----------------------------------------------
+
+    @cached_property
+    def _counted(self) -> int:
+        # SELECT count(*) FROM (SELECT ... LIMIT 100001): never reads more rows than that.
+        return self.queryset.order_by()[: COUNT_LIMIT + 1].count()
+
+    @property
+    def count(self) -> int:
+        return min(self._counted, COUNT_LIMIT)
+
+    @property
+    def count_is_exact(self) -> bool:
+        return self._counted <= COUNT_LIMIT
+
+    @property
+    def num_pages(self) -> int:
+        return max(math.ceil(self.count / self.per_page), 1)
+
+    # --- Cursors --------------------------------------------------------------------------------
+
+    def segment_of(self, row) -> int:
+        """Which segment a row belongs to (the first whose condition it meets)."""
+        for index, segment in enumerate(self.segments):
+            if segment.test(row):
+                return index
+        raise ValueError(f"{row!r} is in no segment")
+
+    def cursor_of(self, row) -> str:
+        index = self.segment_of(row)
+        field = self.segments[index].field
+        value = getattr(row, field) if field else None
+        return f"{index}.{_encode(value)}.{row.pk}"
+
+    def parse(self, text: str) -> Cursor | None:
+        try:
+            index_text, value_text, id_text = (text or "").split(".")
+            index = int(index_text)
+            if not 0 <= index < len(self.segments):
+                return None
+            return Cursor(index, _decode(self._fields[index], value_text), int(id_text))
+        except (ValueError, OverflowError):
+            return None
+
+    # --- Fetching -------------------------------------------------------------------------------
+
+    def _rows(self, index: int, cursor: Cursor | None, *, backwards: bool, limit: int) -> list:
+        segment = self.segments[index]
+        rows = self.queryset.filter(segment.where)
+        field = segment.field
+        if cursor is not None:
+            less_or_more = "lt" if backwards else "gt"
+            if field:
+                # (field, id) > (value, id): "field >= value" bounds the index range; the OR
+                # only drops the rows tied on value that were already shown.
+                rows = rows.filter(
+                    Q(**{f"{field}__{less_or_more}e": cursor.value})
+                    & (
+                        Q(**{f"{field}__{less_or_more}": cursor.value})
+                        | Q(**{f"pk__{less_or_more}": cursor.id})
+                    )
+                )
+            else:
+                rows = rows.filter(**{f"pk__{less_or_more}": cursor.id})
+        order = [field, "id"] if field else ["id"]
+        if backwards:
+            order = [f"-{name}" for name in order]
+        return list(rows.order_by(*order)[:limit])
+
+    def first_page(self) -> KeysetPage:
+        return self._forward(None, number=1)
+
+    def _forward(self, cursor: Cursor | None, *, number: int) -> KeysetPage:
+        rows: list = []
+        start = cursor.segment if cursor else 0
+        for index in range(start, len(self.segments)):
+            rows += self._rows(
+                index,
+                cursor if cursor and index == cursor.segment else None,
+                backwards=False,
+                limit=self.per_page + 1 - len(rows),
+            )
+            if len(rows) > self.per_page:
+                break
+        if cursor is not None and not rows:
+            return self.first_page()
+        return KeysetPage(
+            self,
+            rows[: self.per_page],
+            number=number,
+            has_next=len(rows) > self.per_page,
+            has_previous=cursor is not None,
+        )
+
+    def _backward(self, cursor: Cursor, *, number: int) -> KeysetPage:
+        rows: list = []
+        for index in range(cursor.segment, -1, -1):
+            rows += self._rows(
+                index,
+                cursor if index == cursor.segment else None,
+                backwards=True,
+                limit=self.per_page + 1 - len(rows),
+            )
+            if len(rows) > self.per_page:
+                break
+        if len(rows) <= self.per_page:
+            # Back at the start: show the first page whole, as a fresh visit would.
+            return self.first_page()
+        rows = rows[: self.per_page]
+        rows.reverse()
+        return KeysetPage(self, rows, number=number, has_next=True, has_previous=True)
+
+    def get_page(self, params) -> KeysetPage:
+        """The page a request's query string asks for: ``after`` or ``before`` a cursor, with
+        ``page`` as the number to show. Anything unreadable gives the first page."""
+        try:
+            number = max(int(params.get("page") or 1), 1)
+        except (TypeError, ValueError):
+            number = 1
+        after = self.parse(params.get("after", ""))
+        if after is not None:
+            return self._forward(after, number=number)
+        before = self.parse(params.get("before", ""))
+        if before is not None:
+            return self._backward(before, number=number)
+        return self.first_page()
+
+    def query_at(self, offset: int) -> dict[str, str]:
+        """The query string (``after``, ``page``) of the page starting ``offset`` rows in, found
+        with OFFSET: for tools and tests that need a deep page's bookmark, never for a request."""
+        if offset <= 0:
+            return {}
+        seen = 0
+        for segment in self.segments:
+            rows = self.queryset.filter(segment.where)
+            size = rows.count()
+            if offset <= seen + size:
+                order = [segment.field, "id"] if segment.field else ["id"]
+                before = rows.order_by(*order)[offset - seen - 1]
+                return {"after": self.cursor_of(before), "page": str(offset // self.per_page + 1)}
+            seen += size
+        return {}
