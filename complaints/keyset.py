@@ -9,7 +9,8 @@ LIMIT 26``: one short index range, however deep.
 An ordering is a list of ``Segment`` s, read one after the other: a segment is the rows matching a
 condition, ordered by one field and then id (or by id alone). "Waiting for a reply first, each
 group by due date, undated last" is four segments, each a plain index range, so no query has to
-sort on an expression.
+sort on an expression. The queryset given must be ordered the same way (its ORDER BY is used when
+everything fits on one page).
 
 Links carry ``after`` (or ``before``) and ``page``; ``page`` is only the number shown ("Page 3 of
 40"), never used to skip rows. A cursor is ``<segment>.<value>.<id>`` with the value as an integer
@@ -164,8 +165,19 @@ class KeysetPage:
 class KeysetPaginator:
     """Pages of ``queryset`` in the order the segments give, ``per_page`` rows each."""
 
-    def __init__(self, queryset: QuerySet, segments: Sequence[Segment], per_page: int) -> None:
+    def __init__(
+        self,
+        queryset: QuerySet,
+        segments: Sequence[Segment],
+        per_page: int,
+        *,
+        count: int | None = None,
+    ) -> None:
+        """``count``: how many rows the queryset holds, when the caller has counted them already
+        (then it is not counted again)."""
         self.queryset = queryset
+        if count is not None:
+            self._counted = count
         self.segments = list(segments)
         self.per_page = per_page
         self._fields = [
@@ -242,6 +254,11 @@ class KeysetPaginator:
         return list(rows.order_by(*order)[:limit])
 
     def first_page(self) -> KeysetPage:
+        if self.count_is_exact and self.count <= self.per_page:
+            # All of it fits on one page (a search, a short section): one query, in the
+            # queryset's own ORDER BY, which is the segments' order.
+            rows = list(self.queryset)
+            return KeysetPage(self, rows, number=1, has_next=False, has_previous=False)
         return self._forward(None, number=1)
 
     def _forward(self, cursor: Cursor | None, *, number: int) -> KeysetPage:

@@ -51,7 +51,8 @@ def with_overdue(cases: QuerySet[Complaint], now: dt.datetime) -> QuerySet[Compl
 
 
 def search_q(text: str) -> Q:
-    """Reference, customer name, e-mail or account number; any part of each."""
+    """Reference, customer name, e-mail or account number; any part of each (served by the
+    complaint_*_trgm_idx trigram indexes on PostgreSQL)."""
     text = text.strip()
     return (
         Q(reference__icontains=text)

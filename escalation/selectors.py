@@ -65,10 +65,17 @@ def adr_soon_q(today: dt.date, calendars: Calendars) -> Q:
     """Cases whose ADR clock runs out within the next 10 working days of their own nation
     (served by complaint_adr_sweep_idx for the list, complaint_adr_soon_idx for the count)."""
     by_nation = Q()
+    limits = []
     for nation in Nation.values:
         limit = calendars.for_nation(nation).add_working_days(today, ADR_SOON_WORKING_DAYS)
+        limits.append(limit)
         by_nation |= Q(nation=nation, adr_eligible_date__lte=limit)
-    return Q(state__in=CLOCK_STATES, deadlock_issued_at__isnull=True) & by_nation
+    # The latest of the limits bounds the index range; the nations' own limits filter within it.
+    return (
+        Q(state__in=CLOCK_STATES, deadlock_issued_at__isnull=True)
+        & Q(adr_eligible_date__lte=max(limits))
+        & by_nation
+    )
 
 
 def section_filters(now: dt.datetime, calendars: Calendars) -> dict[str, Q]:

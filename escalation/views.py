@@ -33,9 +33,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     calendars = Calendars.load()
     cases = selectors.section_cases(show, now, calendars)
-    page = KeysetPaginator(cases, selectors.SEGMENTS[show], 25).get_page(request.GET)
-    page.object_list = with_days_left(page.object_list, now, calendars)
     counts = selectors.section_counts(now, calendars)
+    paginator = KeysetPaginator(cases, selectors.SEGMENTS[show], 25, count=counts[show])
+    page = paginator.get_page(request.GET)
+    page.object_list = with_days_left(page.object_list, now, calendars)
     return render(
         request,
         "escalation/queue.html",
