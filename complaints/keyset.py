@@ -7,10 +7,10 @@ before it, so the deeper the page, the slower. Here a page's "next" link names t
 LIMIT 26``: one short index range, however deep.
 
 An ordering is a list of ``Segment`` s, read one after the other: a segment is the rows matching a
-condition, ordered by one field and then id (or by id alone). "Waiting for a reply first, each
-group by due date, undated last" is four segments, each a plain index range, so no query has to
-sort on an expression. The queryset given must be ordered the same way (its ORDER BY is used when
-everything fits on one page).
+condition, ordered by one field and then id (rows where the field is empty make a segment of their
+own, after it). "Waiting for a reply first, each group by due date, undated last" is four
+segments, each a plain index range, so no query has to sort on an expression. The queryset given
+must be ordered the same way (its ORDER BY is used when everything fits on one page).
 
 Links carry ``after`` (or ``before``) and ``page``; ``page`` is only the number shown ("Page 3 of
 40"), never used to skip rows. A cursor is ``<segment>.<value>.<id>`` with the value as an integer
@@ -37,12 +37,15 @@ COUNT_LIMIT = 100_000
 
 @dataclass(frozen=True)
 class Segment:
-    """The rows matching ``where``, ordered by ``field`` then id (by id alone when field is None).
-    ``test`` says whether a fetched row is one of them (the same condition, in Python)."""
+    """The rows matching ``where``, ordered by ``field`` then id. ``test`` says whether a fetched
+    row is one of them (the same condition, in Python). In a ``null`` segment the field is empty
+    in every row, so rows follow each other by id; they are still ordered by (field, id), which is
+    the same order, so that the index on (field, id) serves them."""
 
     where: Q
-    field: str | None
+    field: str
     test: Callable[[Any], bool] = lambda row: True
+    null: bool = False
 
 
 def ordered_by(
@@ -66,8 +69,9 @@ def ordered_by(
         ),
         Segment(
             where & Q(**{f"{field}__isnull": True}),
-            None,
+            field,
             lambda row: test(row) and getattr(row, field) is None,
+            null=True,
         ),
     ]
 
@@ -181,7 +185,7 @@ class KeysetPaginator:
         self.segments = list(segments)
         self.per_page = per_page
         self._fields = [
-            queryset.model._meta.get_field(s.field) if s.field else None for s in self.segments
+            None if s.null else queryset.model._meta.get_field(s.field) for s in self.segments
         ]
 
     # --- Counting (for "N cases" and "Page 3 of 40") ----------------------------------------------
@@ -214,8 +218,8 @@ class KeysetPaginator:
 
     def cursor_of(self, row) -> str:
         index = self.segment_of(row)
-        field = self.segments[index].field
-        value = getattr(row, field) if field else None
+        segment = self.segments[index]
+        value = None if segment.null else getattr(row, segment.field)
         return f"{index}.{_encode(value)}.{row.pk}"
 
     def parse(self, text: str) -> Cursor | None:
@@ -236,7 +240,7 @@ class KeysetPaginator:
         field = segment.field
         if cursor is not None:
             less_or_more = "lt" if backwards else "gt"
-            if field:
+            if not segment.null:
                 # (field, id) > (value, id): "field >= value" bounds the index range; the OR
                 # only drops the rows tied on value that were already shown.
                 rows = rows.filter(
@@ -248,7 +252,7 @@ class KeysetPaginator:
                 )
             else:
                 rows = rows.filter(**{f"pk__{less_or_more}": cursor.id})
-        order = [field, "id"] if field else ["id"]
+        order = [field, "id"]
         if backwards:
             order = [f"-{name}" for name in order]
         return list(rows.order_by(*order)[:limit])
@@ -326,8 +330,7 @@ class KeysetPaginator:
             rows = self.queryset.filter(segment.where)
             size = rows.count()
             if offset <= seen + size:
-                order = [segment.field, "id"] if segment.field else ["id"]
-                before = rows.order_by(*order)[offset - seen - 1]
+                before = rows.order_by(segment.field, "id")[offset - seen - 1]
                 return {"after": self.cursor_of(before), "page": str(offset // self.per_page + 1)}
             seen += size
         return {}
