@@ -59,6 +59,8 @@ bench: install-dev services
 	$(PY) bench/bench_calendar.py
 	DEBUG=true $(PY) bench/bench_letters.py
 	$(PY) bench/bench_sweeps.py --n $(BENCH_N)
+	$(PY) bench/bench_pages.py --n $(BENCH_N)
+	$(PY) bench/bench_filing.py
 
 ## make graph: the complaint's state machine as a Graphviz file (and a PNG where `dot` is installed).
 graph: install

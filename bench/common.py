@@ -36,12 +36,48 @@ def ensure_database() -> bool:
         return True
 
 
-def setup_django(*, migrate: bool = True) -> None:
-    """Configure the environment for the bench database, then ``django.setup()`` (and migrate)."""
+def production_env(static_root: str, media_root: str) -> dict[str, str]:
+    """Settings as in production (DEBUG off, static files from a collected manifest, rate limits
+    counted in Redis), pointed at the bench database and Redis db 14, on plain HTTP on the
+    loopback (no proxy in front to terminate TLS)."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only-not-a-secret-" + "x" * 40,
+        "DATABASE_URL": BENCH_DATABASE_URL,
+        "CELERY_BROKER_URL": BENCH_BROKER_URL,
+        "CACHE_URL": BENCH_BROKER_URL.replace("redis://", "rediscache://"),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_PROXY_SSL_HEADER_ENABLED": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "STATIC_ROOT": static_root,
+        "MEDIA_ROOT": media_root,
+        "EMAIL_URL": "consolemail://",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def collect_static(env: dict[str, str]) -> None:
+    """``collectstatic`` into env's STATIC_ROOT: production's static files need their manifest."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+    )
+
+
+def setup_django(*, migrate: bool = True, production: dict[str, str] | None = None) -> None:
+    """Configure the environment for the bench database, then ``django.setup()`` (and migrate).
+    With ``production`` (see ``production_env``), those settings instead of the DEBUG ones."""
+    os.environ.update(production or {})
     # Set unconditionally: a DATABASE_URL inherited from the shell must never send the bench's
     # TRUNCATE to another database.
     os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
-    os.environ["DEBUG"] = "true"
+    os.environ["DEBUG"] = "false" if production else "true"
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     os.environ["CELERY_BROKER_URL"] = BENCH_BROKER_URL
     if str(ROOT) not in sys.path:
