@@ -18,7 +18,9 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateTimeField,
     Exists,
+    ExpressionWrapper,
     F,
     OuterRef,
     Q,
@@ -26,7 +28,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from complaints import clocks
@@ -354,10 +356,17 @@ CASE_COLUMNS = [
 ]
 
 
+def _day(field: str | Any) -> Any:
+    """The London date of a timestamp as ``YYYY-MM-DD`` text (NULL stays NULL), worked out by the
+    database: a year of cases has a few million of them, too many to convert one by one here."""
+    return Cast(TruncDate(field, tzinfo=clocks.LONDON), CharField())
+
+
 def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
     """One row per complaint received in the period, oldest first, streamed from the database in
     chunks so a year of cases never sits in memory. No names or contact details: the reference
-    leads back to the case for anyone allowed to see it."""
+    leads back to the case for anyone allowed to see it. Dates come from the database as text;
+    working days to resolution are worked out once per (nation, received, resolved) days."""
     calendars = Calendars.load()
     states = dict(State.choices)
     channels = dict(Channel.choices)
@@ -370,88 +379,113 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
     )
     rows = (
         received(start, end)
-        .annotate(escalated=Exists(escalated))
+        .annotate(
+            escalated=Exists(escalated),
+            received_day=_day("received_at"),
+            # clocks.due_date: the London day of the last instant before the stored deadline.
+            due_day=_day(
+                ExpressionWrapper(
+                    F("response_due_at") - Value(dt.timedelta(microseconds=1)),
+                    output_field=DateTimeField(),
+                )
+            ),
+            replied_day=_day("responded_at"),
+            in_time=Case(
+                When(responded_at__isnull=True, then=Value("")),
+                When(responded_at__lte=F("response_due_at"), then=Value("yes")),
+                default=Value("no"),
+                output_field=CharField(),
+            ),
+            resolved_day=_day("resolved_at"),
+            deadlock_day=_day("deadlock_issued_at"),
+            closed_day=_day("closed_at"),
+            withdrawn_day=_day("withdrawn_at"),
+            referred_text=Cast("adr_referred_on", CharField()),
+            accepted_text=Cast("adr_accepted_on", CharField()),
+            court_text=Cast("court_started_on", CharField()),
+        )
         .order_by("received_at", "id")
         .values_list(
             "reference",
-            "received_at",
+            "received_day",
             "channel",
             "category",
             "state",
             "vulnerable",
             "assigned_to__username",
-            "response_due_at",
-            "responded_at",
+            "due_day",
+            "replied_day",
+            "in_time",
             "escalated",
-            "resolved_at",
+            "resolved_day",
             "nation",
-            "deadlock_issued_at",
+            "deadlock_day",
             "cisas_reference",
-            "adr_referred_on",
+            "referred_text",
             "adr_outcome",
-            "adr_accepted_on",
-            "court_started_on",
-            "closed_at",
-            "withdrawn_at",
+            "accepted_text",
+            "court_text",
+            "closed_day",
+            "withdrawn_day",
         )
         .iterator(chunk_size=CHUNK)
     )
+    working_days: dict[tuple[str, str, str], int] = {}
 
-    def day(instant):
-        return clocks.london_date(instant).isoformat() if instant else ""
-
-    def iso(value):
-        return value.isoformat() if value else ""
+    def days_to_resolution(nation: str, received_day: str, resolved_day: str) -> int:
+        key = (nation, received_day, resolved_day)
+        if key not in working_days:
+            working_days[key] = calendars.for_nation(nation).working_days_between(
+                dt.date.fromisoformat(received_day), dt.date.fromisoformat(resolved_day)
+            )
+        return working_days[key]
 
     for (
         reference,
-        received_at,
+        received_day,
         channel,
         category,
         state,
         vulnerable,
         assignee,
-        due_at,
-        responded_at,
+        due_day,
+        replied_day,
+        in_time,
         was_escalated,
-        resolved_at,
+        resolved_day,
         nation,
-        deadlock_at,
+        deadlock_day,
         cisas_reference,
         referred_on,
         outcome,
         accepted_on,
         court_on,
-        closed_at,
-        withdrawn_at,
+        closed_day,
+        withdrawn_day,
     ) in rows:
         yield [
             reference,
-            day(received_at),
+            received_day,
             channels.get(channel, channel),
             categories.get(category, category),
             states.get(state, state),
             STAGE_OF_STATE.get(state, ""),
             "yes" if vulnerable else "no",
             assignee or "",
-            iso(clocks.due_date(due_at)),
-            day(responded_at),
-            "" if responded_at is None else ("yes" if responded_at <= due_at else "no"),
+            due_day or "",
+            replied_day or "",
+            in_time,
             "yes" if was_escalated else "no",
-            day(resolved_at),
-            ""
-            if resolved_at is None
-            else calendars.for_nation(nation).working_days_between(
-                clocks.london_date(received_at), clocks.london_date(resolved_at)
-            ),
-            day(deadlock_at),
+            resolved_day or "",
+            "" if resolved_day is None else days_to_resolution(nation, received_day, resolved_day),
+            deadlock_day or "",
             cisas_reference,
-            iso(referred_on),
+            referred_on or "",
             outcomes.get(outcome, ""),
-            iso(accepted_on),
-            iso(court_on),
-            day(closed_at),
-            day(withdrawn_at),
+            accepted_on or "",
+            court_on or "",
+            closed_day or "",
+            withdrawn_day or "",
         ]
 
 

@@ -325,3 +325,29 @@ def test_the_figures_csv(client, manager, year):
     assert ["Received by channel", "Web form", "4"] in rows
     assert ["Escalations", "To stage 2 (manager)", "2"] in rows
     assert ["CISAS outcome", "Upheld", "1"] in rows
+
+
+@pytest.mark.parametrize(
+    "cell, written",
+    [
+        ("=SUM(A1)", "'=SUM(A1)"),
+        ("+44 1632", "'+44 1632"),
+        ("-5 credit", "'-5 credit"),
+        ("@me", "'@me"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ('=a,"b"', '\'=a,"b"'),
+        ("a=b", "a=b"),
+        ("2024-01-31", "2024-01-31"),
+        ("", ""),
+        (-5, "-5"),
+    ],
+)
+def test_every_cell_that_starts_like_a_formula_is_made_plain_text_wherever_it_is(cell, written):
+    from escalation.views import _csv_response
+
+    for row in ([cell, "x", ""], ["x", cell, ""], ["x", "", cell]):
+        response = _csv_response([row], "t.csv")
+        text = b"".join(response.streaming_content).decode("utf-8-sig")
+        (parsed,) = list(csv.reader(io.StringIO(text, newline="")))
+        assert parsed[row.index(cell)] == written
