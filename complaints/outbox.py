@@ -26,6 +26,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from . import bulk
 from .models import Complaint, EmailTemplate, Letter, OutboundEmail
 from .roles import MANAGERS_GROUP
 
@@ -132,10 +133,12 @@ def email_record(
     return email
 
 
-def email_record_many(emails: list[OutboundEmail]) -> None:
-    """Record a sweep's batch of e-mails with one INSERT; rows already recorded are skipped."""
+def email_record_many(emails: list[dict[str, Any]]) -> None:
+    """Record a sweep's batch of e-mails with one INSERT; rows already recorded (same
+    ``dedupe_key``) are skipped. Each e-mail is a dict of ``OutboundEmail`` columns by attname
+    (``complaint_id``, ``template``, ``to``, ``context``, ``dedupe_key`` ...)."""
     if emails:
-        OutboundEmail.objects.bulk_create(emails, ignore_conflicts=True)
+        bulk.insert_rows(OutboundEmail, emails, ignore_conflicts=True)
         queue_after_commit("complaints.tasks.deliver_outbox")
 
 

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from complaints import clocks, documents, outbox
+from complaints import bulk, clocks, documents, outbox
 from complaints.models import (
     CLOCK_STATES,
     Complaint,
@@ -26,7 +26,6 @@ from complaints.models import (
     EventKind,
     Letter,
     LetterKind,
-    OutboundEmail,
     State,
 )
 from complaints.roles import Actor, Role
@@ -59,19 +58,19 @@ def _alert_managers(
         return
     outbox.email_record_many(
         [
-            OutboundEmail(
-                complaint=complaint,
-                template=EmailTemplate.OVERDUE_ALERT,
-                to=managers,
-                context={
+            {
+                "complaint_id": complaint.pk,
+                "template": EmailTemplate.OVERDUE_ALERT,
+                "to": managers,
+                "context": {
                     **outbox.complaint_email_context(complaint),
                     "assigned_to": _name(complaint.assigned_to),
                     **{name: value(complaint) for name, value in extra.items()},
                 },
-                dedupe_key=key(complaint),
-                created_at=now,
-                next_attempt_at=now,
-            )
+                "dedupe_key": key(complaint),
+                "created_at": now,
+                "next_attempt_at": now,
+            }
             for complaint in complaints
         ]
     )
@@ -106,21 +105,24 @@ def sweep_overdue_replies(*, now: dt.datetime | None = None, batch_size: int = B
         Complaint.objects.filter(id__in=[c.pk for c in batch]).update(
             overdue_flagged_at=now, updated_at=now
         )
-        ComplaintEvent.objects.bulk_create(
-            ComplaintEvent(
-                complaint=complaint,
-                kind=EventKind.OVERDUE,
-                actor_role=Role.SYSTEM,
-                customer_visible=False,
-                text=f"No reply recorded by the end of "
-                f"{complaint.response_due_date:%A %-d %B %Y}, when it was due.",
-                data={
-                    "due_date": complaint.response_due_date.isoformat(),
-                    "state": complaint.state,
-                },
-                created_at=now,
-            )
-            for complaint in batch
+        bulk.insert_rows(
+            ComplaintEvent,
+            [
+                {
+                    "complaint_id": complaint.pk,
+                    "kind": EventKind.OVERDUE,
+                    "actor_role": Role.SYSTEM,
+                    "customer_visible": False,
+                    "text": f"No reply recorded by the end of "
+                    f"{complaint.response_due_date:%A %-d %B %Y}, when it was due.",
+                    "data": {
+                        "due_date": complaint.response_due_date.isoformat(),
+                        "state": complaint.state,
+                    },
+                    "created_at": now,
+                }
+                for complaint in batch
+            ],
         )
         _alert_managers(
             batch, key=lambda c: f"overdue:{c.pk}:{c.stage_started_at.isoformat()}", now=now
@@ -175,37 +177,50 @@ def _issue_clock_deadlock_letters(fired: list[Complaint], now: dt.datetime) -> N
     if not fired:
         return
     signed = documents.signatory(SYSTEM, fired[0])
-    letters = Letter.objects.bulk_create(
-        Letter(
-            complaint=complaint,
-            kind=LetterKind.DEADLOCK,
-            context=documents.deadlock_context(
-                complaint, by=SYSTEM, at=now, final_position="", by_clock=True, signed=signed
-            ),
-            issued_at=now,
+    letter_ids = dict(
+        bulk.insert_rows(
+            Letter,
+            [
+                {
+                    "complaint_id": complaint.pk,
+                    "kind": LetterKind.DEADLOCK,
+                    "context": documents.deadlock_context(
+                        complaint,
+                        by=SYSTEM,
+                        at=now,
+                        final_position="",
+                        by_clock=True,
+                        signed=signed,
+                    ),
+                    "issued_at": now,
+                }
+                for complaint in fired
+            ],
+            returning=("complaint", "id"),
         )
-        for complaint in fired
     )
     outbox.email_record_many(
         [
-            OutboundEmail(
-                complaint=letter.complaint,
-                template=EmailTemplate.DEADLOCK,
-                to=[letter.complaint.email],
-                context={
-                    **outbox.complaint_email_context(letter.complaint),
-                    "cisas_deadline": letter.complaint.cisas_deadline.isoformat(),
+            {
+                "complaint_id": complaint.pk,
+                "template": EmailTemplate.DEADLOCK,
+                "to": [complaint.email],
+                "context": {
+                    **outbox.complaint_email_context(complaint),
+                    "cisas_deadline": complaint.cisas_deadline.isoformat(),
                     "by_clock": True,
                 },
-                letter=letter,
-                dedupe_key=f"deadlock:{letter.complaint_id}",
-                created_at=now,
-                next_attempt_at=now,
-            )
-            for letter in letters
+                "letter_id": letter_ids[complaint.pk],
+                "dedupe_key": f"deadlock:{complaint.pk}",
+                "created_at": now,
+                "next_attempt_at": now,
+            }
+            for complaint in fired
         ]
     )
-    outbox.queue_after_commit("complaints.tasks.render_letters", [letter.pk for letter in letters])
+    outbox.queue_after_commit(
+        "complaints.tasks.render_letters", [letter_ids[complaint.pk] for complaint in fired]
+    )
 
 
 def sweep_auto_close(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
@@ -262,18 +277,21 @@ def sweep_overdue_remedies(*, now: dt.datetime | None = None, batch_size: int = 
         Complaint.objects.filter(id__in=[c.pk for c in batch]).update(
             remedy_overdue_flagged_at=now, updated_at=now
         )
-        ComplaintEvent.objects.bulk_create(
-            ComplaintEvent(
-                complaint=complaint,
-                kind=EventKind.REMEDY,
-                actor_role=Role.SYSTEM,
-                customer_visible=False,
-                text=f"The CISAS remedy was due by {complaint.remedy_due_date:%A %-d %B %Y} "
-                "and has not been recorded as done.",
-                data={"remedy_due_date": complaint.remedy_due_date.isoformat()},
-                created_at=now,
-            )
-            for complaint in batch
+        bulk.insert_rows(
+            ComplaintEvent,
+            [
+                {
+                    "complaint_id": complaint.pk,
+                    "kind": EventKind.REMEDY,
+                    "actor_role": Role.SYSTEM,
+                    "customer_visible": False,
+                    "text": f"The CISAS remedy was due by {complaint.remedy_due_date:%A %-d %B %Y} "
+                    "and has not been recorded as done.",
+                    "data": {"remedy_due_date": complaint.remedy_due_date.isoformat()},
+                    "created_at": now,
+                }
+                for complaint in batch
+            ],
         )
         _alert_managers(
             batch,
