@@ -17,6 +17,9 @@ fontconfig and for the shared FontConfiguration), it prints:
   leaves out time spent waiting for a core while other processes run on this 2-core machine.
 * ``letters/s``: 1000 / mean, i.e. letters per second from one process.
 * ``render_html``: median ms for the HTML version alone (the tracking page's copy of the letter).
+* Where the time goes: the median of each step of ``render_pdf`` over 50 more letters, timed apart
+  (template, HTML parsing, WeasyPrint's ``render()`` = style and layout, ``write_pdf()`` = drawing,
+  font subsetting and compression).
 * RSS (``VmRSS`` from /proc/self/status, MB) before and after rendering 1,000 more letters, and the
   growth: it should stay flat, since nothing is cached per letter.
 * Whether HarfBuzz's subsetter is available (``ctypes.util.find_library("harfbuzz-subset")``) and
@@ -58,6 +61,7 @@ from complaints import letters  # noqa: E402
 
 WARM_UP = 5
 TIMED = 200
+STAGE_RUNS = 50
 SOAK = 1_000
 TARGET_MEDIAN_MS = 60.0
 TARGET_RSS_MB = 150.0
@@ -109,6 +113,29 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def stage_times(runs: int) -> dict[str, float]:
+    """Median ms of each step of ``render_pdf``, timed apart through WeasyPrint's public API: the
+    Django template, HTML parsing, ``render()`` (style cascade, boxes, line breaking and pagination)
+    and ``write_pdf()`` of the laid-out document (drawing the glyphs, font subsetting, zlib)."""
+    font_config, print_css, url_fetcher = letters._weasy()
+    steps: dict[str, list[float]] = {"template": [], "parse": [], "layout": [], "write": []}
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        html = letters._render("deadlock", CONTEXT, inline_css=False)
+        t1 = time.perf_counter()
+        document = weasyprint.HTML(string=html, url_fetcher=url_fetcher)
+        t2 = time.perf_counter()
+        rendered = document.render(
+            stylesheets=[print_css], font_config=font_config, presentational_hints=False
+        )
+        t3 = time.perf_counter()
+        rendered.write_pdf()
+        t4 = time.perf_counter()
+        for step, seconds in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            steps[step].append(seconds * 1000)
+    return {step: round(statistics.median(ms), 2) for step, ms in steps.items()}
+
+
 def main() -> None:
     load_at_start = os.getloadavg()
     harfbuzz_subset_library = ctypes.util.find_library("harfbuzz-subset")
@@ -130,6 +157,8 @@ def main() -> None:
         w0 = time.perf_counter()
         letters.render_html("deadlock", CONTEXT)
         html_ms.append((time.perf_counter() - w0) * 1000)
+
+    stages = stage_times(STAGE_RUNS)
 
     rss_before = rss_mb()
     soak_start = time.perf_counter()
@@ -174,6 +203,10 @@ def main() -> None:
     print(f"  {figures['letters_per_second']:.1f} letters/s from one process")
     print(f"render_html median: {figures['render_html_median_ms']:.2f} ms")
     print(
+        f"where a letter's time goes ({STAGE_RUNS} letters, median ms): "
+        + ", ".join(f"{step} {ms:.1f}" for step, ms in stages.items())
+    )
+    print(
         f"RSS: {rss_before:.1f} MB before, {rss_after:.1f} MB after {SOAK:,} more letters "
         f"(growth {rss_after - rss_before:+.1f} MB; {figures['soak_letters_per_second']:.1f} "
         f"letters/s during the soak)"
@@ -198,6 +231,7 @@ def main() -> None:
                 "letter": {"kind": "deadlock", "pages": pages, "pdf_bytes": len(pdf)},
                 "runs": {"warm_up": WARM_UP, "timed": TIMED, "soak": SOAK},
                 "figures": figures,
+                "stages_median_ms": stages,
                 "targets": {
                     "median_ms": TARGET_MEDIAN_MS,
                     "median_met": median_met,

@@ -68,7 +68,7 @@ PLAN_LINES = 8
 # (name, intended index, batch size the sweep uses by default)
 SWEEPS = (
     ("sweep_overdue_replies", "complaint_overdue_sweep_idx", 500),
-    ("sweep_adr_clock", "complaint_adr_sweep_idx", 100),
+    ("sweep_adr_clock", "complaint_adr_sweep_idx", 500),
     ("sweep_auto_close", "complaint_autoclose_idx", 500),
     ("sweep_overdue_remedies", "complaint_remedy_sweep_idx", 500),
 )
