@@ -79,7 +79,7 @@ def ordered_by(
 @dataclass(frozen=True)
 class Cursor:
     segment: int
-    value: Any  # the row's value of the segment's field (None for an id-only segment)
+    value: Any  # the row's value of the segment's field (None in a null segment)
     id: int
 
 
@@ -176,10 +176,13 @@ class KeysetPaginator:
         per_page: int,
         *,
         count: int | None = None,
+        likely_one_page: bool = False,
     ) -> None:
         """``count``: how many rows the queryset holds, when the caller has counted them already
-        (then it is not counted again)."""
+        (then it is not counted again). ``likely_one_page``: the rows probably fit on one page (a
+        search), so the first page tries one query for both the rows and their count."""
         self.queryset = queryset
+        self.likely_one_page = likely_one_page
         if count is not None:
             self._counted = count
         self.segments = list(segments)
@@ -258,6 +261,11 @@ class KeysetPaginator:
         return list(rows.order_by(*order)[:limit])
 
     def first_page(self) -> KeysetPage:
+        if self.likely_one_page and "_counted" not in self.__dict__:
+            rows = list(self.queryset[: self.per_page + 1])
+            if len(rows) <= self.per_page:
+                self._counted = len(rows)
+                return KeysetPage(self, rows, number=1, has_next=False, has_previous=False)
         if self.count_is_exact and self.count <= self.per_page:
             # All of it fits on one page (a search, a short section): one query, in the
             # queryset's own ORDER BY, which is the segments' order.

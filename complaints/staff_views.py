@@ -59,7 +59,12 @@ def queue(request: HttpRequest) -> HttpResponse:
         now=now,
         **{k: v for k, v in filters.items() if k != "per_page"},
     )
-    paginator = KeysetPaginator(cases, selectors.AWAITING_REPLY_FIRST, filters["per_page"])
+    paginator = KeysetPaginator(
+        cases,
+        selectors.AWAITING_REPLY_FIRST,
+        filters["per_page"],
+        likely_one_page=bool(filters["q"].strip()),
+    )
     page = paginator.get_page(request.GET)
     page.object_list = selectors.with_days_left(page.object_list, now)
     return render(

@@ -173,3 +173,26 @@ def test_more_cases_than_the_count_limit_are_said_to_be_more(client, agent, monk
     client.force_login(agent)
     page = client.get("/staff/", {"per_page": 25}).content.decode()
     assert "More than 10 cases" in page
+
+
+def test_a_search_that_fits_on_one_page_is_counted_from_its_rows(client, agent):
+    bulk_cases(30)
+    client.force_login(agent)
+    client.get("/staff/")
+    with CaptureQueriesContext(connection) as one_page:
+        response = client.get("/staff/", {"q": "Customer 1"})  # 1, 10-19: 11 cases
+    assert len(refs(response)) == 11
+    assert "11 cases match your filters" in response.content.decode()
+    reads = [q for q in one_page if "FROM \"complaints_complaint\"" in q["sql"]]
+    assert len(reads) == 1
+
+
+def test_a_search_with_more_matches_than_a_page_is_counted_and_paged(client, agent):
+    bulk_cases(30)
+    client.force_login(agent)
+    pages = walk(client, "/staff/", {"q": "customer"})
+    assert "30 cases match your filters" in pages[0].content.decode()
+    assert "q=customer" in link(NEXT, pages[0])
+    shown = [ref for page in pages for ref in refs(page)]
+    assert len(shown) == len(set(shown)) == 30
+    assert shown == expected_order(q="customer")
