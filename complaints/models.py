@@ -175,8 +175,10 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
 
     # Personal data (see privacy.py): a manager's legal hold keeps it past the retention period;
     # ``anonymised_at`` says when it was removed (retention, or erasure on request).
-    legal_hold = models.BooleanField(default=False)
-    legal_hold_reason = models.CharField(max_length=500, blank=True)
+    # Defaults in the database too, so rows written by SQL (the bench's seeding, bulk inserts)
+    # need not name these columns.
+    legal_hold = models.BooleanField(default=False, db_default=False)
+    legal_hold_reason = models.CharField(max_length=500, blank=True, default="", db_default="")
     anonymised_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
