@@ -63,6 +63,8 @@ def insert_rows(
         for f in fields
         if f.attname not in given
     }
+    if connection.vendor != "postgresql":
+        return _insert_rows_portably(model, rows, defaults, returning, ignore_conflicts)
     document = json.dumps(
         [{**defaults, **row} for row in rows],
         default=_json_default,
@@ -87,3 +89,22 @@ def insert_rows(
     with connection.cursor() as cursor:
         cursor.execute(sql, [document])
         return cursor.fetchall() if returning else []
+
+
+def _insert_rows_portably(
+    model: type[models.Model],
+    rows: Sequence[dict[str, Any]],
+    defaults: dict[str, Any],
+    returning: Sequence[str],
+    ignore_conflicts: bool,
+) -> list[tuple]:
+    """The same rows through ``bulk_create``, for the embedded demo's SQLite (``make run``)."""
+    objs = model._default_manager.bulk_create(
+        [model(**{**defaults, **row}) for row in rows], ignore_conflicts=ignore_conflicts
+    )
+    if not returning:
+        return []
+    if ignore_conflicts:
+        raise ValueError("returning rows skipped on conflict needs PostgreSQL")
+    names = [model._meta.get_field(name).attname for name in returning]
+    return [tuple(getattr(obj, name) for name in names) for obj in objs]

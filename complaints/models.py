@@ -10,10 +10,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Cast, Coalesce, Lower, Upper
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
@@ -319,21 +318,11 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
                 condition=Q(remedy_due_date__isnull=False, remedy_completed_at__isnull=True),
             ),
             # The staff queue's search (selectors.search_q): UPPER(column::text) LIKE '%TEXT%' on
-            # each of these four, which no B-tree can serve; trigram indexes (pg_trgm) find a
-            # reference, name, e-mail or account number among a million cases without reading
-            # them all. PostgreSQL only (migration 0009 leaves them out on SQLite).
-            *(
-                GinIndex(
-                    OpClass(Upper(Cast(field, models.TextField())), name="gin_trgm_ops"),
-                    name=f"complaint_{short}_trgm_idx",
-                )
-                for field, short in (
-                    ("reference", "ref"),
-                    ("customer_name", "name"),
-                    ("email", "email"),
-                    ("account_number", "account"),
-                )
-            ),
+            # reference, customer_name, email and account_number, which no B-tree can serve:
+            # trigram indexes (pg_trgm) complaint_{ref,name,email,account}_trgm_idx find one
+            # among a million cases without reading them all. Created by migration 0009 on
+            # PostgreSQL only and kept out of the model state, so that SQLite (the embedded demo),
+            # which rebuilds the table on every change of a column, never tries to create them.
             # Retention sweep: WHERE state IN ('closed', 'withdrawn') AND anonymised_at IS NULL
             # AND NOT legal_hold AND COALESCE(closed_at, withdrawn_at) <= cutoff ORDER BY that.
             # Partial, so cases already anonymised or on hold drop out of it.
