@@ -168,11 +168,14 @@ def staff_members() -> QuerySet:
 
 def case_timeline(complaint: Complaint) -> QuerySet[ComplaintEvent]:
     """Every event on the case, oldest first, with who did it and the files that came with it
-    (served by event_timeline_idx; two queries)."""
+    (served by event_timeline_idx; three queries). The few people who acted on a case are read
+    once each, not once per event: a 200-event timeline makes a handful of user objects, not
+    200."""
     return (
         ComplaintEvent.objects.filter(complaint=complaint)
-        .select_related("actor")
-        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .prefetch_related(
+            "actor", Prefetch("attachments", queryset=Attachment.objects.order_by("id"))
+        )
         .order_by("created_at", "id")
     )
 
