@@ -67,8 +67,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    # Its OpClass in index expressions: the search's trigram indexes (complaints.models).
-    "django.contrib.postgres",
     "django_fsm",
     "crispy_forms",
     "crispy_bootstrap5",
