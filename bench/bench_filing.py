@@ -24,6 +24,11 @@ each request and of each whole filing, and errors (any other status, a missing r
 connection error). Every filing is checked in the database afterwards (one complaint per
 confirmation), then the bench's complaints and everything recorded for them are removed again.
 
+A second phase files through the API the way staff log a complaint taken by phone: one request
+per complaint (``POST /api/v1/complaints/``, token auth, JSON), ``--api-clients`` at a time. Each
+request comes from the next of the bench's API accounts (agents with their own tokens), so the
+per-account throttle stays unchanged and is never the limit measured.
+
 Rate limits stay on, unchanged. Each simulated customer comes from its own address, given in
 ``X-Forwarded-For`` as the production proxy gives it (``RATELIMIT_IP_META_KEY``, see the README),
 so the per-address limits count exactly as they would for real customers; at the end one address
@@ -338,6 +343,103 @@ def limit_still_refuses() -> dict[str, Any]:
     return {"send_limit": RATES["send"], "statuses": statuses, "refused": statuses[-1] == 429}
 
 
+# --- Through the API: one request per complaint --------------------------------------------------
+
+API_ACCOUNTS = 64
+
+
+def api_tokens() -> list[str]:
+    """Agents ``bench-api-<n>`` with their API tokens, created once in the bench database."""
+    from django.contrib.auth.models import Group, User
+    from rest_framework.authtoken.models import Token
+
+    from complaints.roles import AGENTS_GROUP
+
+    agents = Group.objects.get_or_create(name=AGENTS_GROUP)[0]
+    keys = []
+    for n in range(API_ACCOUNTS):
+        user, created = User.objects.get_or_create(username=f"bench-api-{n}")
+        if created:
+            user.set_unusable_password()
+            user.save()
+            user.groups.add(agents)
+        keys.append(Token.objects.get_or_create(user=user)[0].key)
+    return keys
+
+
+def run_api_load(clients: int, warm_up: float, seconds: float, first_serial: int) -> dict:
+    """``clients`` threads, each on one keep-alive connection, logging complaints one after
+    another; the figures are the requests that finish within the measured window."""
+    tokens = api_tokens()
+    lock = threading.Lock()
+    serials = iter(range(first_serial, first_serial + 10_000_000))
+    done: list[tuple[float, float, str | None, str]] = []  # (ended, seconds, reference, error)
+    started = time.perf_counter()
+    window_start, window_end = started + warm_up, started + warm_up + seconds
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+        while time.perf_counter() < window_end:
+            with lock:
+                serial = next(serials)
+            body = json.dumps(
+                {
+                    "customer_name": f"Phone Customer {serial}",
+                    "email": f"phone{serial}@example.com",
+                    "phone": "07700 900123",
+                    "account_number": f"{TAG}{serial:09d}",
+                    "category": "service_fault",
+                    "description": "Broadband drops every evening since the engineer's visit.",
+                    "channel": "phone",
+                    "preferred_response": "phone",
+                }
+            )
+            headers = {
+                "Authorization": f"Token {tokens[serial % len(tokens)]}",
+                "Content-Type": "application/json",
+                "Host": HOST,
+            }
+            began = time.perf_counter()
+            reference, error = None, ""
+            try:
+                conn.request("POST", "/api/v1/complaints/", body=body, headers=headers)
+                response = conn.getresponse()
+                text = response.read()
+                if response.status == 201:
+                    reference = json.loads(text)["reference"]
+                else:
+                    error = f"answered {response.status}: {text[:120]!r}"
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+                error = f"{type(exc).__name__}: {exc}"
+            ended = time.perf_counter()
+            with lock:
+                done.append((ended, ended - began, reference, error))
+        conn.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    measured = [d for d in done if window_start <= d[0] < window_end]
+    ms = [d[1] * 1000 for d in measured if not d[3]]
+    errors = [d[3] for d in done if d[3]]
+    return {
+        "clients": clients,
+        "seconds": seconds,
+        "filed_in_window": len(ms),
+        "complaints_per_s": len(ms) / seconds,
+        "request_p50_ms": statistics.median(ms) if ms else None,
+        "request_p95_ms": percentile(ms, 95) if ms else None,
+        "request_max_ms": max(ms) if ms else None,
+        "errors": len(errors),
+        "error_samples": sorted(set(errors))[:5],
+        "references": [d[2] for d in done if d[2]],
+    }
+
+
 # --- Checking and tidying up --------------------------------------------------------------------
 
 
@@ -399,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="customers filing at a time")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured window")
     parser.add_argument("--warm-up", type=float, default=5.0)
+    parser.add_argument(
+        "--api-clients", type=int, default=8, help="staff logging complaints through the API"
+    )
     args = parser.parse_args(argv)
 
     setup_django()
@@ -426,6 +531,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             figures = run_load(args.clients, args.warm_up, args.seconds, first_serial=1)
             results["limit"] = limit_still_refuses()
+            api = run_api_load(args.api_clients, args.warm_up, args.seconds, 5_000_000)
         finally:
             stop_server(server)
             results["server_log_tail"] = log.read_text().splitlines()[-5:]
@@ -433,6 +539,9 @@ def main(argv: list[str] | None = None) -> int:
     references = figures.pop("references")
     results["filing"] = figures
     results["check"] = check_filed(references)
+    api_references = api.pop("references")
+    results["api"] = api
+    results["api_check"] = check_filed(api_references)
     results["removed"] = remove_bench_filings()
     flush_bench_redis()
 
@@ -465,6 +574,21 @@ def main(argv: list[str] | None = None) -> int:
         f"  rate limit still on: {lim['send_limit']} per address; post {len(lim['statuses'])} "
         f"from one address -> last answered {lim['statuses'][-1]}"
     )
+    a, ac = results["api"], results["api_check"]
+    print(
+        f"\nLogging through the API, one request per complaint, {a['clients']} at a time, "
+        f"{a['seconds']:.0f} s measured"
+    )
+    print(f"  complaints filed per second      {a['complaints_per_s']:8.1f}")
+    print(
+        f"  request latency p50 / p95 / max  {a['request_p50_ms']:8.1f} / "
+        f"{a['request_p95_ms']:.1f} / {a['request_max_ms']:.1f} ms"
+    )
+    print(f"  errors                           {a['errors']:8d}  {a['error_samples']}")
+    print(
+        f"  checked: {ac['confirmations']:,} answered 201, {ac['complaints_found']:,} complaints "
+        f"in the database, {ac['acknowledgement_letters']:,} acknowledgement letters"
+    )
     ok_rate = f["complaints_per_s"] >= TARGET_PER_S
     ok_p95 = (f["request_p95_ms"] or 1e9) <= TARGET_P95_MS
     ok_errors = f["errors"] == 0 and c["complaints_found"] == c["confirmations"]
@@ -476,6 +600,21 @@ def main(argv: list[str] | None = None) -> int:
         },
         "request_p95_ms": {"value": f["request_p95_ms"], "target": TARGET_P95_MS, "met": ok_p95},
         "errors": {"value": f["errors"], "target": 0, "met": ok_errors},
+        "api_complaints_per_s": {
+            "value": a["complaints_per_s"],
+            "target": TARGET_PER_S,
+            "met": a["complaints_per_s"] >= TARGET_PER_S,
+        },
+        "api_request_p95_ms": {
+            "value": a["request_p95_ms"],
+            "target": TARGET_P95_MS,
+            "met": (a["request_p95_ms"] or 1e9) <= TARGET_P95_MS,
+        },
+        "api_errors": {
+            "value": a["errors"],
+            "target": 0,
+            "met": a["errors"] == 0 and ac["complaints_found"] == ac["confirmations"],
+        },
     }
 
     def verdict(ok: bool) -> str:
@@ -485,6 +624,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  >= {TARGET_PER_S:.0f} complaints/s: {verdict(ok_rate)}")
     print(f"  request p95 <= {TARGET_P95_MS:.0f} ms: {verdict(ok_p95)}")
     print(f"  no errors: {verdict(ok_errors)}")
+    for name, label in (
+        ("api_complaints_per_s", f">= {TARGET_PER_S:.0f} complaints/s through the API"),
+        ("api_request_p95_ms", f"API request p95 <= {TARGET_P95_MS:.0f} ms"),
+        ("api_errors", "no API errors"),
+    ):
+        print(f"  {label}: {verdict(results['targets'][name]['met'])}")
     print(f"load average before {results['load_before']}, after {results['load_after']}")
 
     RESULTS.mkdir(parents=True, exist_ok=True)
