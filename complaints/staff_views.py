@@ -7,12 +7,15 @@ service decides, and its errors come back as messages or form errors (POST, redi
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import (
     FileResponse,
@@ -22,9 +25,11 @@ from django.http import (
     HttpResponseBadRequest,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -414,6 +419,44 @@ def _timeline(complaint: Complaint) -> list:
     return events
 
 
+EVENT_TEMPLATE = "complaints/staff/_event.html"
+EVENT_HTML_SECONDS = 7 * 24 * 3600
+
+
+@functools.cache
+def _event_template_digest() -> str:
+    """Changes when the entry's template does, so a deployment never serves old markup."""
+    source = get_template(EVENT_TEMPLATE).template.source
+    return hashlib.blake2b(source.encode(), digest_size=6).hexdigest()
+
+
+def timeline_html(complaint: Complaint) -> list[str]:
+    """The case page's timeline entries as HTML, each rendered once and then read from the cache.
+
+    An event never changes, except that anonymising blanks its text; what the entry shows beside
+    the event (its heading, who acted, the attachments) is in the key, with the template's own
+    digest and whether the case is anonymised. A case page with a 200-event timeline costs one
+    cache read instead of 200 template renders; with the cache away it renders them all."""
+    events = _timeline(complaint)
+    anonymised = complaint.anonymised_at.isoformat() if complaint.anonymised_at else ""
+    digest = _event_template_digest()
+    keys = []
+    for event in events:
+        shown = f"{event.heading}\x00{event.author}\x00{anonymised}\x00{complaint.reference}"
+        shown_digest = hashlib.blake2b(shown.encode(), digest_size=8).hexdigest()
+        keys.append(f"staff-event:{digest}:{event.pk}:{shown_digest}")
+    cached = cache.get_many(keys)
+    fresh = {}
+    entries = []
+    for event, key in zip(events, keys, strict=True):
+        if key not in cached:
+            fresh[key] = render_to_string(EVENT_TEMPLATE, {"event": event, "complaint": complaint})
+        entries.append(mark_safe(cached.get(key) or fresh[key]))  # noqa: S308 (our template's)
+    if fresh:
+        cache.set_many(fresh, EVENT_HTML_SECONDS)
+    return entries
+
+
 def _form(name: str, complaint: Complaint, staff=None, **kwargs) -> f.CaseActionForm:
     extra = {"staff": staff} if name == "assign" else {}
     return ACTIONS[name].form(prefix=name, complaint=complaint, **extra, **kwargs)
@@ -457,7 +500,7 @@ def _render_case(
             "days_left": days_left,
             "days_overdue": -days_left if days_left is not None and days_left < 0 else 0,
             "overdue": complaint.is_overdue(now),
-            "timeline": _timeline(complaint),
+            "timeline": timeline_html(complaint),
             "letters": selectors.case_letters(complaint),
             "attachments": selectors.case_attachments(complaint),
             "privacy": {

@@ -627,3 +627,68 @@ def test_the_events_are_unchanged_by_viewing(client, agent, file_complaint):
     client.force_login(agent)
     page(client, complaint)
     assert ComplaintEvent.objects.count() == before
+
+
+# --- The timeline's entries, rendered once ------------------------------------------------------
+
+
+def test_timeline_entries_are_rendered_once_then_served_from_the_cache(
+    client, agent, file_complaint
+):
+    complaint = file_complaint().complaint
+    services.complaint_add_note(complaint=complaint, by=Actor.staff(agent), text="Rang the bank.")
+    client.force_login(agent)
+    first = page(client, complaint)
+    second = page(client, complaint)
+    rendered = [
+        [t.name for t in r.templates].count("complaints/staff/_event.html")
+        for r in (
+            first,
+            second,
+        )
+    ]
+    assert rendered == [2, 0]
+    timeline = [
+        r.content.decode().split('id="timeline-heading"')[1].split("</ol>")[0]
+        for r in (first, second)
+    ]
+    assert timeline[0] == timeline[1]
+    assert "Rang the bank." in timeline[1]
+
+
+def test_a_new_event_and_anonymising_show_at_once_despite_the_cache(client, manager, complaint_in):
+    from complaints import privacy
+
+    complaint = complaint_in(State.CLOSED)
+    services.complaint_add_note(complaint=complaint, by=Actor.staff(manager), text="Rang the bank.")
+    client.force_login(manager)
+    assert "Rang the bank." in page(client, complaint).content.decode()
+    services.complaint_add_note(complaint=complaint, by=Actor.staff(manager), text="Bank replied.")
+    assert "Bank replied." in page(client, complaint).content.decode()
+    privacy.customer_erase(complaint=complaint, by=Actor.staff(manager), reason="By e-mail")
+    html = page(client, complaint).content.decode()
+    assert "Rang the bank." not in html
+    assert "Personal data removed: erased on request. By e-mail" in html
+
+
+def test_action_forms_are_rendered_once_and_each_case_gets_its_own_values(
+    client, manager, complaint_in
+):
+    from complaints.roles import AGENTS_GROUP
+    from complaints.staff_forms import AssignForm, ResolveForm
+    from complaints.templatetags.case_forms import crispy_once
+    from tests.conftest import _user
+
+    first, second = complaint_in(State.CS_TEAM), complaint_in(State.CS_MANAGER)
+    html = crispy_once(ResolveForm(prefix="resolve", complaint=first))
+    assert 'value="cs_team"' in html
+    # Same form, other values: its own markup, not the first one's.
+    assert 'value="cs_manager"' in crispy_once(ResolveForm(prefix="resolve", complaint=second))
+    # The assignee list is part of the form: a new member of staff appears at once.
+    before = crispy_once(AssignForm(prefix="assign", complaint=first))
+    _user("newcomer", AGENTS_GROUP)
+    after = crispy_once(AssignForm(prefix="assign", complaint=first))
+    assert ">newcomer<" not in before and ">newcomer<" in after
+    # A bound form shows what was typed and its errors, never a cached copy.
+    bound = ResolveForm(prefix="resolve", complaint=first, data={"resolve-expected_state": "x"})
+    assert "is-invalid" in crispy_once(bound)
