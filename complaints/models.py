@@ -202,11 +202,14 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             ),
             # ADR sweep: WHERE state IN (clock states) AND deadlock_issued_at IS NULL AND
             # adr_eligible_date <= today ORDER BY adr_eligible_date, id (the order it claims in,
-            # so a batch reads one batch of index entries, not every case due that day).
+            # so a batch reads one batch of index entries, not every case due that day). Also the
+            # managers' "ADR date soon" list and its count, WHERE ... AND (nation = ? AND
+            # adr_eligible_date <= ?) OR ..., from the index alone (hence nation included).
             models.Index(
                 fields=["adr_eligible_date", "id"],
                 name="complaint_adr_sweep_idx",
                 condition=Q(state__in=CLOCK_STATES, deadlock_issued_at__isnull=True),
+                include=["nation"],
             ),
             # Remedy sweep: WHERE remedy_due_date < today AND remedy_completed_at IS NULL AND
             # remedy_overdue_flagged_at IS NULL (the few accepted CISAS remedies outstanding).
@@ -297,15 +300,6 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
                 fields=["court_started_on", "id"],
                 name="complaint_court_section_idx",
                 condition=Q(state=State.COURT),
-            ),
-            # Managers' "ADR date soon" count: WHERE state IN (clock states) AND
-            # deadlock_issued_at IS NULL AND (nation = ? AND adr_eligible_date <= ?) OR ...,
-            # from the index alone (the list itself is read through complaint_adr_sweep_idx).
-            models.Index(
-                fields=["adr_eligible_date"],
-                name="complaint_adr_soon_idx",
-                condition=Q(state__in=CLOCK_STATES, deadlock_issued_at__isnull=True),
-                include=["nation"],
             ),
             # Managers' "remedies due" section and its count: WHERE remedy_due_date IS NOT NULL
             # AND remedy_completed_at IS NULL ORDER BY remedy_due_date, id.

@@ -63,7 +63,7 @@ SECTION_KEYS = tuple(s.key for s in SECTIONS)
 
 def adr_soon_q(today: dt.date, calendars: Calendars) -> Q:
     """Cases whose ADR clock runs out within the next 10 working days of their own nation
-    (served by complaint_adr_sweep_idx for the list, complaint_adr_soon_idx for the count)."""
+    (served by complaint_adr_sweep_idx, list and count)."""
     by_nation = Q()
     limits = []
     for nation in Nation.values:
@@ -93,7 +93,7 @@ def section_filters(now: dt.datetime, calendars: Calendars) -> dict[str, Q]:
 
 def section_counts(now: dt.datetime, calendars: Calendars) -> dict[str, int]:
     """How many cases each section holds: one count per section, each read from an index alone
-    (complaint_queue_idx, complaint_awaiting_reply_idx, complaint_adr_soon_idx, the sections'
+    (complaint_queue_idx, complaint_awaiting_reply_idx, the sections'
     own), a few milliseconds each at a million complaints. One aggregate with a FILTER per
     section would have to read every open case's row."""
     return {
