@@ -133,6 +133,27 @@ def test_a_manager_reassigns_from_the_queue_and_comes_back_to_it(
     )
 
 
+def test_each_rows_assign_list_shows_its_assignee_and_escapes_names(
+    client, manager, agent, cases
+):
+    agent.first_name, agent.last_name = "<b>Al", "O'Neill</b>"
+    agent.save()
+    assigned, unassigned = cases["stage_2"], cases["stage_3"]
+    services.complaint_assign(complaint=assigned, assignee=agent, by=Actor.staff(manager))
+    client.force_login(manager)
+    html = client.get("/staff/escalations/").content.decode()
+
+    def select(case) -> str:
+        return html.split(f'id="assign-{case.pk}">')[1].split("</select>")[0]
+
+    assert f'<option value="{agent.pk}" selected>&lt;b&gt;Al O&#x27;Neill&lt;/b&gt;</option>' in (
+        select(assigned)
+    )
+    assert '<option value="" selected>Nobody</option>' in select(unassigned)
+    assert f'<option value="{agent.pk}">' in select(unassigned)
+    assert "<b>Al" not in html
+
+
 def test_a_reassignment_from_a_stale_page_is_refused(client, manager, agent, agent2, cases):
     case = cases["stage_2"]
     client.force_login(manager)
