@@ -50,7 +50,13 @@ from .models import (
     State,
 )
 from .roles import Actor, Role
-from .services import ComplaintError, require_role, require_text, write_event
+from .services import (
+    ComplaintError,
+    complaints_locked_batches,
+    require_role,
+    require_text,
+    write_event,
+)
 
 ANONYMISED_NAME = "Anonymised"
 ENDED_STATES = (State.CLOSED, State.WITHDRAWN)
@@ -203,16 +209,14 @@ def complaints_anonymise_expired(
     now = now or timezone.now()
     why = f"kept {settings.RETENTION_YEARS} years after the complaint ended (retention policy)"
     done = 0
-    while True:
-        with transaction.atomic():
-            batch = list(
-                _expired(now).select_for_update(skip_locked=True, of=("self",))[:batch_size]
-            )
-            if batch:
-                _anonymise_locked(batch, by=Actor.system(), at=now, why=why)
+
+    def due() -> QuerySet[Complaint]:
+        return _expired(now).select_for_update(skip_locked=True, of=("self",))
+
+    for batch in complaints_locked_batches(due, batch_size):
+        _anonymise_locked(batch, by=Actor.system(), at=now, why=why)
         done += len(batch)
-        if len(batch) < batch_size:
-            return done
+    return done
 
 
 # --- One customer's complaints ----------------------------------------------------------------

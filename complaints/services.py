@@ -16,12 +16,14 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
@@ -840,6 +842,22 @@ def case_view_record(*, complaint: Complaint, by: Actor, via: str) -> None:
 
 
 # --- Batches for the sweeps -------------------------------------------------------------------
+
+
+def complaints_locked_batches(
+    select: Callable[[], QuerySet[Complaint]], batch_size: int
+) -> Iterator[list[Complaint]]:
+    """Yield a sweep's due cases a batch at a time, each batch locked (the query's own ``FOR
+    UPDATE SKIP LOCKED``) inside its own transaction, which commits when the caller asks for the
+    next. Stops when a batch comes back short, or when the caller leaves the loop."""
+    while True:
+        with transaction.atomic():
+            batch = list(select()[:batch_size])
+            if not batch:
+                return
+            yield batch
+        if len(batch) < batch_size:
+            return
 
 
 def complaints_fire_locked_batch(

@@ -10,10 +10,9 @@ next tick picks up again.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -29,24 +28,10 @@ from complaints.models import (
     State,
 )
 from complaints.roles import Actor, Role
-from complaints.services import complaints_fire_locked_batch
+from complaints.services import complaints_fire_locked_batch, complaints_locked_batches
 
 BATCH_SIZE = 500
 SYSTEM = Actor.system()
-
-
-def _locked_batches(select: Callable[[], QuerySet[Complaint]], batch_size: int) -> Iterator[list]:
-    """Yield the due cases a batch at a time, each batch locked (the query's own ``FOR UPDATE
-    SKIP LOCKED``) inside its own transaction, which commits when the caller asks for the next.
-    Stops when a batch comes back short, or when the caller leaves the loop."""
-    while True:
-        with transaction.atomic():
-            batch = list(select()[:batch_size])
-            if not batch:
-                return
-            yield batch
-        if len(batch) < batch_size:
-            return
 
 
 def _alert_managers(
@@ -80,6 +65,38 @@ def _name(user) -> str:
     return (user.get_full_name() or user.get_username()) if user is not None else "nobody"
 
 
+def _flag_batch(
+    batch: list[Complaint],
+    *,
+    flag: str,
+    kind: str,
+    now: dt.datetime,
+    text: Callable[[Complaint], str],
+    data: Callable[[Complaint], dict],
+    key: Callable[[Complaint], str],
+    **extra: Callable[[Complaint], str],
+) -> None:
+    """A flag-once sweep's batch (the caller has locked it): the flag set with one UPDATE, an
+    internal event for each case with one INSERT, and the managers' alerts with another."""
+    Complaint.objects.filter(id__in=[c.pk for c in batch]).update(**{flag: now}, updated_at=now)
+    bulk.insert_rows(
+        ComplaintEvent,
+        [
+            {
+                "complaint_id": complaint.pk,
+                "kind": kind,
+                "actor_role": Role.SYSTEM,
+                "customer_visible": False,
+                "text": text(complaint),
+                "data": data(complaint),
+                "created_at": now,
+            }
+            for complaint in batch
+        ],
+    )
+    _alert_managers(batch, key=key, now=now, **extra)
+
+
 def sweep_overdue_replies(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
     """Flag every case whose stage reply is overdue, exactly once, with an internal event and an
     alert to the managers. Returns how many cases this call flagged."""
@@ -101,31 +118,16 @@ def sweep_overdue_replies(*, now: dt.datetime | None = None, batch_size: int = B
             .select_for_update(skip_locked=True, of=("self",))
         )
 
-    for batch in _locked_batches(due, batch_size):
-        Complaint.objects.filter(id__in=[c.pk for c in batch]).update(
-            overdue_flagged_at=now, updated_at=now
-        )
-        bulk.insert_rows(
-            ComplaintEvent,
-            [
-                {
-                    "complaint_id": complaint.pk,
-                    "kind": EventKind.OVERDUE,
-                    "actor_role": Role.SYSTEM,
-                    "customer_visible": False,
-                    "text": f"No reply recorded by the end of "
-                    f"{complaint.response_due_date:%A %-d %B %Y}, when it was due.",
-                    "data": {
-                        "due_date": complaint.response_due_date.isoformat(),
-                        "state": complaint.state,
-                    },
-                    "created_at": now,
-                }
-                for complaint in batch
-            ],
-        )
-        _alert_managers(
-            batch, key=lambda c: f"overdue:{c.pk}:{c.stage_started_at.isoformat()}", now=now
+    for batch in complaints_locked_batches(due, batch_size):
+        _flag_batch(
+            batch,
+            flag="overdue_flagged_at",
+            kind=EventKind.OVERDUE,
+            now=now,
+            text=lambda c: f"No reply recorded by the end of "
+            f"{c.response_due_date:%A %-d %B %Y}, when it was due.",
+            data=lambda c: {"due_date": c.response_due_date.isoformat(), "state": c.state},
+            key=lambda c: f"overdue:{c.pk}:{c.stage_started_at.isoformat()}",
         )
         flagged += len(batch)
     return flagged
@@ -155,7 +157,7 @@ def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = BATCH_S
             .select_for_update(skip_locked=True)
         )
 
-    for batch in _locked_batches(due, batch_size):
+    for batch in complaints_locked_batches(due, batch_size):
         fired = complaints_fire_locked_batch(
             batch,
             "issue_deadlock_letter",
@@ -239,7 +241,7 @@ def sweep_auto_close(*, now: dt.datetime | None = None, batch_size: int = BATCH_
             .select_for_update(skip_locked=True)
         )
 
-    for batch in _locked_batches(due, batch_size):
+    for batch in complaints_locked_batches(due, batch_size):
         fired = complaints_fire_locked_batch(
             batch,
             "close",
@@ -273,30 +275,16 @@ def sweep_overdue_remedies(*, now: dt.datetime | None = None, batch_size: int = 
             .select_for_update(skip_locked=True, of=("self",))
         )
 
-    for batch in _locked_batches(due, batch_size):
-        Complaint.objects.filter(id__in=[c.pk for c in batch]).update(
-            remedy_overdue_flagged_at=now, updated_at=now
-        )
-        bulk.insert_rows(
-            ComplaintEvent,
-            [
-                {
-                    "complaint_id": complaint.pk,
-                    "kind": EventKind.REMEDY,
-                    "actor_role": Role.SYSTEM,
-                    "customer_visible": False,
-                    "text": f"The CISAS remedy was due by {complaint.remedy_due_date:%A %-d %B %Y} "
-                    "and has not been recorded as done.",
-                    "data": {"remedy_due_date": complaint.remedy_due_date.isoformat()},
-                    "created_at": now,
-                }
-                for complaint in batch
-            ],
-        )
-        _alert_managers(
+    for batch in complaints_locked_batches(due, batch_size):
+        _flag_batch(
             batch,
-            key=lambda c: f"remedy-overdue:{c.pk}",
+            flag="remedy_overdue_flagged_at",
+            kind=EventKind.REMEDY,
             now=now,
+            text=lambda c: f"The CISAS remedy was due by {c.remedy_due_date:%A %-d %B %Y} "
+            "and has not been recorded as done.",
+            data=lambda c: {"remedy_due_date": c.remedy_due_date.isoformat()},
+            key=lambda c: f"remedy-overdue:{c.pk}",
             remedy_due_date=lambda c: c.remedy_due_date.isoformat(),
         )
         flagged += len(batch)
