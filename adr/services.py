@@ -16,7 +16,6 @@ from complaints import clocks, documents, outbox
 from complaints.models import (
     AdrOutcome,
     Complaint,
-    EmailTemplate,
     EventKind,
     LetterKind,
 )
@@ -70,16 +69,9 @@ def complaint_issue_deadlock(
             at=now,
         )
         outbox.email_record(
-            template=EmailTemplate.DEADLOCK,
-            to=[complaint.email],
-            dedupe_key=f"deadlock:{complaint.pk}",
             complaint=complaint,
-            context={
-                **outbox.complaint_email_context(complaint),
-                "cisas_deadline": complaint.cisas_deadline.isoformat(),
-                "by_clock": by.role == Role.SYSTEM,
-            },
             letter=letter,
+            **outbox.deadlock_email(complaint, by_clock=by.role == Role.SYSTEM),
         )
     return complaint
 

@@ -133,6 +133,21 @@ def email_record(
     return email
 
 
+def deadlock_email(complaint: Complaint, *, by_clock: bool) -> dict[str, Any]:
+    """The customer's deadlock e-mail, the same whether a manager or the ADR clock issued the
+    letter: one dedupe key per complaint, so the two can never both send one."""
+    return {
+        "template": EmailTemplate.DEADLOCK,
+        "to": [complaint.email],
+        "dedupe_key": f"deadlock:{complaint.pk}",
+        "context": {
+            **complaint_email_context(complaint),
+            "cisas_deadline": complaint.cisas_deadline.isoformat(),
+            "by_clock": by_clock,
+        },
+    }
+
+
 def email_record_many(emails: list[dict[str, Any]]) -> None:
     """Record a sweep's batch of e-mails with one INSERT; rows already recorded (same
     ``dedupe_key``) are skipped. Each e-mail is a dict of ``OutboundEmail`` columns by attname

@@ -204,16 +204,9 @@ def _issue_clock_deadlock_letters(fired: list[Complaint], now: dt.datetime) -> N
     outbox.email_record_many(
         [
             {
+                **outbox.deadlock_email(complaint, by_clock=True),
                 "complaint_id": complaint.pk,
-                "template": EmailTemplate.DEADLOCK,
-                "to": [complaint.email],
-                "context": {
-                    **outbox.complaint_email_context(complaint),
-                    "cisas_deadline": complaint.cisas_deadline.isoformat(),
-                    "by_clock": True,
-                },
                 "letter_id": letter_ids[complaint.pk],
-                "dedupe_key": f"deadlock:{complaint.pk}",
                 "created_at": now,
                 "next_attempt_at": now,
             }
