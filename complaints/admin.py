@@ -26,6 +26,20 @@ class EventInline(admin.TabularInline):
         return False
 
 
+class AppendOnlyAdmin(admin.ModelAdmin):
+    """For the append-only records (the timeline, the log of who viewed what): listed, never
+    added, changed or deleted from the admin."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Complaint)
 class ComplaintAdmin(admin.ModelAdmin):
     list_display = (
@@ -71,20 +85,11 @@ class ComplaintAdmin(admin.ModelAdmin):
 
 
 @admin.register(ComplaintEvent)
-class ComplaintEventAdmin(admin.ModelAdmin):
+class ComplaintEventAdmin(AppendOnlyAdmin):
     list_display = ("complaint", "created_at", "kind", "actor", "actor_role", "to_state")
     list_filter = ("kind", "actor_role")
     search_fields = ("complaint__reference",)
     list_select_related = ("complaint", "actor")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ClosureDay)
@@ -140,7 +145,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
 
 
 @admin.register(CaseView)
-class CaseViewAdmin(admin.ModelAdmin):
+class CaseViewAdmin(AppendOnlyAdmin):
     """Who looked at whose complaint: read-only, for audits and subject access requests."""
 
     list_display = ("viewed_at", "viewer", "complaint", "via")
@@ -148,12 +153,3 @@ class CaseViewAdmin(admin.ModelAdmin):
     search_fields = ("complaint__reference", "viewer__username")
     list_select_related = ("complaint", "viewer")
     date_hierarchy = "viewed_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
