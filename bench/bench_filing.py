@@ -60,13 +60,13 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
-    RESULTS,
     ROOT,
     collect_static,
     flush_bench_redis,
     machine,
     production_env,
     setup_django,
+    write_results,
 )
 
 HOST = "127.0.0.1"
@@ -642,9 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label}: {verdict(results['targets'][name]['met'])}")
     print(f"load average before {results['load_before']}, after {results['load_after']}")
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "filing.json"
-    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    out = write_results("filing", results)
     print(f"wrote {out}")
     return 0
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import os
 import statistics
@@ -44,12 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import seed as seeding
 from bench.common import (
     BENCH_DB,
-    RESULTS,
     collect_static,
     flush_bench_redis,
     machine,
     production_env,
     setup_django,
+    write_results,
 )
 
 REQUESTS = 200
@@ -435,9 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before {results['load_before']}, after {results['load_after']}")
 
     flush_bench_redis()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "pages.json"
-    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    out = write_results("pages", results)
     print(f"wrote {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
     return 0
 

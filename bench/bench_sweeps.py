@@ -38,7 +38,6 @@ cases. Results are also written to bench/results/sweeps.json.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -52,10 +51,10 @@ from bench import seed as seeding
 from bench.common import (
     BENCH_DB,
     BENCH_REDIS_DB,
-    RESULTS,
     flush_bench_redis,
     machine,
     setup_django,
+    write_results,
 )
 
 NOOP_RUNS = 50
@@ -610,9 +609,7 @@ def main(argv: list[str] | None = None) -> int:
             f"VACUUM ANALYZE ({time.perf_counter() - started:.1f} s)"
         )
     connection.close()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "sweeps.json"
-    out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    out = write_results("sweeps", results)
     print(f"\nRedis db {BENCH_REDIS_DB} flushed ({flushed} keys); results written to {out}")
     return 0
 

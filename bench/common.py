@@ -140,3 +140,15 @@ def machine() -> dict[str, object]:
         "postgresql": pg_version,
         "shared_buffers": shared_buffers,
     }
+
+
+def write_results(name: str, results: dict) -> Path:
+    """Write a benchmark's figures to bench/results/<name>.json (whole, or not at all)."""
+    import json
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    tmp.replace(out)
+    return out
