@@ -42,7 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import seed as seeding
 from bench.common import (
-    BENCH_DB,
     collect_static,
     flush_bench_redis,
     machine,
@@ -292,13 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     from complaints.staff_forms import last_twelve_months
 
     results: dict[str, Any] = {"n": args.n, "requests": args.requests, "load_before": load()}
-    have = seeding.seeded_count()
-    if have == args.n:
-        print(f"reusing {BENCH_DB}: {have:,} seeded complaints")
-        results["seed"] = {"reused": True}
-    else:
-        print(f"seeding {BENCH_DB} with {args.n:,} complaints (it held {have:,}) ...")
-        results["seed"] = {"reused": False, **seeding.seed(args.n, do_reset=True)}
+    results["seed"] = seeding.ensure_seeded(args.n)
     seeding.remove_newly_due()
 
     agent, manager = staff_users()

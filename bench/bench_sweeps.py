@@ -49,7 +49,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import seed as seeding
 from bench.common import (
-    BENCH_DB,
     BENCH_REDIS_DB,
     flush_bench_redis,
     machine,
@@ -460,13 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     flush_bench_redis()
 
     # --- Data ----------------------------------------------------------------------------------
-    have = seeding.seeded_count()
-    if have == args.n:
-        print(f"reusing {BENCH_DB}: {have:,} seeded complaints")
-        results["seed"] = {"reused": True}
-    else:
-        print(f"seeding {BENCH_DB} with {args.n:,} complaints (it held {have:,}) ...")
-        results["seed"] = {"reused": False, **seeding.seed(args.n, do_reset=True)}
+    results["seed"] = seeding.ensure_seeded(args.n)
     leftover = seeding.remove_newly_due()
     if leftover:
         print(f"removed {leftover:,} newly due cases left by an earlier run (then VACUUM ANALYZE)")

@@ -543,6 +543,17 @@ def add_newly_due(k: int, *, now: dt.datetime | None = None, spread_days: int = 
         return [row[0] for row in cursor.fetchall()]
 
 
+def ensure_seeded(n: int) -> dict:
+    """The bench database with exactly ``n`` seeded complaints: reused when it has them, seeded
+    afresh otherwise. Returns what a benchmark records about it."""
+    have = seeded_count()
+    if have == n:
+        print(f"reusing {BENCH_DB}: {have:,} seeded complaints")
+        return {"reused": True}
+    print(f"seeding {BENCH_DB} with {n:,} complaints (it held {have:,}) ...")
+    return {"reused": False, **seed(n, do_reset=True)}
+
+
 def remove_newly_due(*, vacuum: bool = True) -> int:
     """Delete the "newly due" cases ``add_newly_due`` added (``D`` account numbers) with the
     letters, e-mails and events the sweeps recorded for them, so the next run starts from the same
