@@ -147,3 +147,16 @@ def test_a_nul_byte_in_the_address_is_not_found(browser, agent, address):
 def test_a_nul_byte_in_the_query_string_is_a_bad_request(browser, agent, query):
     browser.force_login(agent)
     assert browser.get(f"/staff/?{query}").status_code == 400
+
+
+def test_the_api_answers_nul_bytes_in_its_own_way(agent, file_complaint):
+    """The API's contract holds: parameters an operation ignores stay ignored, and a bad filter is
+    a 400 in the API's JSON form, not the pages' HTML one."""
+    complaint = file_complaint().complaint
+    token = Token.objects.create(user=agent).key
+    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    events = api.get(f"/api/v1/complaints/{complaint.reference}/events/?overdue=%00")
+    assert events.status_code == 200
+    listed = api.get("/api/v1/complaints/?state=cs_team%00")
+    assert listed.status_code == 400
+    assert listed["Content-Type"] == "application/json"
