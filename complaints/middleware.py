@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -61,7 +61,13 @@ class StaffIdleTimeoutMiddleware:
             request.staff_idle_timeout = timeout
         response = self.get_response(request)
         # After the view, so that signing in counts as activity and signing out leaves no trace.
-        if getattr(request, "user", None) is not None and request.user.is_authenticated:
+        # Only for a user signed in by this session: an API client authenticated by its token
+        # has none, and writing one would add a session row and a cookie to every API call.
+        if (
+            getattr(request, "user", None) is not None
+            and request.user.is_authenticated
+            and SESSION_KEY in request.session
+        ):
             request.session[LAST_ACTIVITY_KEY] = now
             # The stored session outlives the timeout by an hour only so that this middleware,
             # not a silently empty session, signs the user out and can tell them why.

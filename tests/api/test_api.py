@@ -54,6 +54,18 @@ def test_a_user_without_a_complaints_role_is_403(outsider):
     assert set(response.json()) == {"detail", "code"}
 
 
+def test_token_requests_leave_no_session_behind(agent):
+    """A CRM calling the API all day must not add a session row (and a cookie) per request."""
+    from django.contrib.sessions.models import Session
+
+    client = api(agent)
+    assert client.get(URL).status_code == 200
+    response = client.post(URL, NEW, format="json")
+    assert response.status_code == 201
+    assert "sessionid" not in response.cookies
+    assert Session.objects.count() == 0
+
+
 def test_create_api_token_prints_a_working_token(agent, capsys):
     call_command("create_api_token", "agent")
     token = capsys.readouterr().out.strip()
