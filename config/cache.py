@@ -33,6 +33,20 @@ def _warn(exc: Exception) -> None:
 
 
 class FailSoftRedisCacheClient(RedisCacheClient):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key=None, *, write=False):
+        # Django builds a new redis.Redis for every cache call, and redis-py fills its table of
+        # response callbacks each time: about half the CPU of a rate-limit check. One client per
+        # connection pool serves every call, as thread-safe as the pool under it.
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))  # pools live as long as this object
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
     def add(self, key, value, timeout) -> bool:
         try:
             return super().add(key, value, timeout)
