@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run as a plain script, so the project root is not on sys.path by itself.
 sys.path.insert(0, str(ROOT))
 _calendar = importlib.import_module("complaints.calendar")
+cpu_reference_ms = importlib.import_module("bench.common").cpu_reference_ms
 WorkingDayCalendar = _calendar.WorkingDayCalendar
 calendar_for = _calendar.calendar_for
 
@@ -168,9 +169,10 @@ def main() -> None:
     sample = [(rng.choice(dates), rng.randint(1, 120)) for _ in range(2_000)]
     mismatches = [(d, n) for d, n in sample if add(d, n) != nth(d, n)]
 
+    cpu_reference = cpu_reference_ms()
     print(
         f"complaints.calendar benchmark ({NATION}; Python {platform.python_version()}, "
-        f"holidays {holidays.__version__})"
+        f"holidays {holidays.__version__}; CPU reference {cpu_reference} ms)"
     )
     print()
     print(f"{'figure':<40}{'µs/call':>14}")
@@ -204,6 +206,7 @@ def main() -> None:
     payload = {
         "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
+        "cpu_reference_ms": cpu_reference,
         "holidays": holidays.__version__,
         "machine": platform.machine(),
         "nation": NATION,

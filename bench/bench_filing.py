@@ -528,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"] = info
     print(
         f"machine: {info['nproc']} CPUs ({info['cpu_model']}), PostgreSQL {info['postgresql']}, "
-        f"Python {info['python']}; {info['complaints']:,} complaints in the database"
+        f"Python {info['python']}, CPU reference {info['cpu_reference_ms']} ms; "
+        f"{info['complaints']:,} complaints in the database"
     )
 
     with tempfile.TemporaryDirectory(prefix="bench-filing-") as tmp:

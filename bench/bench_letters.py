@@ -57,6 +57,7 @@ import weasyprint  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 from weasyprint.text import ffi as weasy_ffi  # noqa: E402
 
+from bench.common import cpu_reference_ms  # noqa: E402
 from complaints import letters  # noqa: E402
 
 WARM_UP = 5
@@ -138,6 +139,7 @@ def stage_times(runs: int) -> dict[str, float]:
 
 def main() -> None:
     load_at_start = os.getloadavg()
+    cpu_reference = cpu_reference_ms()
     harfbuzz_subset_library = ctypes.util.find_library("harfbuzz-subset")
     harfbuzz_subset_loaded = weasy_ffi.harfbuzz_subset is not None
 
@@ -187,7 +189,8 @@ def main() -> None:
     print(
         f"complaints.letters benchmark: deadlock letter ({pages} pages, {len(pdf):,} bytes); "
         f"Python {platform.python_version()}, WeasyPrint {weasyprint.__version__}, "
-        f"{os.cpu_count()} CPUs, load average at start {load_at_start[0]:.2f}"
+        f"{os.cpu_count()} CPUs, load average at start {load_at_start[0]:.2f}, "
+        f"CPU reference {cpu_reference} ms"
     )
     print(
         f"harfbuzz-subset: {harfbuzz_subset_library or 'NOT FOUND'}; "
@@ -225,6 +228,7 @@ def main() -> None:
                 "weasyprint": weasyprint.__version__,
                 "machine": platform.machine(),
                 "cpus": os.cpu_count(),
+                "cpu_reference_ms": cpu_reference,
                 "load_average_at_start": [round(x, 2) for x in load_at_start],
                 "harfbuzz_subset_library": harfbuzz_subset_library,
                 "harfbuzz_subset_loaded": harfbuzz_subset_loaded,

@@ -306,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"] = info
     print(
         f"machine: {info['nproc']} CPUs ({info['cpu_model']}), PostgreSQL {info['postgresql']} "
-        f"(shared_buffers {info['shared_buffers']}), Python {info['python']}"
+        f"(shared_buffers {info['shared_buffers']}), Python {info['python']}, "
+        f"CPU reference {info['cpu_reference_ms']} ms"
     )
     print(f"data: {info['complaints']:,} complaints, {info['open_complaints']:,} open")
     print(f"load average before: {results['load_before']}")

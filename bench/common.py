@@ -11,6 +11,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +125,27 @@ def nproc() -> int:
         return os.cpu_count() or 0
 
 
+def _reference_work() -> int:
+    rows = [{"id": i, "ref": f"CMP-2026-{i:06d}", "n": i * 7919 % 1000} for i in range(40_000)]
+    rows.sort(key=lambda row: (row["n"], row["ref"]))
+    return sum(len(row["ref"]) for row in rows if row["n"] % 3)
+
+
+def cpu_reference_ms(rounds: int = 7) -> float:
+    """The host's speed: CPU milliseconds for a fixed pure-Python workload (building dicts,
+    formatting strings, sorting), best of ``rounds``; lower is faster.
+
+    The same virtual machine has run the same code two and a half times slower on one day than on
+    another, with nothing else running. Every benchmark prints this figure beside its own, so a
+    slower host can be told from a slower portal, and figures from two runs compared."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        _reference_work()
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 1)
+
+
 def machine() -> dict[str, object]:
     """The machine and database the figures were taken on (needs ``setup_django()`` first)."""
     from django.db import connection
@@ -137,6 +159,7 @@ def machine() -> dict[str, object]:
         "nproc": nproc(),
         "cpu_model": cpu_model(),
         "python": platform.python_version(),
+        "cpu_reference_ms": cpu_reference_ms(),
         "postgresql": pg_version,
         "shared_buffers": shared_buffers,
     }
