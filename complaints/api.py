@@ -208,7 +208,9 @@ class ComplaintViewSet(
         data = dict(serializer.validated_data)
         filed = services.complaint_file(by=_actor(request), **data)
         # The tracking link's secret goes to the customer by e-mail only, never to the API client.
-        return self._respond(filed.complaint, status.HTTP_201_CREATED)
+        # The complaint as filed, not read back: nobody is assigned to it yet, and its letters
+        # (the acknowledgement) are one query through the relation.
+        return Response(self.get_serializer(filed.complaint).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="The complaint's timeline, oldest first",

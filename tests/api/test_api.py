@@ -118,6 +118,17 @@ def test_logging_a_phone_complaint_returns_201_with_the_contract_fields(agent):
     assert "tracking" not in str(body), "the customer's secret never goes to the API client"
 
 
+def test_the_201_body_is_what_reading_the_complaint_back_returns(agent):
+    client = api(agent)
+    created = client.post(
+        URL, {**NEW, "received_at": "2026-11-24T16:30:00.123456+00:00"}, format="json"
+    )
+    assert created.status_code == 201, created.json()
+    read = client.get(f"{URL}{created.json()['reference']}/")
+    assert read.status_code == 200
+    assert created.json() == read.json()
+
+
 def test_bad_input_is_400_with_field_errors_and_writes_nothing(agent):
     response = api(agent).post(
         URL,
