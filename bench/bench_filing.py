@@ -46,6 +46,7 @@ import json
 import math
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -92,6 +93,54 @@ def load() -> list[float]:
 
 
 # --- The server ---------------------------------------------------------------------------------
+
+
+def cpu_snapshot() -> tuple[float, float]:
+    """(CPU seconds the whole machine has been busy, CPU seconds of this process, the load
+    generator) so far. Busy is everything but idle and I/O wait in /proc/stat, so it counts
+    gunicorn's workers, PostgreSQL, Redis and this script alike, including processes that exit
+    meanwhile (gunicorn recycles a worker after max_requests)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(x) for x in stat.readline().split()[1:9]]
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return busy / os.sysconf("SC_CLK_TCK"), usage.ru_utime + usage.ru_stime
+
+
+def cpu_figures(
+    before: tuple[float, float], after: tuple[float, float], seconds: float, filed: int
+) -> dict[str, float | None]:
+    """Where the CPU went in the measured window, in CPU milliseconds per complaint filed."""
+    busy, own = after[0] - before[0], after[1] - before[1]
+    per = (lambda x: round(x * 1000 / filed, 1)) if filed else (lambda x: None)
+    return {
+        "busy_percent": round(100 * busy / (seconds * (os.cpu_count() or 1)), 1),
+        "ms_per_complaint": per(busy),
+        "server_ms_per_complaint": per(busy - own),
+        "load_generator_ms_per_complaint": per(own),
+    }
+
+
+def measure_window(warm_up: float, seconds: float, into: dict) -> threading.Thread:
+    """A thread that takes CPU snapshots at the start and the end of the measured window."""
+
+    def run() -> None:
+        time.sleep(warm_up)
+        into["before"] = cpu_snapshot()
+        time.sleep(seconds)
+        into["after"] = cpu_snapshot()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def print_cpu(cpu: dict[str, float | None]) -> None:
+    print(
+        f"  CPU per complaint                {cpu['ms_per_complaint']:8.1f} ms: gunicorn, "
+        f"PostgreSQL and Redis {cpu['server_ms_per_complaint']} ms, this load generator "
+        f"{cpu['load_generator_ms_per_complaint']} ms (both cores {cpu['busy_percent']} % busy)"
+    )
 
 
 def server_env(static_root: str, media_root: str) -> dict[str, str]:
@@ -288,8 +337,10 @@ def run_load(clients: int, warm_up: float, seconds: float, first_serial: int) ->
                     }
                 )
 
+    cpu: dict[str, tuple[float, float]] = {}
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
-    for thread in threads:
+    threads.append(measure_window(warm_up, seconds, cpu))
+    for thread in threads[:-1]:
         thread.start()
     for thread in threads:
         thread.join()
@@ -322,6 +373,7 @@ def run_load(clients: int, warm_up: float, seconds: float, first_serial: int) ->
         },
         "errors": len(errors),
         "error_samples": sorted({f["error"] for f in errors})[:5],
+        "cpu": cpu_figures(cpu["before"], cpu["after"], seconds, len(ok)),
         "references": [f["reference"] for f in filings if f["reference"]],
     }
 
@@ -427,8 +479,10 @@ def run_api_load(clients: int, warm_up: float, seconds: float, first_serial: int
                 done.append((ended, ended - began, reference, error))
         conn.close()
 
+    cpu: dict[str, tuple[float, float]] = {}
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
-    for thread in threads:
+    threads.append(measure_window(warm_up, seconds, cpu))
+    for thread in threads[:-1]:
         thread.start()
     for thread in threads:
         thread.join()
@@ -445,6 +499,7 @@ def run_api_load(clients: int, warm_up: float, seconds: float, first_serial: int
         "request_max_ms": max(ms) if ms else None,
         "errors": len(errors),
         "error_samples": sorted(set(errors))[:5],
+        "cpu": cpu_figures(cpu["before"], cpu["after"], seconds, len(ms)),
         "references": [d[2] for d in done if d[2]],
     }
 
@@ -574,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (p50, p95) in f["by_step_p50_p95_ms"].items():
         print(f"    {name:<16} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms")
     print(f"  errors                           {f['errors']:8d}  {f['error_samples']}")
+    print_cpu(f["cpu"])
     c = results["check"]
     print(
         f"  checked: {c['confirmations']:,} confirmations, {c['complaints_found']:,} complaints "
@@ -596,6 +652,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{a['request_p95_ms']:.1f} / {a['request_max_ms']:.1f} ms"
     )
     print(f"  errors                           {a['errors']:8d}  {a['error_samples']}")
+    print_cpu(a["cpu"])
     print(
         f"  checked: {ac['confirmations']:,} answered 201, {ac['complaints_found']:,} complaints "
         f"in the database, {ac['acknowledgement_letters']:,} acknowledgement letters"
