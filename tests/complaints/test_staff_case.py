@@ -67,6 +67,8 @@ def test_it_shows_the_customer_the_complaint_and_the_dates(client, agent, file_c
     assert "I was charged twice for October." in html
     assert "15 working days left" in html
     assert f"{complaint.adr_eligible_date:%-d %b %Y}" in html
+    # Said of a date to come, not as though the letter had already gone.
+    assert "the deadlock letter goes out automatically that day" in html
     assert "Acknowledgement (PDF)" in html
     assert f'href="/staff/letters/{complaint.letters.get().pk}.pdf" download' in html
     # Nothing a strict Content Security Policy would block.
