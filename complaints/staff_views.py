@@ -28,6 +28,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import MONTHS_3
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
@@ -53,6 +54,22 @@ from .roles import Actor, Role
 # --- The queue ------------------------------------------------------------------------------------
 
 
+def _queue_rows(cases: list[Complaint]) -> list[Complaint]:
+    """What each row of the queue shows that the template would otherwise work out per row:
+    its case page's URL (one reverse() for the page, not two per row) and the date received.
+    A page of 100 rows spent a third of its time on these."""
+    placeholder = "CMP-0000-000000"
+    case_url = reverse("staff:case", args=[placeholder])
+    action_url = reverse("staff:case_action", args=[placeholder])
+    months = {n: str(name).title() for n, name in MONTHS_3.items()}  # as date:"M" gives them
+    for case in cases:
+        case.case_url = case_url.replace(placeholder, case.reference)
+        case.action_url = action_url.replace(placeholder, case.reference)
+        received = case.received_date
+        case.received_label = f"{received.day} {months[received.month]} {received.year}"
+    return cases
+
+
 @require_GET
 @staff_required
 def queue(request: HttpRequest) -> HttpResponse:
@@ -71,11 +88,12 @@ def queue(request: HttpRequest) -> HttpResponse:
         likely_one_page=bool(filters["q"].strip()),
     )
     page = paginator.get_page(request.GET)
-    page.object_list = selectors.with_days_left(page.object_list, now)
+    page.object_list = _queue_rows(selectors.with_days_left(page.object_list, now))
     return render(
         request,
         "complaints/queue.html",
         {
+            "next_url": request.get_full_path(),
             "form": form,
             "filters": filters,
             "filtered": any(filters[k] != v for k, v in f.QueueFilterForm.DEFAULTS.items()),
