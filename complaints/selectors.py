@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -51,10 +52,19 @@ def with_overdue(cases: QuerySet[Complaint], now: dt.datetime) -> QuerySet[Compl
     )
 
 
+WHOLE_REFERENCE = re.compile(r"CMP-\d{4}-\d{6,}", re.IGNORECASE)
+
+
 def search_q(text: str) -> Q:
     """Reference, customer name, e-mail or account number; any part of each (served by the
-    complaint_*_trgm_idx trigram indexes on PostgreSQL)."""
+    complaint_*_trgm_idx trigram indexes on PostgreSQL).
+
+    A whole reference, what a customer on the phone reads out, is looked up by the reference's
+    unique index: every reference of a year shares most of its trigrams, so the trigram index
+    would read the posting lists of hundreds of thousands of cases to find one."""
     text = text.strip()
+    if WHOLE_REFERENCE.fullmatch(text):
+        return Q(reference=text.upper())
     return (
         Q(reference__icontains=text)
         | Q(customer_name__icontains=text)

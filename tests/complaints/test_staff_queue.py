@@ -172,6 +172,18 @@ def test_search_finds_a_case_by_reference_name_email_or_account(
     assert refs(response) == [wanted.reference]
 
 
+def test_a_whole_reference_is_looked_up_by_the_reference_itself(client, agent, file_complaint):
+    wanted = logged(agent, file_complaint, 2)
+    logged(agent, file_complaint, 3)
+    client.force_login(agent)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/staff/", {"q": f"  {wanted.reference.lower()} "})
+    assert refs(response) == [wanted.reference]
+    search = next(q["sql"] for q in queries if 'FROM "complaints_complaint"' in q["sql"])
+    assert f"\"complaints_complaint\".\"reference\" = '{wanted.reference}'" in search
+    assert "LIKE" not in search  # the unique index, not the trigram indexes
+
+
 def test_search_across_all_cases_finds_a_closed_one(client, agent, complaint_in):
     closed = complaint_in(State.CLOSED)
     client.force_login(agent)
