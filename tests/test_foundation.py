@@ -190,6 +190,11 @@ def test_seed_demo_is_idempotent_and_its_logins_work(client):
     assert Complaint.objects.count() == complaints > 5
     assert sum(c.events.count() for c in Complaint.objects.all()) == events
     assert User.objects.filter(username__in=["agent", "manager", "admin"]).count() == 3
+    # Who filed each, as its timeline says: the customer on the web form, an agent otherwise.
+    for complaint in Complaint.objects.all():
+        filed = complaint.events.get(kind="filed")
+        assert (filed.actor_role == "customer") == (complaint.channel == "web"), complaint
+        assert (filed.actor is None) == (complaint.channel == "web"), complaint
     for username, password, landing in (
         ("agent", "demo-agent-2026", "/staff/"),
         ("manager", "demo-manager-2026", "/staff/"),

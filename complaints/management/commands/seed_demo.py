@@ -126,7 +126,9 @@ class Command(BaseCommand):
             if Complaint.objects.filter(email=email).exists():
                 continue
             filed = services.complaint_file(
-                by=agent,
+                # A web-form complaint is the customer's own; staff log the phone, e-mail and
+                # letter ones.
+                by=Actor.customer() if channel == Channel.WEB else agent,
                 customer_name=name,
                 email=email,
                 phone="07700 900123",
