@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import math
 import os
 import re
 import resource
@@ -54,17 +53,21 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import seed as seeding
 from bench.common import (
     ROOT,
     collect_static,
     flush_bench_redis,
+    load_average,
     machine,
+    percentile,
     production_env,
     setup_django,
     write_results,
@@ -80,16 +83,6 @@ CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 TOKEN_RE = re.compile(r'name="token" value="([^"]+)"')
 REFERENCE_RE = re.compile(r"CMP-\d{4}-\d{6,}")
 STEPS = ("about", "about_post", "complaint_post", "support_post", "check", "send", "sent")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 # --- The server ---------------------------------------------------------------------------------
@@ -121,18 +114,24 @@ def cpu_figures(
     }
 
 
-def measure_window(warm_up: float, seconds: float, into: dict) -> threading.Thread:
-    """A thread that takes CPU snapshots at the start and the end of the measured window."""
+def run_clients(worker: Callable[[], None], clients: int, warm_up: float, seconds: float) -> dict:
+    """Run ``clients`` threads of ``worker`` (each stops itself at the window's end) and return
+    the CPU snapshots taken at the start and the end of the measured window."""
+    cpu: dict[str, tuple[float, float]] = {}
 
-    def run() -> None:
+    def measure() -> None:
         time.sleep(warm_up)
-        into["before"] = cpu_snapshot()
+        cpu["before"] = cpu_snapshot()
         time.sleep(seconds)
-        into["after"] = cpu_snapshot()
+        cpu["after"] = cpu_snapshot()
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    threads = [threading.Thread(target=measure, daemon=True)]
+    threads += [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return cpu
 
 
 def print_cpu(cpu: dict[str, float | None]) -> None:
@@ -337,13 +336,7 @@ def run_load(clients: int, warm_up: float, seconds: float, first_serial: int) ->
                     }
                 )
 
-    cpu: dict[str, tuple[float, float]] = {}
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
-    threads.append(measure_window(warm_up, seconds, cpu))
-    for thread in threads[:-1]:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    cpu = run_clients(worker, clients, warm_up, seconds)
 
     measured = [f for f in filings if window_start <= f["ended"] < window_end]
     ok = [f for f in measured if not f["error"]]
@@ -479,13 +472,7 @@ def run_api_load(clients: int, warm_up: float, seconds: float, first_serial: int
                 done.append((ended, ended - began, reference, error))
         conn.close()
 
-    cpu: dict[str, tuple[float, float]] = {}
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
-    threads.append(measure_window(warm_up, seconds, cpu))
-    for thread in threads[:-1]:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    cpu = run_clients(worker, clients, warm_up, seconds)
     measured = [d for d in done if window_start <= d[0] < window_end]
     ms = [d[1] * 1000 for d in measured if not d[3]]
     errors = [d[3] for d in done if d[3]]
@@ -523,38 +510,8 @@ def check_filed(references: list[str]) -> dict[str, int]:
 
 def remove_bench_filings() -> int:
     """Delete the complaints this bench filed (``F`` account numbers) and every row that refers
-    to them. The timeline is append-only (a trigger refuses DELETE): in this bench database
-    only, and only for these rows, the transaction skips triggers, as bench/seed.py does."""
-    from django.db import connection, transaction
-
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE bench_filed ON COMMIT DROP AS SELECT id FROM "
-            f"complaints_complaint WHERE account_number LIKE '{TAG}%%'"
-        )
-        cursor.execute("SELECT count(*) FROM bench_filed")
-        (removed,) = cursor.fetchone()
-        if removed:
-            cursor.execute("SET LOCAL session_replication_role = replica")
-            # Every table with a foreign key to a complaint, children of children first.
-            cursor.execute(
-                """
-                SELECT cl.relname, a.attname
-                FROM pg_constraint c
-                JOIN pg_class cl ON cl.oid = c.conrelid
-                JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
-                WHERE c.contype = 'f' AND c.confrelid = 'complaints_complaint'::regclass
-                """
-            )
-            children = cursor.fetchall()
-            for table, column in sorted(children, key=lambda t: t[0] != "complaints_attachment"):
-                cursor.execute(
-                    f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT id FROM bench_filed)'
-                )
-            cursor.execute(
-                "DELETE FROM complaints_complaint WHERE id IN (SELECT id FROM bench_filed)"
-            )
-    return removed
+    to them."""
+    return seeding.remove_complaints(TAG)
 
 
 # --- Main ---------------------------------------------------------------------------------------
@@ -573,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_django()
     from complaints.models import Complaint
 
-    results: dict[str, Any] = {"load_before": load()}
+    results: dict[str, Any] = {"load_before": load_average()}
     removed = remove_bench_filings()
     if removed:
         print(f"removed {removed:,} complaints left by an earlier run")
@@ -600,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stop_server(server)
             results["server_log_tail"] = log.read_text().splitlines()[-5:]
-    results["load_after"] = load()
+    results["load_after"] = load_average()
     references = figures.pop("references")
     results["filing"] = figures
     results["check"] = check_filed(references)

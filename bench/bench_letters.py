@@ -57,7 +57,7 @@ import weasyprint  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 from weasyprint.text import ffi as weasy_ffi  # noqa: E402
 
-from bench.common import cpu_reference_ms  # noqa: E402
+from bench.common import cpu_reference_ms, percentile  # noqa: E402
 from complaints import letters  # noqa: E402
 
 WARM_UP = 5
@@ -107,11 +107,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def stage_times(runs: int) -> dict[str, float]:
@@ -172,7 +167,7 @@ def main() -> None:
     mean = statistics.fmean(wall)
     figures = {
         "median_ms": round(statistics.median(wall), 2),
-        "p95_ms": round(percentile(wall, 0.95), 2),
+        "p95_ms": round(percentile(wall, 95), 2),
         "mean_ms": round(mean, 2),
         "min_ms": round(min(wall), 2),
         "cpu_median_ms": round(statistics.median(cpu), 2),

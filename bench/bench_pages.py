@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
-import os
 import statistics
 import sys
 import tempfile
@@ -44,7 +42,9 @@ from bench import seed as seeding
 from bench.common import (
     collect_static,
     flush_bench_redis,
+    load_average,
     machine,
+    percentile,
     production_env,
     setup_django,
     write_results,
@@ -58,17 +58,6 @@ REPORT_TARGET_S = 2.0
 TIMELINE_EVENTS = 200
 TIMELINE_ACCOUNT = "T000000200"  # marks the bench's own case with a 200-event timeline
 DEEP_ROWS = 50_000  # how far in a "deep" page is, at most
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 # --- Data ---------------------------------------------------------------------------------------
@@ -290,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     from complaints.models import OPEN_STATES, Complaint
     from complaints.staff_forms import last_twelve_months
 
-    results: dict[str, Any] = {"n": args.n, "requests": args.requests, "load_before": load()}
+    results: dict[str, Any] = {
+        "n": args.n,
+        "requests": args.requests,
+        "load_before": load_average(),
+    }
     results["seed"] = seeding.ensure_seeded(args.n)
     seeding.remove_newly_due()
 
@@ -399,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     # --- Verdicts ------------------------------------------------------------------------------
-    results["load_after"] = load()
+    results["load_after"] = load_average()
     worst_queue = max(f["p95_ms"] for f in results["agents_queue"] + results["managers_queue"])
     worst_case = max(f["p95_ms"] for f in results["case_page"])
     page_report = results["reports"]["runs"][0]["median_s"]

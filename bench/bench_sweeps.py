@@ -52,6 +52,7 @@ from bench.common import (
     BENCH_REDIS_DB,
     flush_bench_redis,
     machine,
+    percentile,
     setup_django,
     write_results,
 )
@@ -76,13 +77,6 @@ def sweep_function(name: str):
     from escalation import services
 
     return getattr(services, name)
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def kind_of(sql: str) -> str:

@@ -7,6 +7,7 @@ Celery messages to Redis db 14, which the benchmarks empty afterwards.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import subprocess
@@ -123,6 +124,18 @@ def nproc() -> int:
         return int(out.stdout.strip())
     except (OSError, ValueError, subprocess.CalledProcessError):
         return os.cpu_count() or 0
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least ``p`` % of them at or below it."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def load_average() -> list[float]:
+    """The 1-, 5- and 15-minute load averages: whether something else was running."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _reference_work() -> int:

@@ -554,34 +554,51 @@ def ensure_seeded(n: int) -> dict:
     return {"reused": False, **seed(n, do_reset=True)}
 
 
-def remove_newly_due(*, vacuum: bool = True) -> int:
-    """Delete the "newly due" cases ``add_newly_due`` added (``D`` account numbers) with the
-    letters, e-mails and events the sweeps recorded for them, so the next run starts from the same
-    seeded state. Returns how many cases were removed.
+def remove_complaints(account_prefix: str) -> int:
+    """Delete the benchmarks' own synthetic complaints (account numbers starting with
+    ``account_prefix``) and every row that refers to them. Returns how many were removed.
 
     The timeline is append-only (a trigger refuses DELETE); in this bench database only, and only
     for these synthetic rows, the transaction sets ``session_replication_role = replica``, which
-    skips triggers. The children are deleted first, so no foreign key is left dangling."""
+    skips triggers. Every table with a foreign key to a complaint is found in the catalogue and
+    emptied of their rows, so none is left dangling."""
     from django.db import connection, transaction
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMP TABLE due_ids ON COMMIT DROP AS "
-            f"SELECT id FROM {TABLE} WHERE account_number LIKE 'D%'"
+            "CREATE TEMP TABLE bench_removed ON COMMIT DROP AS "
+            f"SELECT id FROM {TABLE} WHERE account_number LIKE %s",
+            [account_prefix + "%"],
         )
-        cursor.execute("SELECT count(*) FROM due_ids")
+        cursor.execute("SELECT count(*) FROM bench_removed")
         (removed,) = cursor.fetchone()
         if removed:
             cursor.execute("SET LOCAL session_replication_role = replica")
-            for table in (
-                "complaints_outboundemail",
-                "complaints_letter",
-                "complaints_complaintevent",
-            ):
+            cursor.execute(
+                """
+                SELECT cl.relname, a.attname
+                FROM pg_constraint c
+                JOIN pg_class cl ON cl.oid = c.conrelid
+                JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+                WHERE c.contype = 'f' AND c.confrelid = %s::regclass
+                """,
+                [TABLE],
+            )
+            for table, column in cursor.fetchall():
                 cursor.execute(
-                    f"DELETE FROM {table} WHERE complaint_id IN (SELECT id FROM due_ids)"
+                    f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT id FROM bench_removed)'
                 )
-            cursor.execute(f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM due_ids)")
+            cursor.execute(f"DELETE FROM {TABLE} WHERE id IN (SELECT id FROM bench_removed)")
+    return removed
+
+
+def remove_newly_due(*, vacuum: bool = True) -> int:
+    """Delete the "newly due" cases ``add_newly_due`` added (``D`` account numbers) with the
+    letters, e-mails and events the sweeps recorded for them, so the next run starts from the same
+    seeded state (then VACUUM ANALYZE the tables they were in). Returns how many were removed."""
+    from django.db import connection
+
+    removed = remove_complaints("D")
     if removed and vacuum:
         with connection.cursor() as cursor:
             for table in (
