@@ -20,17 +20,22 @@ from tests.conftest import PASSWORD
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_check(**env: str) -> subprocess.CompletedProcess:
-    """Run `manage.py check` in a fresh process with exactly the settings environment given."""
+def run_fresh(args: list[str], *, timeout: int = 60, **env: str) -> subprocess.CompletedProcess:
+    """Run Python with ``args`` in a fresh process with exactly the settings environment given."""
     inherited = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
     return subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, *args],
         cwd=ROOT,
         env={**inherited, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
     )
+
+
+def run_check(**env: str) -> subprocess.CompletedProcess:
+    """Run `manage.py check` in a fresh process with exactly the settings environment given."""
+    return run_fresh(["manage.py", "check"], **env)
 
 
 # --- Settings -----------------------------------------------------------------------------
@@ -63,23 +68,14 @@ def test_the_embedded_default_starts_with_a_generated_secret_key(tmp_path):
 
 
 def test_the_embedded_default_writes_e_mails_to_files_under_var(tmp_path):
-    result = subprocess.run(
+    result = run_fresh(
         [
-            sys.executable,
             "-c",
             "import django; django.setup(); from django.conf import settings; "
             "print(settings.EMAIL_BACKEND, settings.EMAIL_FILE_PATH)",
         ],
-        cwd=ROOT,
-        env={
-            "PATH": os.environ["PATH"],
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DEBUG": "true",
-            "VAR_DIR": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
+        DEBUG="true",
+        VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr
     backend, path = result.stdout.split()
@@ -243,19 +239,12 @@ print("erased", len(privacy.customer_erase(complaint=case, by=manager, reason="B
 def test_the_embedded_demo_migrates_and_runs_its_clocks_on_sqlite(tmp_path):
     """``make run`` runs on SQLite, which the suite's PostgreSQL never exercises: migrating from
     nothing, the sweeps' bulk inserts and anonymising must all work there too."""
-    result = subprocess.run(
-        [sys.executable, "-c", EMBEDDED_DEMO_RUN],
-        cwd=ROOT,
-        env={
-            "PATH": os.environ["PATH"],
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DEBUG": "true",
-            "VAR_DIR": str(tmp_path),
-            "CELERY_BROKER_URL": f"filesystem://{tmp_path}/broker",
-        },
-        capture_output=True,
-        text=True,
+    result = run_fresh(
+        ["-c", EMBEDDED_DEMO_RUN],
         timeout=180,
+        DEBUG="true",
+        VAR_DIR=str(tmp_path),
+        CELERY_BROKER_URL=f"filesystem://{tmp_path}/broker",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     counts = dict(line.split() for line in result.stdout.splitlines() if line.count(" ") == 1)
