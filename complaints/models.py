@@ -330,7 +330,10 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
                 ),
             ),
             # Subject access export and erasure: one customer's complaints,
-            # WHERE lower(email) = lower(?).
+            # WHERE lower(email) = lower(?); and the staff queue's search by an address or its
+            # beginning (selectors.search_q), WHERE lower(email) LIKE 'text%'. On PostgreSQL the
+            # index is built with text_pattern_ops (migration 0014), which serves both: the
+            # database's collation is not "C", so a default B-tree cannot serve LIKE.
             models.Index(Lower("email"), name="complaint_email_idx"),
         ]
 

@@ -19,6 +19,8 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KT
+from django.db.models.functions import Lower
+from django.db.models.lookups import StartsWith
 from django.utils import timezone
 
 from . import clocks, keyset
@@ -61,10 +63,19 @@ def search_q(text: str) -> Q:
 
     A whole reference, what a customer on the phone reads out, is looked up by the reference's
     unique index: every reference of a year shares most of its trigrams, so the trigram index
-    would read the posting lists of hundreds of thousands of cases to find one."""
+    would read the posting lists of hundreds of thousands of cases to find one.
+
+    An e-mail address, or its beginning up to and past the "@", is what a customer spells out on
+    the phone: it matches the addresses that start with it, whatever the case, by
+    complaint_email_idx (a range of one B-tree, where the e-mail trigram index reads the posting
+    lists of every address that shares a trigram with it: "customer", "@ex", ".co"). Names,
+    references and account numbers hold no "@". Text that starts with "@" (a domain) is still
+    found anywhere in the address."""
     text = text.strip()
     if WHOLE_REFERENCE.fullmatch(text):
         return Q(reference=text.upper())
+    if "@" in text[1:]:
+        return Q(StartsWith(Lower("email"), text.lower()))
     return (
         Q(reference__icontains=text)
         | Q(customer_name__icontains=text)

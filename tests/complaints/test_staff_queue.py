@@ -184,6 +184,37 @@ def test_a_whole_reference_is_looked_up_by_the_reference_itself(client, agent, f
     assert "LIKE" not in search  # the unique index, not the trigram indexes
 
 
+def test_an_email_address_matches_the_addresses_that_start_with_it(client, agent, file_complaint):
+    """What a customer spells out on the phone, in any case; a domain is still found anywhere."""
+    priya = logged(agent, file_complaint, 2, email="Priya.Sharma@Example.org")
+    other = logged(agent, file_complaint, 3, email="supriya.sharma@example.org")
+    logged(agent, file_complaint, 4, email="someone@elsewhere.net")
+    client.force_login(agent)
+
+    def found(term):
+        return set(refs(client.get("/staff/", {"q": term})))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert found(" priya.sharma@EXAMPLE.ORG ") == {priya.reference}
+    search = next(q["sql"] for q in queries if 'FROM "complaints_complaint"' in q["sql"])
+    # complaint_email_idx (text_pattern_ops), not the trigram indexes' '%text%'.
+    assert "LIKE 'priya.sharma@example.org%'" in search
+    assert found("priya.sharma@ex") == {priya.reference}
+    assert found("riya.sharma@example.org") == set()  # not from the middle of an address
+    assert found("@example.org") == {priya.reference, other.reference}
+    assert found("100%@example") == set()  # % is the text, not a wildcard
+
+
+def test_the_email_index_serves_prefix_searches():
+    """The e-mail search's LIKE 'text%' and subject access's lower(email) = ? share one index."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'complaint_email_idx'"
+        )
+        (definition,) = cursor.fetchone()
+    assert "lower((email)::text) text_pattern_ops" in definition
+
+
 def test_search_across_all_cases_finds_a_closed_one(client, agent, complaint_in):
     closed = complaint_in(State.CLOSED)
     client.force_login(agent)
