@@ -33,6 +33,8 @@ from django.db.models import Q, QuerySet
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Counting stops here: beyond it the page says "more than 100,000" rather than reading every row.
 COUNT_LIMIT = 100_000
+# A search's first page reads the ids of this many matches at most, and counts them.
+PROBE_LIMIT = 1_000
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ class KeysetPaginator:
     ) -> None:
         """``count``: how many rows the queryset holds, when the caller has counted them already
         (then it is not counted again). ``likely_one_page``: the rows probably fit on one page (a
-        search), so the first page tries one query for both the rows and their count."""
+        search), so the first page finds the matches once for both the rows and their count."""
         self.queryset = queryset
         self.likely_one_page = likely_one_page
         if count is not None:
@@ -262,24 +264,32 @@ class KeysetPaginator:
 
     def first_page(self) -> KeysetPage:
         if self.likely_one_page and "_counted" not in self.__dict__:
-            rows = list(self.queryset[: self.per_page + 1])
-            if len(rows) <= self.per_page:
-                self._counted = len(rows)
-                return KeysetPage(self, rows, number=1, has_next=False, has_previous=False)
-            # More than a page: these rows, in the queryset's own ORDER BY (the segments' order),
-            # are the first page already, and the last one shown gives the Next link's cursor;
-            # only the count (capped) is left to ask. Not COUNT(*) OVER () in the same query: a
-            # window holds every matching row, whole, before the first comes out, and a search
-            # matching most cases took three times as long with it.
-            return KeysetPage(
-                self, rows[: self.per_page], number=1, has_next=True, has_previous=False
-            )
+            return self._searched_first_page()
         if self.count_is_exact and self.count <= self.per_page:
             # All of it fits on one page (a search, a short section): one query, in the
             # queryset's own ORDER BY, which is the segments' order.
             rows = list(self.queryset)
             return KeysetPage(self, rows, number=1, has_next=False, has_previous=False)
         return self._forward(None, number=1)
+
+    def _searched_first_page(self) -> KeysetPage:
+        """A search's first page: the ids of up to ``PROBE_LIMIT`` matching rows, in the
+        queryset's own ORDER BY (the segments' order), give both the count and the page, whose
+        rows are then read by primary key. Finding the matches is the search's whole cost (the
+        trigram indexes, then every matching row rechecked); asking for the first page and then
+        for a count made PostgreSQL find them twice whenever they were more than a page. Not
+        COUNT(*) OVER () in the same query: a window holds every matching row, whole, before the
+        first comes out, and a search matching most cases took three times as long with it."""
+        probe = max(PROBE_LIMIT, self.per_page)
+        keys = list(self.queryset.values_list("pk", flat=True)[: probe + 1])
+        if len(keys) <= probe:
+            self._counted = len(keys)
+        # else: more matches than that, counted (capped) when the page asks how many.
+        shown = keys[: self.per_page]
+        rows = list(self.queryset.filter(pk__in=shown)) if shown else []
+        return KeysetPage(
+            self, rows, number=1, has_next=len(keys) > self.per_page, has_previous=False
+        )
 
     def _forward(self, cursor: Cursor | None, *, number: int) -> KeysetPage:
         rows: list = []
