@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -23,9 +23,10 @@ from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import documents, services
+from . import documents, keyset, services
 from .models import CLOCK_STATES, Complaint, Letter, State
 from .roles import Actor, Role, staff_role
 from .serializers import (
@@ -90,21 +91,158 @@ def _actor(request: Request) -> Actor:
 # --- Lists ------------------------------------------------------------------------------------
 
 
+# The list's orders, by the value of ``ordering``: the queryset's ORDER BY and the same order as
+# keyset segments (complaints/keyset.py). Every order ends with id, so that pages never overlap
+# or skip cases that share a date; cases without a reply due date come last either way.
+ORDERINGS = {
+    "response_due_date": (
+        (F("response_due_at").asc(nulls_last=True), "id"),
+        keyset.ordered_by("response_due_at"),
+    ),
+    "-response_due_date": (
+        (F("response_due_at").desc(nulls_last=True), "-id"),
+        keyset.ordered_by("response_due_at", descending=True),
+    ),
+    "received_at": (("received_at", "id"), keyset.ordered_by("received_at", nullable=False)),
+    "-received_at": (
+        ("-received_at", "-id"),
+        keyset.ordered_by("received_at", nullable=False, descending=True),
+    ),
+}
+DEFAULT_ORDERING = "response_due_date"
+# A complaint's events, oldest first.
+EVENT_ORDER = keyset.ordered_by("created_at", nullable=False)
+
+
+def ordering_of(request: Request) -> str:
+    """The ordering a list request asked for (the first, if it named several)."""
+    wanted = (request.query_params.get("ordering") or "").split(",")[0].strip()
+    return wanted if wanted in ORDERINGS else DEFAULT_ORDERING
+
+
 class ComplaintPagination(PageNumberPagination):
+    """Numbered pages whose Next and Previous links name the row they follow (keyset pagination):
+    the next page is one short index range however deep it is, where ``?page=N`` alone has
+    PostgreSQL read and throw away every row before it (1.8 s for page 39,000 of 1,000,000
+    complaints). ``?page=N`` without a cursor still gives that page. ``count`` is exact."""
+
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
+    cursor_params = ("after", "before")
+
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view=None) -> list:
+        self.request = request
+        per_page = self.get_page_size(request)
+        params = request.query_params
+        try:
+            number = int(params.get(self.page_query_param) or 1)
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise NotFound("Invalid page.")
+        paginator = keyset.KeysetPaginator(
+            queryset,
+            view.page_segments(request),
+            per_page,
+            count=queryset.count(),
+            restart_when_empty=False,
+        )
+        self.count = paginator._counted
+        cursors = [params[name] for name in self.cursor_params if params.get(name)]
+        if cursors:
+            if paginator.parse(cursors[0]) is None:
+                raise NotFound("Invalid page link: start again from the first page.")
+            self.page = paginator.get_page(params)
+        elif number == 1:
+            self.page = paginator.first_page()
+        else:
+            # A page asked for by number alone: found with OFFSET, as before links had cursors.
+            offset = (number - 1) * per_page
+            rows = list(queryset[offset : offset + per_page + 1])
+            if not rows:
+                raise NotFound("Invalid page.")
+            self.page = keyset.KeysetPage(
+                paginator,
+                rows[:per_page],
+                number=number,
+                has_next=len(rows) > per_page,
+                has_previous=True,
+            )
+        return list(self.page.object_list)
+
+    def get_paginated_response(self, data) -> Response:
+        return Response(
+            {
+                "count": self.count,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def _url(self) -> str:
+        url = self.request.build_absolute_uri()
+        for name in self.cursor_params:
+            url = remove_query_param(url, name)
+        return url
+
+    def get_next_link(self) -> str | None:
+        if not self.page.has_next():
+            return None
+        url = replace_query_param(self._url(), "after", self.page.next_cursor)
+        return replace_query_param(url, self.page_query_param, self.page.number + 1)
+
+    def get_previous_link(self) -> str | None:
+        if not self.page.has_previous():
+            return None
+        number = self.page.number - 1
+        if number <= 1:
+            return remove_query_param(self._url(), self.page_query_param)
+        url = replace_query_param(self._url(), "before", self.page.previous_cursor)
+        return replace_query_param(url, self.page_query_param, number)
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        described = {
+            "after": "A cursor from a `next` link: the page after that row.",
+            "before": "A cursor from a `previous` link: the page before that row.",
+        }
+        return [
+            *super().get_schema_operation_parameters(view),
+            *(
+                {
+                    "name": name,
+                    "required": False,
+                    "in": "query",
+                    "description": text,
+                    "schema": {"type": "string"},
+                }
+                for name, text in described.items()
+            ),
+        ]
+
+
+class ComplaintOrdering(filters.OrderingFilter):
+    """``ordering`` as ORDERINGS gives it: with id after the date, and nulls last."""
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        if not value or value[0] not in ORDERINGS:
+            return qs
+        return qs.order_by(*ORDERINGS[value[0]][0])
 
 
 class ComplaintFilter(filters.FilterSet):
-    state = filters.MultipleChoiceFilter(choices=State.choices)
+    # distinct=False: state is a column of the complaint itself, so no row can come twice, and
+    # django-filter's default SELECT DISTINCT over every column took 115 ms, and as long again
+    # to count, at 1,000,000 complaints.
+    state = filters.MultipleChoiceFilter(choices=State.choices, distinct=False)
     overdue = filters.BooleanFilter(
         method="filter_overdue", label="Reply overdue (the stage clock has run out, no reply)"
     )
     assigned_to = filters.CharFilter(
         method="filter_assigned_to", label="Username, or 'none' for unassigned cases"
     )
-    ordering = filters.OrderingFilter(
+    ordering = ComplaintOrdering(
         fields=(("response_due_at", "response_due_date"), ("received_at", "received_at")),
     )
 
@@ -182,6 +320,12 @@ class ComplaintViewSet(
             .prefetch_related("letters__complaint")
             .order_by("response_due_at", "id")
         )
+
+    def page_segments(self, request: Request) -> list[keyset.Segment]:
+        """The order of the list being paged, for ComplaintPagination's links."""
+        if self.action == "events":
+            return EVENT_ORDER
+        return ORDERINGS[ordering_of(request)][1]
 
     def get_exception_handler_context(self) -> dict:
         context = super().get_exception_handler_context()

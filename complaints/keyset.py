@@ -48,6 +48,12 @@ class Segment:
     field: str
     test: Callable[[Any], bool] = lambda row: True
     null: bool = False
+    descending: bool = False  # field then id, both from the highest
+
+    def order(self, *, backwards: bool = False) -> list[str]:
+        """The segment's ORDER BY, or its reverse."""
+        down = self.descending != backwards
+        return [f"-{name}" if down else name for name in (self.field, "id")]
 
 
 def ordered_by(
@@ -56,24 +62,28 @@ def ordered_by(
     test: Callable[[Any], bool] | None = None,
     *,
     nullable: bool = True,
+    descending: bool = False,
 ) -> list[Segment]:
     """``ORDER BY field ASC NULLS LAST, id`` (PostgreSQL's default for ASC) as segments, over the
-    rows matching ``where`` (``test`` being the same condition in Python)."""
+    rows matching ``where`` (``test`` being the same condition in Python); with ``descending``,
+    ``ORDER BY field DESC NULLS LAST, id DESC``."""
     where = where if where is not None else Q()
     test = test or (lambda row: True)
     if not nullable:
-        return [Segment(where, field, test)]
+        return [Segment(where, field, test, descending=descending)]
     return [
         Segment(
             where & Q(**{f"{field}__isnull": False}),
             field,
             lambda row: test(row) and getattr(row, field) is not None,
+            descending=descending,
         ),
         Segment(
             where & Q(**{f"{field}__isnull": True}),
             field,
             lambda row: test(row) and getattr(row, field) is None,
             null=True,
+            descending=descending,
         ),
     ]
 
@@ -179,11 +189,15 @@ class KeysetPaginator:
         *,
         count: int | None = None,
         likely_one_page: bool = False,
+        restart_when_empty: bool = True,
     ) -> None:
         """``count``: how many rows the queryset holds, when the caller has counted them already
         (then it is not counted again). ``likely_one_page``: the rows probably fit on one page (a
-        search), so the first page finds the matches once for both the rows and their count."""
+        search), so the first page finds the matches once for both the rows and their count.
+        ``restart_when_empty``: a Next link past the last row (rows were removed since) shows the
+        first page, as a person would want; a program walking the pages wants an empty page."""
         self.queryset = queryset
+        self.restart_when_empty = restart_when_empty
         self.likely_one_page = likely_one_page
         if count is not None:
             self._counted = count
@@ -244,7 +258,7 @@ class KeysetPaginator:
         rows = self.queryset.filter(segment.where)
         field = segment.field
         if cursor is not None:
-            less_or_more = "lt" if backwards else "gt"
+            less_or_more = "lt" if segment.descending != backwards else "gt"
             if not segment.null:
                 # (field, id) > (value, id): "field >= value" bounds the index range; the OR
                 # only drops the rows tied on value that were already shown.
@@ -257,10 +271,7 @@ class KeysetPaginator:
                 )
             else:
                 rows = rows.filter(**{f"pk__{less_or_more}": cursor.id})
-        order = [field, "id"]
-        if backwards:
-            order = [f"-{name}" for name in order]
-        return list(rows.order_by(*order)[:limit])
+        return list(rows.order_by(*segment.order(backwards=backwards))[:limit])
 
     def first_page(self) -> KeysetPage:
         if self.likely_one_page and "_counted" not in self.__dict__:
@@ -303,7 +314,7 @@ class KeysetPaginator:
             )
             if len(rows) > self.per_page:
                 break
-        if cursor is not None and not rows:
+        if cursor is not None and not rows and self.restart_when_empty:
             return self.first_page()
         return KeysetPage(
             self,
@@ -356,7 +367,7 @@ class KeysetPaginator:
             rows = self.queryset.filter(segment.where)
             size = rows.count()
             if offset <= seen + size:
-                before = rows.order_by(segment.field, "id")[offset - seen - 1]
+                before = rows.order_by(*segment.order())[offset - seen - 1]
                 return {"after": self.cursor_of(before), "page": str(offset // self.per_page + 1)}
             seen += size
         return {}
