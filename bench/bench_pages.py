@@ -19,6 +19,9 @@ Figures:
 2. The staff case page of a complaint with a 200-event timeline, as agent and as manager.
 3. The reports for the last twelve months: the reports page, the figures CSV and the case-list
    CSV (read to the end), each timed over a few runs.
+4. The API's list (``GET /api/v1/complaints/``, token auth as the agent): the first page, with
+   and without filters, and a deep page reached by following ``next`` links (not ``?page=N``).
+   Not a target of its own; shown beside the pages it mirrors.
 
 Targets (from the issue; printed, not asserted in tests): queue pages and the case page p95 at
 most 100 ms; reports for a year at most 2 s. Results are also written to bench/results/pages.json,
@@ -137,6 +140,28 @@ class Staff:
         response = self.handler(self.factory.get(url).environ)
         self.factory.cookies.update(response.cookies)
         return response
+
+
+class ApiClient(Staff):
+    """A member of staff calling the API with their token, through the whole middleware stack."""
+
+    def __init__(self, user) -> None:
+        from django.test import RequestFactory
+        from django.test.client import ClientHandler
+        from rest_framework.authtoken.models import Token
+
+        token = Token.objects.get_or_create(user=user)[0].key
+        self.factory = RequestFactory(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token}")
+        self.handler = ClientHandler(enforce_csrf_checks=False)
+
+
+def api_deep_url(client, query: str, rows_in: int) -> str:
+    """The ``next`` link of the API's list page ``rows_in`` rows in (found once with ?page=N)."""
+    import json
+
+    response = client.get(f"/api/v1/complaints/?{query}&page={rows_in // 25}")
+    assert response.status_code == 200, response.content[:200]
+    return json.loads(response.content)["next"].replace("http://127.0.0.1", "")
 
 
 def timed_requests(client, url: str, n: int) -> dict[str, Any]:
@@ -390,6 +415,18 @@ def main(argv: list[str] | None = None) -> int:
             f"first row {figures['first_row_s']:5.2f} s  "
             f"({figures['lines']:,} lines, {figures['bytes'] / 1e6:.1f} MB)"
         )
+
+    # --- 4. The API's list ---------------------------------------------------------------------
+    print(f"\n4. API list, {n} requests each (server time, ms)")
+    api = ApiClient(agent)
+    api_pages = [
+        ("first page, all complaints", "/api/v1/complaints/"),
+        ("first page, stage 1", "/api/v1/complaints/?state=cs_team"),
+        ("first page, overdue", "/api/v1/complaints/?overdue=true"),
+        ("first page, newest first", "/api/v1/complaints/?ordering=-received_at"),
+        ("deep page by its next link, all complaints", api_deep_url(api, "", DEEP_ROWS * 10)),
+    ]
+    results["api_list"] = measure_pages(api, "API", api_pages, n)
 
     # --- Verdicts ------------------------------------------------------------------------------
     results["load_after"] = load_average()
