@@ -21,6 +21,7 @@ from complaints.keyset import KeysetPaginator
 from complaints.models import ClosureDay
 from complaints.selectors import Calendars, staff_members, with_days_left
 from complaints.staff_forms import ClosureDayForm, ReportPeriodForm
+from complaints.staff_views import with_case_links
 
 from . import reports, selectors
 
@@ -39,7 +40,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     counts = selectors.section_counts(now, calendars)
     paginator = KeysetPaginator(cases, selectors.SEGMENTS[show], 25, count=counts[show])
     page = paginator.get_page(request.GET)
-    page.object_list = with_days_left(page.object_list, now, calendars)
+    page.object_list = with_case_links(with_days_left(page.object_list, now, calendars))
     staff = list(staff_members())
     options = _assignee_options(staff)
     for case in page.object_list:
@@ -51,6 +52,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "sections": [{"section": s, "count": counts[s.key]} for s in selectors.SECTIONS],
             "section": next(s for s in selectors.SECTIONS if s.key == show),
             "page": page,
+            "next_url": request.get_full_path(),
             "today": clocks.london_date(now),
         },
     )
