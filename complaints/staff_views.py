@@ -74,6 +74,10 @@ def _queue_rows(cases: list[Complaint]) -> list[Complaint]:
     for case in with_case_links(cases):
         received = case.received_date
         case.received_label = f"{received.day} {months[received.month]} {received.year}"
+        due = case.response_due_date
+        # As date:"j M" and date:"j M Y" would give them.
+        case.due_day = f"{due.day} {months[due.month]}" if due else ""
+        case.due_label = f"{case.due_day} {due.year}" if due else ""
     return cases
 
 
