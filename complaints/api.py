@@ -141,14 +141,14 @@ class ComplaintPagination(PageNumberPagination):
             number = 0
         if number < 1:
             raise NotFound("Invalid page.")
+        self.count = queryset.count()
         paginator = keyset.KeysetPaginator(
             queryset,
             view.page_segments(request),
             per_page,
-            count=queryset.count(),
+            count=self.count,
             restart_when_empty=False,
         )
-        self.count = paginator._counted
         cursors = [params[name] for name in self.cursor_params if params.get(name)]
         if cursors:
             if paginator.parse(cursors[0]) is None:
