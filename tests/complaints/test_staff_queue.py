@@ -200,6 +200,8 @@ def test_an_email_address_matches_the_addresses_that_start_with_it(client, agent
     # complaint_email_idx (text_pattern_ops), not the trigram indexes' '%text%'.
     assert "LIKE 'priya.sharma@example.org%'" in search
     assert found("priya.sharma@ex") == {priya.reference}
+    page = client.get("/staff/", {"q": "priya.sharma@ex"}).content.decode()
+    assert "1 case matches your filters" in page
     assert found("riya.sharma@example.org") == set()  # not from the middle of an address
     assert found("@example.org") == {priya.reference, other.reference}
     assert found("100%@example") == set()  # % is the text, not a wildcard
