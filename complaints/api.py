@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -91,23 +91,15 @@ def _actor(request: Request) -> Actor:
 # --- Lists ------------------------------------------------------------------------------------
 
 
-# The list's orders, by the value of ``ordering``: the queryset's ORDER BY and the same order as
-# keyset segments (complaints/keyset.py). Every order ends with id, so that pages never overlap
-# or skip cases that share a date; cases without a reply due date come last either way.
+# The list's orders, by the value of ``ordering``, as keyset segments (complaints/keyset.py); the
+# queryset's ORDER BY is derived from them (keyset.queryset_order). Every order ends with id, so
+# that pages never overlap or skip cases that share a date; cases without a reply due date come
+# last either way.
 ORDERINGS = {
-    "response_due_date": (
-        (F("response_due_at").asc(nulls_last=True), "id"),
-        keyset.ordered_by("response_due_at"),
-    ),
-    "-response_due_date": (
-        (F("response_due_at").desc(nulls_last=True), "-id"),
-        keyset.ordered_by("response_due_at", descending=True),
-    ),
-    "received_at": (("received_at", "id"), keyset.ordered_by("received_at", nullable=False)),
-    "-received_at": (
-        ("-received_at", "-id"),
-        keyset.ordered_by("received_at", nullable=False, descending=True),
-    ),
+    "response_due_date": keyset.ordered_by("response_due_at"),
+    "-response_due_date": keyset.ordered_by("response_due_at", descending=True),
+    "received_at": keyset.ordered_by("received_at", nullable=False),
+    "-received_at": keyset.ordered_by("received_at", nullable=False, descending=True),
 }
 DEFAULT_ORDERING = "response_due_date"
 # A complaint's events, oldest first.
@@ -228,7 +220,7 @@ class ComplaintOrdering(filters.OrderingFilter):
     def filter(self, qs: QuerySet, value) -> QuerySet:
         if not value or value[0] not in ORDERINGS:
             return qs
-        return qs.order_by(*ORDERINGS[value[0]][0])
+        return qs.order_by(*keyset.queryset_order(ORDERINGS[value[0]]))
 
 
 class ComplaintFilter(filters.FilterSet):
@@ -318,14 +310,14 @@ class ComplaintViewSet(
         return (
             Complaint.objects.select_related("assigned_to")
             .prefetch_related("letters__complaint")
-            .order_by("response_due_at", "id")
+            .order_by(*keyset.queryset_order(ORDERINGS[DEFAULT_ORDERING]))
         )
 
     def page_segments(self, request: Request) -> list[keyset.Segment]:
         """The order of the list being paged, for ComplaintPagination's links."""
         if self.action == "events":
             return EVENT_ORDER
-        return ORDERINGS[ordering_of(request)][1]
+        return ORDERINGS[ordering_of(request)]
 
     def get_exception_handler_context(self) -> dict:
         context = super().get_exception_handler_context()
@@ -369,7 +361,9 @@ class ComplaintViewSet(
     def events(self, request: Request, reference: str) -> Response:
         complaint = self._get_complaint()
         services.case_view_record(complaint=complaint, by=_actor(request), via="api")
-        events = complaint.events.select_related("actor").order_by("created_at", "id")
+        events = complaint.events.select_related("actor").order_by(
+            *keyset.queryset_order(EVENT_ORDER)
+        )
         page = self.paginate_queryset(events)
         return self.get_paginated_response(EventSerializer(page, many=True).data)
 

@@ -28,7 +28,7 @@ from functools import cached_property
 from typing import Any
 
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Counting stops here: beyond it the page says "more than 100,000" rather than reading every row.
@@ -86,6 +86,23 @@ def ordered_by(
             descending=descending,
         ),
     ]
+
+
+def queryset_order(segments: Sequence[Segment]) -> list:
+    """The ORDER BY that gives ``ordered_by``'s segments in one query (nulls last, then id), for
+    the queryset a paginator pages: its first page, when everything fits, is read with it."""
+    field, descending = segments[0].field, segments[0].descending
+    one_order = (
+        not segments[0].null
+        and len(segments) <= 2
+        and all(s.field == field and s.descending == descending for s in segments)
+        and (len(segments) == 1 or segments[1].null)
+    )
+    if not one_order:
+        raise ValueError("only one ordered_by()'s segments (one field, one way) make one ORDER BY")
+    if descending:
+        return [F(field).desc(nulls_last=True), "-id"]
+    return [F(field).asc(nulls_last=True), "id"]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ ORDERINGS = ["response_due_date", "-response_due_date", "received_at", "-receive
 
 
 @pytest.fixture
-def tied(agent) -> list[Complaint]:
+def tied() -> list[Complaint]:
     """23 complaints, most sharing one of two reply due dates and one of two received times to
     the microsecond, some with no reply due date, ids that do not follow the dates."""
     cases = bulk_cases(23)

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from complaints import selectors
+from complaints import keyset, selectors
 from complaints.keyset import KeysetPaginator
 from complaints.models import Category, Complaint, State
 from tests.complaints.test_staff_queue import bulk_cases
@@ -227,3 +227,15 @@ def test_a_search_with_more_matches_than_a_page_is_counted_and_paged(client, age
     shown = [ref for page in pages for ref in refs(page)]
     assert len(shown) == len(set(shown)) == 30
     assert shown == expected_order(q="customer")
+
+
+def test_one_order_by_is_derived_only_from_a_single_field_order():
+    assert keyset.queryset_order(keyset.ordered_by("received_at", nullable=False)) == [
+        keyset.F("received_at").asc(nulls_last=True),
+        "id",
+    ]
+    down = keyset.queryset_order(keyset.ordered_by("response_due_at", descending=True))
+    assert down == [keyset.F("response_due_at").desc(nulls_last=True), "-id"]
+    # The queue's order waits for replies first: four segments, no single ORDER BY.
+    with pytest.raises(ValueError):
+        keyset.queryset_order(selectors.AWAITING_REPLY_FIRST)
