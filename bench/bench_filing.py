@@ -9,11 +9,14 @@ It starts gunicorn with the project's ``gunicorn.conf.py`` and 2 workers on 127.
 production mode (``DEBUG`` off, static files collected and served by WhiteNoise), against the bench
 database ``complaints_bench`` and Redis db 14 (broker and cache, so the rate limits count in Redis
 as in production). Then ``--clients`` threads each play customers one after the other, for
-``--seconds`` after a short warm-up, through the filing flow a browser goes through:
+``--seconds`` after a short warm-up, through the filing flow a browser goes through, following
+each redirect to the page it names:
 
     GET  /complain/about-you/        the form, the CSRF cookie and token
-    POST /complain/about-you/        -> 302
+    POST /complain/about-you/        -> 302 to the next page
+    GET  /complain/your-complaint/   the second page
     POST /complain/your-complaint/   -> 302
+    GET  /complain/support/          the third page
     POST /complain/support/          -> 302
     GET  /complain/check/            the check page and its one-time send token
     POST /complain/check/            -> 302: the complaint is filed
@@ -82,7 +85,17 @@ TARGET_P95_MS = 200.0
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 TOKEN_RE = re.compile(r'name="token" value="([^"]+)"')
 REFERENCE_RE = re.compile(r"CMP-\d{4}-\d{6,}")
-STEPS = ("about", "about_post", "complaint_post", "support_post", "check", "send", "sent")
+STEPS = (
+    "about",
+    "about_post",
+    "complaint",
+    "complaint_post",
+    "support",
+    "support_post",
+    "check",
+    "send",
+    "sent",
+)
 
 
 # --- The server ---------------------------------------------------------------------------------
@@ -209,7 +222,10 @@ class Customer:
         self.cookies: dict[str, str] = {}
         self.conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
 
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str, float]:
+    def request(
+        self, method: str, path: str, form: dict | None = None
+    ) -> tuple[int, str, float, str]:
+        """(status, body, seconds, the Location header or "")."""
         headers = {"X-Forwarded-For": self.address, "Host": HOST}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -232,7 +248,7 @@ class Customer:
             if header.lower() == "set-cookie":
                 name, _, rest = value.partition("=")
                 self.cookies[name.strip()] = rest.split(";", 1)[0]
-        return response.status, text, elapsed
+        return response.status, text, elapsed, response.getheader("Location") or ""
 
     def close(self) -> None:
         self.conn.close()
@@ -243,11 +259,13 @@ def file_one(customer: Customer, serial: int) -> tuple[list[tuple[str, float]], 
     confirmation showed, and an error ("" when none)."""
     times: list[tuple[str, float]] = []
 
-    def step(name, method, path, form=None, expect=200):
-        status, text, elapsed = customer.request(method, path, form)
+    def step(name, method, path, form=None, expect=200, to=None):
+        status, text, elapsed, location = customer.request(method, path, form)
         times.append((name, elapsed))
         if status != expect:
             raise AssertionError(f"{name}: {method} {path} answered {status}, not {expect}")
+        if to is not None and location != to:
+            raise AssertionError(f"{name}: {method} {path} sent the browser to {location!r}")
         return text
 
     try:
@@ -267,7 +285,9 @@ def file_one(customer: Customer, serial: int) -> tuple[list[tuple[str, float]], 
                 "nation": "england-and-wales",
             },
             expect=302,
+            to="/complain/your-complaint/",
         )
+        step("complaint", "GET", "/complain/your-complaint/")
         step(
             "complaint_post",
             "POST",
@@ -281,17 +301,27 @@ def file_one(customer: Customer, serial: int) -> tuple[list[tuple[str, float]], 
                 "put_right": "Refund the second charge.",
             },
             expect=302,
+            to="/complain/support/",
         )
+        step("support", "GET", "/complain/support/")
         step(
             "support_post",
             "POST",
             "/complain/support/",
             {"csrfmiddlewaretoken": csrf, "preferred_response": "written", "support_needs": ""},
             expect=302,
+            to="/complain/check/",
         )
         page = step("check", "GET", "/complain/check/")
         token = TOKEN_RE.search(page).group(1)
-        step("send", "POST", "/complain/check/", {"csrfmiddlewaretoken": csrf, "token": token}, 302)
+        step(
+            "send",
+            "POST",
+            "/complain/check/",
+            {"csrfmiddlewaretoken": csrf, "token": token},
+            expect=302,
+            to="/complain/sent/",
+        )
         page = step("sent", "GET", "/complain/sent/")
         found = REFERENCE_RE.search(page)
         if not found:
@@ -574,7 +604,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{f['seconds']:.0f} s measured after {f['warm_up_s']:.0f} s of warm-up"
     )
     print(f"  complaints filed per second      {f['complaints_per_s']:8.1f}")
-    print(f"  requests per second              {f['requests_per_s']:8.1f}  (7 per filing)")
+    print(
+        f"  requests per second              {f['requests_per_s']:8.1f}  ({len(STEPS)} per filing)"
+    )
     print(
         f"  request latency p50 / p95 / max  {f['request_p50_ms']:8.1f} / "
         f"{f['request_p95_ms']:.1f} / {f['request_max_ms']:.1f} ms"
