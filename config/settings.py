@@ -328,13 +328,22 @@ COMPANY = {
     "email": env.str("COMPANY_EMAIL", default="support@expresstelephony.co.uk"),
     "website": env.str("COMPANY_WEBSITE", default="http://www.expresstelephony.co.uk"),
 }
+# CISAS is run by CEDR (the Centre for Effective Dispute Resolution); these are the contact details
+# CEDR publishes for it. Check them against cisas.co.uk before going live, and set the CISAS_*
+# variables when they change: every deadlock letter prints them.
 CISAS = {
-    "name": "CISAS (Communication and Internet Services Adjudication Scheme)",
-    "website": env.str("CISAS_WEBSITE", default="https://www.cisas.org.uk/"),
+    "name": "CISAS (Communications and Internet Services Adjudication Scheme)",
+    "website": env.str("CISAS_WEBSITE", default="https://cisas.co.uk/"),
     "phone": env.str("CISAS_PHONE", default="020 7520 3827"),
-    "email": env.str("CISAS_EMAIL", default="info@cisas.org.uk"),
+    "email": env.str("CISAS_EMAIL", default="cisas@cedr.com"),
     "address": env.list(
-        "CISAS_ADDRESS", default=["CISAS", "Europa House", "102 Hatton Garden", "London EC1N 8JX"]
+        "CISAS_ADDRESS",
+        default=[
+            "CISAS",
+            "Centre for Effective Dispute Resolution",
+            "100 St Paul's Churchyard",
+            "London EC4M 8BU",
+        ],
     ),
 }
 
