@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from . import clocks, documents, evidence, outbox
@@ -374,6 +375,12 @@ def complaint_file(
 
     secret = secrets.token_urlsafe(24)  # 192 random bits
     complaint.tracking_token_hash = hash_secret(secret)
+    received_text = f"Complaint received ({complaint.get_channel_display().lower()})"
+    received_day = clocks.london_date(received_at)
+    if received_day != clocks.london_date(now):
+        # Logged on a later day than it came in (a letter, a call taken on paper): the event is
+        # dated when it was logged, so its text says when the complaint was received.
+        received_text += f" on {date_format(received_day, 'j F Y')}"
     with transaction.atomic():
         complaint.reference = _next_reference(clocks.london_date(received_at).year)
         complaint.save()
@@ -381,7 +388,7 @@ def complaint_file(
             complaint,
             kind=EventKind.FILED,
             by=by,
-            text=f"Complaint received ({complaint.get_channel_display().lower()}).",
+            text=f"{received_text}.",
             data={"channel": channel, "files": len(checked)},
             at=now,
         )

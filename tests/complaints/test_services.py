@@ -59,6 +59,29 @@ def test_staff_may_log_a_complaint_received_earlier_but_never_in_the_future(file
     assert not ComplaintEvent.objects.exists()
 
 
+@time_machine.travel(dt.datetime(2026, 12, 3, 9, 30, tzinfo=dt.UTC), tick=False)
+def test_a_complaint_logged_on_a_later_day_says_on_its_timeline_when_it_came_in(
+    file_complaint, agent
+):
+    letter = file_complaint(
+        by=Actor.staff(agent),
+        channel=Channel.LETTER,
+        received_at=dt.datetime(2026, 7, 31, 23, 30, tzinfo=dt.UTC),  # 00:30 BST, 1 August
+    ).complaint
+    call = file_complaint(
+        by=Actor.staff(agent),
+        channel=Channel.PHONE,
+        received_at=dt.datetime(2026, 12, 3, 8, 5, tzinfo=dt.UTC),
+    ).complaint
+
+    def filed_event(complaint):
+        return ComplaintEvent.objects.get(complaint=complaint, kind=EventKind.FILED)
+
+    assert filed_event(letter).text == "Complaint received (letter) on 1 August 2026."
+    assert filed_event(letter).created_at == timezone.now()  # dated when it was logged
+    assert filed_event(call).text == "Complaint received (phone)."
+
+
 def test_bad_input_names_each_field_and_writes_nothing(file_complaint):
     with pytest.raises(ValidationError) as error:
         file_complaint(email="not-an-address", description="", category="nonsense")
