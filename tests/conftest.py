@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group, User
 
 from adr import services as adr_services
@@ -46,6 +47,14 @@ def _fresh_rate_limits():
 
     with contextlib.suppress(RedisDown):  # a test that stops Redis restarts it itself
         cache.clear()
+
+
+@pytest.fixture
+def one_rate_window():
+    """The clock held still: django-ratelimit counts in fixed windows (a minute, an hour), and a
+    test whose requests straddled a window's end would see its count start again and fail."""
+    with time_machine.travel(dt.datetime.now(dt.UTC), tick=False):
+        yield
 
 
 @pytest.fixture

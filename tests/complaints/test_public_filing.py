@@ -488,7 +488,7 @@ def test_a_filled_honeypot_on_the_check_page_files_nothing(client):
     assert Complaint.objects.count() == 0
 
 
-def test_sending_is_rate_limited_per_address(client):
+def test_sending_is_rate_limited_per_address(client, one_rate_window):
     for _ in range(10):
         assert client.post(CHECK, {"token": "x"}).status_code == 302
     response = client.post(CHECK, {"token": "x"})
@@ -498,7 +498,7 @@ def test_sending_is_rate_limited_per_address(client):
     assert client.post(CHECK, {"token": "x"}, REMOTE_ADDR="10.0.0.2").status_code == 302
 
 
-def test_the_question_pages_are_rate_limited_too(client, monkeypatch):
+def test_the_question_pages_are_rate_limited_too(client, monkeypatch, one_rate_window):
     monkeypatch.setitem(views.RATES, "steps", "2/m")
     client.post(ABOUT, {})
     client.post(ABOUT, {})

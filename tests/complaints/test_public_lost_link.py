@@ -77,7 +77,7 @@ def test_empty_or_malformed_details_are_errors_with_the_typing_kept(client):
     assert '<a href="#id_reference">Enter your complaint reference</a>' in page
 
 
-def test_lost_link_is_rate_limited_to_five_an_hour(client):
+def test_lost_link_is_rate_limited_to_five_an_hour(client, one_rate_window):
     details = {"reference": "CMP-2000-1", "email": "a@example.com"}
     for _ in range(5):
         assert client.post(LOST, details).status_code == 302

@@ -114,7 +114,7 @@ def test_an_unknown_action_is_404(client, tracked):
     assert client.post(f"{url}delete-everything/", {"expected_state": "cs_team"}).status_code == 404
 
 
-def test_the_tracking_pages_are_rate_limited(client, tracked, monkeypatch):
+def test_the_tracking_pages_are_rate_limited(client, tracked, monkeypatch, one_rate_window):
     _, url = tracked
     monkeypatch.setitem(views.RATES, "tracking", "3/m")
     for _ in range(3):
@@ -126,7 +126,7 @@ def test_the_tracking_pages_are_rate_limited(client, tracked, monkeypatch):
     assert client.get(url.replace("/track/", "/track/x")).status_code == 429
 
 
-def test_the_default_tracking_limit_is_sixty_a_minute(client, tracked):
+def test_the_default_tracking_limit_is_sixty_a_minute(client, tracked, one_rate_window):
     _, url = tracked
     for _ in range(60):
         assert client.get(url).status_code == 200
