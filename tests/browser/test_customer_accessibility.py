@@ -3,7 +3,10 @@ the filing and tracking pages reflowed to 320 CSS pixels without sideways scroll
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from complaints import services, views
 from complaints.roles import Actor
@@ -47,19 +50,19 @@ def test_the_filing_pages_and_their_errors_are_accessible(page):
     page.goto("/complain/")
     accessible(page, "about-you")
     page.get_by_role("button", name="Continue").click()
-    assert page.title().startswith("Error: ")
+    expect(page).to_have_title(re.compile("^Error: "))
     accessible(page, "about-you-errors")
     fill_about_you(page)
 
     accessible(page, "your-complaint")
     page.get_by_role("button", name="Continue").click()
-    assert page.title().startswith("Error: ")
+    expect(page).to_have_title(re.compile("^Error: "))
     accessible(page, "your-complaint-errors")
     fill_complaint(page)
 
     accessible(page, "support")
     page.get_by_role("button", name="Continue").click()
-    assert page.title().startswith("Error: ")
+    expect(page).to_have_title(re.compile("^Error: "))
     accessible(page, "support-errors")
     page.get_by_label("By phone").check()
     page.get_by_label("Is there anything that makes it hard").fill("I use a screen reader.")
@@ -67,7 +70,7 @@ def test_the_filing_pages_and_their_errors_are_accessible(page):
 
     accessible(page, "check-your-answers")
     page.get_by_role("button", name="Send your complaint").click()
-    assert page.get_by_role("heading", name="Complaint sent").is_visible()
+    expect(page.get_by_role("heading", name="Complaint sent")).to_be_visible()
     accessible(page, "complaint-sent")
 
 
@@ -82,7 +85,7 @@ def test_the_tracking_pages_and_letters_are_accessible(page, file_complaint, age
     accessible(page, "tracking")
 
     page.get_by_role("button", name="Send message").click()
-    assert page.title().startswith("Error: ")
+    expect(page).to_have_title(re.compile("^Error: "))
     assert page.evaluate("document.activeElement.hasAttribute('data-error-summary')")
     accessible(page, "tracking-errors")
 
@@ -98,25 +101,25 @@ def test_lost_link_404_and_429_pages_are_accessible(page, file_complaint, monkey
     page.goto("/track/lost/")
     accessible(page, "lost-link")
     page.get_by_role("button", name="Send me a new link").click()
-    assert page.title().startswith("Error: ")
+    expect(page).to_have_title(re.compile("^Error: "))
     accessible(page, "lost-link-errors")
     page.get_by_label("Complaint reference").fill("CMP-2026-000001")
     page.get_by_label("E-mail address").fill("jane@example.com")
     page.get_by_role("button", name="Send me a new link").click()
-    assert page.get_by_role("heading", name="Check your e-mail").is_visible()
+    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
     accessible(page, "lost-link-sent")
 
     complaint = file_complaint().complaint
     response = page.goto(f"/track/{complaint.reference}/not-the-secret/")
     assert response.status == 404
-    assert page.get_by_role("link", name="Get a new link to your complaint").is_visible()
+    expect(page.get_by_role("link", name="Get a new link to your complaint")).to_be_visible()
     accessible(page, "not-found")
 
     monkeypatch.setitem(views.RATES, "lost_link", "1/h")
     page.goto("/track/lost/")
     page.get_by_role("button", name="Send me a new link").click()  # errors: counted
     page.get_by_role("button", name="Send me a new link").click()
-    assert page.get_by_role("heading", name="Please wait a moment").is_visible()
+    expect(page.get_by_role("heading", name="Please wait a moment")).to_be_visible()
     accessible(page, "too-many-requests")
 
 
@@ -137,7 +140,7 @@ def test_the_filing_and_tracking_pages_reflow_at_320_pixels(page, file_complaint
     assert reflows(page), "check your answers"
     page.screenshot(path=str(SCREENSHOTS / "customer-check-320.png"), full_page=True)
     page.get_by_role("button", name="Send your complaint").click()
-    assert page.get_by_role("heading", name="Complaint sent").is_visible()
+    expect(page.get_by_role("heading", name="Complaint sent")).to_be_visible()
     assert reflows(page), "complaint sent (with the long private link)"
     page.screenshot(path=str(SCREENSHOTS / "customer-sent-320.png"), full_page=True)
     page.locator(".tracking-link a").click()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from complaints.models import Complaint, State
 
@@ -23,7 +24,7 @@ def test_a_customer_files_a_complaint_follows_it_and_escalates(page, tmp_path):
     page.get_by_role("link", name="Make a complaint").first.click()
 
     # About you
-    assert page.get_by_role("heading", name="About you").is_visible()
+    expect(page.get_by_role("heading", name="About you")).to_be_visible()
     page.get_by_label("Full name").fill("Jane Doe")
     page.get_by_label("E-mail address").fill("jane@example.com")
     page.get_by_label("Phone number (optional)").fill("07700 900123")
@@ -34,7 +35,7 @@ def test_a_customer_files_a_complaint_follows_it_and_escalates(page, tmp_path):
     # Your complaint, with a file
     page.get_by_label("Billing").check()
     page.get_by_label("What went wrong?").fill("I was charged twice for October.")
-    assert page.get_by_text("You have 9,968 characters remaining").is_visible()
+    expect(page.get_by_text("You have 9,968 characters remaining")).to_be_visible()
     page.get_by_label("When did it start? (optional)").fill("early October")
     page.get_by_label("Evidence (optional)").set_input_files(str(evidence_pdf(tmp_path)))
     page.get_by_role("button", name="Continue").click()
@@ -44,25 +45,25 @@ def test_a_customer_files_a_complaint_follows_it_and_escalates(page, tmp_path):
     page.get_by_role("button", name="Continue").click()
 
     # Check your answers: change the e-mail address, and come back with the file still there.
-    assert page.get_by_role("heading", name="Check your answers").is_visible()
-    assert page.get_by_text("october-bill.pdf").is_visible()
+    expect(page.get_by_role("heading", name="Check your answers")).to_be_visible()
+    expect(page.get_by_text("october-bill.pdf")).to_be_visible()
     page.get_by_role("link", name="Change e-mail address").click()
     assert page.get_by_label("E-mail address").input_value() == "jane@example.com"
     page.get_by_label("E-mail address").fill("jane.doe@example.com")
     page.get_by_role("button", name="Continue").click()
-    assert page.get_by_role("heading", name="Check your answers").is_visible()
-    assert page.get_by_text("jane.doe@example.com").is_visible()
-    assert page.get_by_text("october-bill.pdf").is_visible()
+    expect(page.get_by_role("heading", name="Check your answers")).to_be_visible()
+    expect(page.get_by_text("jane.doe@example.com")).to_be_visible()
+    expect(page.get_by_text("october-bill.pdf")).to_be_visible()
     page.get_by_role("button", name="Send your complaint").click()
 
     # The confirmation: reference, dates, the private link, the letter.
-    assert page.get_by_role("heading", name="Complaint sent").is_visible()
+    expect(page.get_by_role("heading", name="Complaint sent")).to_be_visible()
     complaint = Complaint.objects.get()
     assert complaint.email == "jane.doe@example.com"
     assert complaint.attachments.get().name == "october-bill.pdf"
-    assert page.locator(".confirmation-panel").get_by_text(complaint.reference).is_visible()
-    assert page.get_by_text(f"{complaint.response_due_date:%-d %B %Y}").first.is_visible()
-    assert page.get_by_text(f"{complaint.adr_eligible_date:%-d %B %Y}").first.is_visible()
+    expect(page.locator(".confirmation-panel").get_by_text(complaint.reference)).to_be_visible()
+    expect(page.get_by_text(f"{complaint.response_due_date:%-d %B %Y}").first).to_be_visible()
+    expect(page.get_by_text(f"{complaint.adr_eligible_date:%-d %B %Y}").first).to_be_visible()
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download the letter (PDF)").click()
     download = download_info.value
@@ -74,18 +75,20 @@ def test_a_customer_files_a_complaint_follows_it_and_escalates(page, tmp_path):
     # The tracking page
     page.goto(tracking_link)
     assert page.get_by_role("heading", name="Where it is now: With our Customer Services Team")
-    assert page.get_by_role("link", name="october-bill.pdf").first.is_visible()
+    expect(page.get_by_role("link", name="october-bill.pdf").first).to_be_visible()
     page.get_by_label("Your message").fill("My bank statement is attached.")
     page.get_by_role("button", name="Send message").click()
-    assert page.get_by_text("Thank you: we have received your message.").is_visible()
-    assert page.get_by_text("My bank statement is attached.").is_visible()
+    expect(page.get_by_text("Thank you: we have received your message.")).to_be_visible()
+    expect(page.get_by_text("My bank statement is attached.")).to_be_visible()
 
     page.get_by_label("Tell us why (optional)").fill("Nobody has called me back.")
     page.get_by_role("button", name="Ask for the manager to review it").click()
-    assert page.get_by_role(
-        "heading", name="Where it is now: With our Customer Services Manager"
-    ).is_visible()
-    assert page.get_by_text("You asked for our Customer Services Manager to review it").is_visible()
+    expect(
+        page.get_by_role("heading", name="Where it is now: With our Customer Services Manager")
+    ).to_be_visible()
+    expect(
+        page.get_by_text("You asked for our Customer Services Manager to review it")
+    ).to_be_visible()
     assert Complaint.objects.get().state == State.CS_MANAGER
 
     with page.expect_download() as download_info:
@@ -99,9 +102,9 @@ def test_an_empty_page_shows_a_focused_linked_error_summary_and_keeps_the_typing
     page.get_by_label("Account number (optional)").fill("ET123456")
     page.get_by_role("button", name="Continue").click()
 
-    assert page.title().startswith("Error: ")
+    expect(page).to_have_title(re.compile("^Error: "))
     summary = page.get_by_role("alert")
-    assert summary.is_visible()
+    expect(summary).to_be_visible()
     assert page.evaluate("document.activeElement.hasAttribute('data-error-summary')")
     assert page.get_by_label("Phone number (optional)").input_value() == "07700 900123"
     assert page.get_by_label("Account number (optional)").input_value() == "ET123456"
@@ -128,6 +131,6 @@ def test_the_send_button_clicked_twice_files_one_complaint(page):
     page.get_by_role("button", name="Continue").click()
     page.get_by_role("button", name="Send your complaint").dblclick()
     page.wait_for_url("**/complain/sent/")
-    assert page.get_by_role("heading", name="Complaint sent").is_visible()
+    expect(page.get_by_role("heading", name="Complaint sent")).to_be_visible()
     assert Complaint.objects.count() == 1
     assert Complaint.objects.get().nation == "northern-ireland"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 
@@ -13,9 +16,9 @@ def test_the_home_page_loads_styled_from_local_assets(page):
     failed: list[str] = []
     page.on("requestfailed", lambda r: failed.append(r.url))
     page.goto("/")
-    assert page.title() == "How to complain – Express Telephony"
-    assert page.get_by_role("heading", name="How to complain").is_visible()
-    assert page.get_by_text("0800 849 3366").first.is_visible()
+    expect(page).to_have_title("How to complain – Express Telephony")
+    expect(page.get_by_role("heading", name="How to complain")).to_be_visible()
+    expect(page.get_by_text("0800 849 3366").first).to_be_visible()
     # Bootstrap really applied: the contact card has its rounded border, not the browser default.
     radius = page.locator(".card").first.evaluate("el => getComputedStyle(el).borderTopLeftRadius")
     assert radius not in ("0px", "")
@@ -29,8 +32,8 @@ def test_an_agent_signs_in_and_sees_the_case_queue(page, agent):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/staff/")
-    assert page.get_by_role("heading", name="Case queue").is_visible()
-    assert page.get_by_role("button", name="Sign out agent").is_visible()
+    expect(page.get_by_role("heading", name="Case queue")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out agent")).to_be_visible()
 
 
 def test_a_wrong_password_keeps_the_user_on_the_sign_in_page_with_an_error(page, agent):
@@ -38,8 +41,8 @@ def test_a_wrong_password_keeps_the_user_on_the_sign_in_page_with_an_error(page,
     page.get_by_label("Username").fill("agent")
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Sign in").click()
-    assert page.title().startswith("Error:")
-    assert page.get_by_role("alert").is_visible()
+    expect(page).to_have_title(re.compile("^Error:"))
+    expect(page.get_by_role("alert")).to_be_visible()
 
 
 def test_the_home_and_sign_in_pages_have_no_serious_accessibility_failures(page):
