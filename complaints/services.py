@@ -25,7 +25,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.formats import date_format
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from . import clocks, documents, evidence, outbox
@@ -380,9 +379,9 @@ def complaint_file(
     if received_day != clocks.london_date(now):
         # Logged on a later day than it came in (a letter, a call taken on paper): the event is
         # dated when it was logged, so its text says when the complaint was received.
-        received_text += f" on {date_format(received_day, 'j F Y')}"
+        received_text += f" on {received_day:%-d %B %Y}"
     with transaction.atomic():
-        complaint.reference = _next_reference(clocks.london_date(received_at).year)
+        complaint.reference = _next_reference(received_day.year)
         complaint.save()
         filed_event = write_event(
             complaint,

@@ -74,7 +74,9 @@ def test_a_customer_files_a_complaint_follows_it_and_escalates(page, tmp_path):
 
     # The tracking page
     page.goto(tracking_link)
-    assert page.get_by_role("heading", name="Where it is now: With our Customer Services Team")
+    expect(
+        page.get_by_role("heading", name="Where it is now: With our Customer Services Team")
+    ).to_be_visible()
     expect(page.get_by_role("link", name="october-bill.pdf").first).to_be_visible()
     page.get_by_label("Your message").fill("My bank statement is attached.")
     page.get_by_role("button", name="Send message").click()
