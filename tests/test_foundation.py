@@ -191,6 +191,8 @@ def test_seed_demo_is_idempotent_and_its_logins_work(client):
         filed = complaint.events.get(kind="filed")
         assert (filed.actor_role == "customer") == (complaint.channel == "web"), complaint
         assert (filed.actor is None) == (complaint.channel == "web"), complaint
+        if complaint.channel == "web":  # sent online, so received the moment it was filed
+            assert complaint.received_at == filed.created_at, complaint
     for username, password, landing in (
         ("agent", "demo-agent-2026", "/staff/"),
         ("manager", "demo-manager-2026", "/staff/"),

@@ -28,14 +28,16 @@ STAFF = [
     ("admin", "demo-admin-2026", "Ada", "Admin", None, True),
 ]
 
-# e-mail, name, category, channel, days ago received, description, escalate
+# e-mail, name, category, channel, days ago received, description, escalate. A web-form complaint
+# is received when the customer sends it: only the ones staff log (phone, e-mail, letter) are
+# backdated.
 DEMO_CASES = [
     (
         "jane.doe@example.com",
         "Jane Doe",
         Category.BILLING,
         Channel.WEB,
-        1,
+        0,
         "I was charged twice for my October bill.",
         False,
     ),
@@ -70,7 +72,7 @@ DEMO_CASES = [
         "amara.okafor@example.com",
         "Amara Okafor",
         Category.CONTRACT,
-        Channel.WEB,
+        Channel.EMAIL,
         40,
         "I was told I could leave without a fee, now I am being charged one.",
         True,
@@ -88,7 +90,7 @@ DEMO_CASES = [
         "conor.byrne@example.com",
         "Conor Byrne",
         Category.PROVISIONING_SECURITY,
-        Channel.WEB,
+        Channel.LETTER,
         120,
         "My handset was provisioned with someone else's account details.",
         False,
@@ -137,7 +139,7 @@ class Command(BaseCommand):
                 category=category,
                 description=description,
                 channel=channel,
-                received_at=now - dt.timedelta(days=days_ago),
+                received_at=now - dt.timedelta(days=days_ago) if days_ago else None,
                 preferred_response=ResponseMethod.WRITTEN if days_ago % 2 else ResponseMethod.PHONE,
             )
             if escalate:
