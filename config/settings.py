@@ -125,6 +125,8 @@ TEMPLATES = [
         },
     },
 ]
+# Form widgets through Jinja2: the same markup, in less time (config/form_renderer.py).
+FORM_RENDERER = "config.form_renderer.FormRenderer"
 
 # --- HTTP security -------------------------------------------------------------------------------
 # Production runs behind a TLS-terminating proxy that sets X-Forwarded-Proto; set
