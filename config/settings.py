@@ -333,8 +333,10 @@ COMPANY = {
 # CISAS is run by CEDR (the Centre for Effective Dispute Resolution); these are the contact details
 # CEDR publishes for it. Check them against cisas.co.uk before going live, and set the CISAS_*
 # variables when they change: every deadlock letter prints them.
+_CISAS_FULL_NAME = "Communications and Internet Services Adjudication Scheme"
 CISAS = {
-    "name": "CISAS (Communications and Internet Services Adjudication Scheme)",
+    "full_name": _CISAS_FULL_NAME,  # in running text: "CISAS, the {{ cisas.full_name }}"
+    "name": f"CISAS ({_CISAS_FULL_NAME})",
     "website": env.str("CISAS_WEBSITE", default="https://cisas.co.uk/"),
     "phone": env.str("CISAS_PHONE", default="020 7520 3827"),
     "email": env.str("CISAS_EMAIL", default="cisas@cedr.com"),

@@ -159,6 +159,7 @@ def test_the_deadlock_letter_gives_the_companys_final_position(deadlock_text):
 def test_the_deadlock_letter_tells_the_customer_cisas_is_free(deadlock_text):
     assert "CISAS" in deadlock_text
     assert "free of charge" in deadlock_text
+    assert "CISAS, the Communications and Internet Services Adjudication Scheme." in deadlock_text
 
 
 def test_the_deadlock_letter_gives_cisas_contact_details(deadlock_text):
