@@ -347,15 +347,14 @@ def _lock_session(request: HttpRequest) -> None:
     A double-clicked "Send" arrives as two requests with the same session and the same one-time
     token. The second waits here until the first has committed both the complaint and the
     session's "filed" record, then finds the token spent and shows the same confirmation: one
-    complaint. (Database-backed sessions; other engines get the fresh read without the lock.)"""
+    complaint. (The project's database sessions, ``config.sessions``, lock and read in one
+    statement; another engine gets the fresh read without the lock.)"""
     key = request.session.session_key
     if key is None:
         return
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    if hasattr(store, "get_model_class"):
-        model = store.get_model_class()
-        list(model.objects.select_for_update().filter(session_key=key).values_list("pk"))
-    request.session = store(key)
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    if hasattr(request.session, "load_for_update"):
+        request.session.load_for_update()
 
 
 def _send(request: HttpRequest) -> HttpResponse:

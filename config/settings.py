@@ -246,6 +246,8 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Staff sessions end after this long without activity; the page warns a minute before.
 STAFF_IDLE_TIMEOUT_SECONDS = env.int("STAFF_IDLE_TIMEOUT_SECONDS", default=30 * 60)
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions with fewer statements per save (the filing flow saves on every page).
+SESSION_ENGINE = "config.sessions"
 
 # --- E-mail -------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email("EMAIL_URL", default="filemail://")

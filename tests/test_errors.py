@@ -60,7 +60,7 @@ def test_with_the_database_down_a_page_that_needs_it_is_a_503_with_retry_after(
 def test_a_session_that_cannot_be_saved_because_the_database_went_away_is_a_503(
     browser, agent, monkeypatch
 ):
-    from django.contrib.sessions.models import Session
+    from config.sessions import SessionStore
 
     browser.force_login(agent)
 
@@ -68,21 +68,24 @@ def test_a_session_that_cannot_be_saved_because_the_database_went_away_is_a_503(
         raise OperationalError("terminating connection due to administrator command")
 
     # Every staff request records the time in the session, saved after the view.
-    monkeypatch.setattr(Session, "save", lost)
+    monkeypatch.setattr(SessionStore, "save", lost)
     assert_unavailable_page(browser.get("/staff/"))
 
 
 def test_a_session_deleted_by_a_concurrent_sign_out_is_still_a_400(browser, agent, monkeypatch):
     from django.contrib.sessions.models import Session
 
+    from config.sessions import SessionStore
+
     browser.force_login(agent)
-    real_save = Session.save
+    real_encode = SessionStore.encode
 
-    def signed_out_meanwhile(self, *args, **kwargs):
-        Session.objects.filter(pk=self.pk).delete()
-        return real_save(self, *args, **kwargs)
+    def signed_out_meanwhile(self, data):
+        Session.objects.filter(pk=self.session_key).delete()
+        return real_encode(self, data)
 
-    monkeypatch.setattr(Session, "save", signed_out_meanwhile)
+    # The row goes between the request's read of the session and its save.
+    monkeypatch.setattr(SessionStore, "encode", signed_out_meanwhile)
     assert browser.get("/staff/").status_code == 400
 
 

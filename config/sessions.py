@@ -1,0 +1,67 @@
+"""Sessions in the database, as Django keeps them, with fewer round trips per request.
+
+Every page of the filing flow writes the customer's answers to their session, so the session's
+statements are a large share of what a filing costs PostgreSQL. Django's database store spends
+four statements to create a session (a SELECT to see whether a new random key is taken, then
+BEGIN, INSERT, COMMIT) and three to save one (BEGIN, UPDATE, COMMIT). Here:
+
+- A new key is not looked up first: it is 32 random characters (165 bits), and should one ever
+  be taken, the INSERT's primary key refuses it and ``create`` draws another, as Django does.
+- A save is its single statement, in autocommit, with no transaction around it. Django's
+  savepoint exists so that a failed INSERT cannot break the caller's transaction: it is kept for
+  an INSERT made inside one. An UPDATE cannot fail that way (no row updated is an answer, not an
+  error), so it never needs one.
+
+The table, the rows and their encoding are Django's own (``django_session``), so sessions
+already signed in carry over, and ``clearsessions`` removes the expired ones as before.
+"""
+
+from __future__ import annotations
+
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.db import IntegrityError, connections, router, transaction
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+
+
+class SessionStore(DatabaseSessionStore):
+    def _get_new_session_key(self) -> str:
+        # Unique enough not to ask the database first; create() retries on the INSERT's conflict.
+        return get_random_string(32, VALID_KEY_CHARS)
+
+    def save(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            return self.create()
+        data = self._get_session(no_load=must_create)
+        using = router.db_for_write(self.model)
+        rows = self.model._base_manager.using(using)
+        values = {"session_data": self.encode(data), "expire_date": self.get_expiry_date()}
+        if not must_create:
+            if not rows.filter(session_key=self.session_key).update(**values):
+                raise UpdateError  # the session was deleted meanwhile (signed out elsewhere)
+            return None
+        try:
+            if connections[using].in_atomic_block:
+                with transaction.atomic(using=using):
+                    rows.create(session_key=self.session_key, **values)
+            else:
+                rows.create(session_key=self.session_key, **values)
+        except IntegrityError:
+            raise CreateError from None
+        return None
+
+    def load_for_update(self) -> None:
+        """Read the session afresh and hold its row until the caller's transaction ends: one
+        ``SELECT ... FOR UPDATE`` that both locks and reads (see ``complaints.views._send``)."""
+        data = (
+            self.model._base_manager.select_for_update()
+            .filter(session_key=self.session_key, expire_date__gt=timezone.now())
+            .values_list("session_data", flat=True)
+            .first()
+        )
+        if data is None:
+            self._session_key = None
+            self._session_cache = {}
+        else:
+            self._session_cache = self.decode(data)

@@ -1,0 +1,105 @@
+"""The project's session store: Django's database sessions, in fewer statements."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.models import Session
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from config import sessions
+from config.sessions import SessionStore
+
+pytestmark = pytest.mark.django_db
+
+
+def statements(queries) -> list[str]:
+    return [q["sql"].split()[0] for q in queries.captured_queries]
+
+
+@pytest.mark.django_db(transaction=True)  # in autocommit, as a request is
+def test_a_new_session_is_one_insert_and_reads_back():
+    store = SessionStore()
+    store["answers"] = {"name": "Ann"}
+    with CaptureQueriesContext(connection) as queries:
+        store.save()
+    assert statements(queries) == ["INSERT"]
+    assert SessionStore(store.session_key)["answers"] == {"name": "Ann"}
+
+
+def test_saving_a_changed_session_is_one_update():
+    store = SessionStore()
+    store["page"] = 1
+    store.save()
+    again = SessionStore(store.session_key)
+    again["page"] = 2
+    with CaptureQueriesContext(connection) as queries:
+        again.save()
+    assert statements(queries) == ["UPDATE"]
+    assert SessionStore(store.session_key)["page"] == 2
+
+
+def test_a_session_deleted_meanwhile_is_not_written_back():
+    store = SessionStore()
+    store["page"] = 1
+    store.save()
+    Session.objects.filter(pk=store.session_key).delete()
+    store["page"] = 2
+    with pytest.raises(UpdateError):
+        store.save()
+    assert not Session.objects.exists()
+
+
+def test_a_key_already_taken_is_replaced_by_another(monkeypatch):
+    taken = SessionStore()
+    taken["owner"] = "first visitor"
+    taken.save()
+    keys = iter([taken.session_key, "k" * 32])
+    monkeypatch.setattr(sessions, "get_random_string", lambda length, chars: next(keys))
+    store = SessionStore()
+    store["owner"] = "second visitor"
+    store.save()
+    assert store.session_key == "k" * 32
+    assert SessionStore(taken.session_key)["owner"] == "first visitor"
+    assert SessionStore("k" * 32)["owner"] == "second visitor"
+
+
+def test_a_taken_key_inside_a_transaction_leaves_the_transaction_usable(monkeypatch):
+    taken = SessionStore()
+    taken.save()
+    keys = iter([taken.session_key, "k" * 32])
+    monkeypatch.setattr(sessions, "get_random_string", lambda length, chars: next(keys))
+    with transaction.atomic():
+        store = SessionStore()
+        store["owner"] = "second visitor"
+        store.save()
+        assert Session.objects.count() == 2  # the transaction still answers
+    assert SessionStore("k" * 32)["owner"] == "second visitor"
+
+
+def test_load_for_update_reads_what_another_request_saved_meanwhile():
+    store = SessionStore()
+    store["filed"] = False
+    store.save()
+    stale = SessionStore(store.session_key)
+    assert stale["filed"] is False
+    other = SessionStore(store.session_key)
+    other["filed"] = True
+    other.save()
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        stale.load_for_update()
+        assert stale["filed"] is True
+    assert len(queries.captured_queries) == 1
+    assert "FOR UPDATE" in queries.captured_queries[0]["sql"]
+
+
+def test_load_for_update_of_an_expired_session_finds_nothing():
+    store = SessionStore()
+    store["filed"] = True
+    store.set_expiry(-1)
+    store.save()
+    with transaction.atomic():
+        store.load_for_update()
+    assert store.session_key is None
+    assert "filed" not in store
