@@ -42,9 +42,12 @@ def calendar(nation: str | None = None) -> WorkingDayCalendar:
     return calendar_for(nation or settings.WORKING_DAYS_NATION, closure_days())
 
 
-def response_due_at(stage_started: dt.datetime, nation: str) -> dt.datetime:
-    """A reply is due by the end of the Nth working day after the stage started (day 0)."""
-    day = calendar(nation).add_working_days(
+def response_due_at(
+    stage_started: dt.datetime, nation: str, *, cal: WorkingDayCalendar | None = None
+) -> dt.datetime:
+    """A reply is due by the end of the Nth working day after the stage started (day 0).
+    ``cal``: the nation's calendar when the caller already has it (it saves a query)."""
+    day = (cal or calendar(nation)).add_working_days(
         london_date(stage_started), settings.RESPONSE_WORKING_DAYS
     )
     return end_of_day(day)
@@ -57,13 +60,19 @@ def due_date(due_at: dt.datetime | None) -> dt.date | None:
     return london_date(due_at - dt.timedelta(microseconds=1))
 
 
-def adr_eligible_date(received_at: dt.datetime, nation: str, policy: str | None = None) -> dt.date:
+def adr_eligible_date(
+    received_at: dt.datetime,
+    nation: str,
+    policy: str | None = None,
+    *,
+    cal: WorkingDayCalendar | None = None,
+) -> dt.date:
     """The day the customer may take the complaint to CISAS, by the configured policy."""
     received = london_date(received_at)
     policy = policy or settings.ADR_CLOCK
     if policy == "8-weeks":
         return received + dt.timedelta(days=OFCOM_ADR_DAYS)
-    return calendar(nation).add_working_days(received, 56)
+    return (cal or calendar(nation)).add_working_days(received, 56)
 
 
 def remedy_due_date(accepted_on: dt.date, nation: str) -> dt.date:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from . import clocks
+from .calendar import WorkingDayCalendar
 from .roles import Actor, Role
 
 
@@ -392,10 +393,10 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             return None
         return self.resolved_at + dt.timedelta(weeks=settings.REOPEN_WEEKS)
 
-    def start_stage_clock(self, at: dt.datetime) -> None:
+    def start_stage_clock(self, at: dt.datetime, *, cal: WorkingDayCalendar | None = None) -> None:
         """Start a 15-working-day reply clock for the stage entered at ``at``."""
         self.stage_started_at = at
-        self.response_due_at = clocks.response_due_at(at, self.nation)
+        self.response_due_at = clocks.response_due_at(at, self.nation, cal=cal)
         self.responded_at = None
         self.overdue_flagged_at = None
 

@@ -110,27 +110,32 @@ def email_record(
     complaint: Complaint | None = None,
     context: dict[str, Any] | None = None,
     letter: Letter | None = None,
-) -> OutboundEmail | None:
+) -> None:
     """Record an e-mail to send after commit. Recording the same ``dedupe_key`` twice is a no-op,
-    so a retried caller cannot send an e-mail twice. Returns None when there is nobody to tell."""
+    so a retried caller cannot send an e-mail twice. Records nothing when there is nobody to
+    tell."""
     if template not in EmailTemplate.values:
         raise ValueError(f"unknown e-mail template {template!r}")
     to = [address for address in to if address]
     if not to:
-        return None
-    email, created = OutboundEmail.objects.get_or_create(
-        dedupe_key=dedupe_key,
-        defaults={
-            "complaint": complaint,
-            "template": template,
-            "to": to,
-            "context": context or {},
-            "letter": letter,
-        },
+        return
+    # One INSERT ... ON CONFLICT DO NOTHING (on dedupe_key): no read first, and no savepoint,
+    # since a duplicate is skipped rather than raised. A delivery run queued for a duplicate finds
+    # nothing new to send.
+    OutboundEmail.objects.bulk_create(
+        [
+            OutboundEmail(
+                dedupe_key=dedupe_key,
+                complaint=complaint,
+                template=template,
+                to=to,
+                context=context or {},
+                letter=letter,
+            )
+        ],
+        ignore_conflicts=True,
     )
-    if created:
-        queue_after_commit("complaints.tasks.deliver_outbox")
-    return email
+    queue_after_commit("complaints.tasks.deliver_outbox")
 
 
 def deadlock_email(complaint: Complaint, *, by_clock: bool) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from .models import (
     ComplaintEvent,
     EmailTemplate,
     EventKind,
+    Letter,
     LetterKind,
     ReferenceCounter,
     ResponseMethod,
@@ -283,6 +284,7 @@ def fire_transition(
 class Filed:
     complaint: Complaint
     tracking_secret: str  # shown once and e-mailed; only its hash is stored
+    acknowledgement: Letter  # the letter issued with it
 
 
 def hash_secret(secret: str) -> str:
@@ -365,8 +367,11 @@ def complaint_file(
     complaint.adr_eligible_date = dt.date.min
     complaint.full_clean(exclude=["reference", "state"])
     try:
-        complaint.start_stage_clock(received_at)
-        complaint.adr_eligible_date = clocks.adr_eligible_date(received_at, complaint.nation)
+        cal = clocks.calendar(complaint.nation)  # one read of the closure days for both clocks
+        complaint.start_stage_clock(received_at, cal=cal)
+        complaint.adr_eligible_date = clocks.adr_eligible_date(
+            received_at, complaint.nation, cal=cal
+        )
     except ValueError as exc:  # outside the calendar's years
         raise ValidationError(
             {"received_at": f"The date received is not a date we can use: {exc}"}
@@ -410,7 +415,7 @@ def complaint_file(
             },
             letter=letter,
         )
-    return Filed(complaint=complaint, tracking_secret=secret)
+    return Filed(complaint=complaint, tracking_secret=secret, acknowledgement=letter)
 
 
 def tracking_url(complaint: Complaint, secret: str) -> str:

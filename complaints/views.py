@@ -48,6 +48,7 @@ from .models import (
     Category,
     Complaint,
     EventKind,
+    Letter,
     LetterKind,
     Nation,
     ResponseMethod,
@@ -403,6 +404,7 @@ def _send(request: HttpRequest) -> HttpResponse:
                 "reference": result.complaint.reference,
                 "secret": result.tracking_secret,  # dropped once the confirmation is shown
                 "email": result.complaint.email,
+                **_confirmation(result.complaint, result.acknowledgement),
             }
         record["token"] = token
         request.session[FILED_KEY] = record
@@ -413,14 +415,30 @@ def _send(request: HttpRequest) -> HttpResponse:
     return redirect("complaints:complain_sent")
 
 
+def _confirmation(complaint: Complaint, acknowledgement: Letter | None) -> dict[str, Any]:
+    """What the confirmation shows of a complaint just filed, kept with the session's record of
+    it, so that showing the page reads nothing more."""
+    return {
+        "response_due_date": complaint.response_due_date.isoformat(),
+        "adr_eligible_date": complaint.adr_eligible_date.isoformat(),
+        "written": complaint.preferred_response == ResponseMethod.WRITTEN,
+        "letter_id": acknowledgement.pk if acknowledgement is not None else None,
+    }
+
+
 def _pretend_filed(draft: Draft) -> dict[str, Any]:
     now = timezone.now()
+    nation = settings.WORKING_DAYS_NATION
+    support = draft.answers("support") or {}
     return {
         "id": None,
         "reference": f"CMP-{clocks.london_date(now).year}-{secrets.randbelow(900000) + 100000:06d}",
         "secret": secrets.token_urlsafe(24),
         "email": (draft.answers("about") or {}).get("email", ""),
-        "received_at": now.isoformat(),
+        "response_due_date": clocks.due_date(clocks.response_due_at(now, nation)).isoformat(),
+        "adr_eligible_date": clocks.adr_eligible_date(now, nation).isoformat(),
+        "written": support.get("preferred_response") == ResponseMethod.WRITTEN,
+        "letter_id": None,
     }
 
 
@@ -434,38 +452,29 @@ def complain_sent(request: HttpRequest) -> HttpResponse:
     secret = record.pop("secret", None)
     if secret is not None:
         request.session[FILED_KEY] = record  # the secret is shown now, and never again
-    context: dict[str, Any] = {"reference": record["reference"], "email": record["email"]}
-    complaint = (
-        Complaint.objects.filter(pk=record["id"]).first() if record["id"] is not None else None
-    )
-    if complaint is not None:
-        context.update(
-            response_due_date=complaint.response_due_date,
-            adr_eligible_date=complaint.adr_eligible_date,
-            written=complaint.preferred_response == ResponseMethod.WRITTEN,
-        )
+    if "response_due_date" not in record:
+        # Recorded before the record kept the confirmation's dates: read them once.
+        complaint = Complaint.objects.filter(pk=record["id"]).first() if record["id"] else None
+        if complaint is None:
+            return redirect("complaints:home")
         acknowledgement = complaint.letters.filter(kind=LetterKind.ACKNOWLEDGEMENT).first()
-        if secret and acknowledgement is not None:
-            context["letter_url"] = reverse(
-                "complaints:track_letter", args=[complaint.reference, secret, acknowledgement.pk]
-            )
-            context["letter_pdf_url"] = reverse(
-                "complaints:track_letter_pdf",
-                args=[complaint.reference, secret, acknowledgement.pk],
-            )
-    else:  # the pretend confirmation for a robot
-        received = dt.datetime.fromisoformat(
-            record.get("received_at") or timezone.now().isoformat()
-        )
-        nation = settings.WORKING_DAYS_NATION
-        context.update(
-            response_due_date=clocks.due_date(clocks.response_due_at(received, nation)),
-            adr_eligible_date=clocks.adr_eligible_date(received, nation),
-        )
+        record.update(_confirmation(complaint, acknowledgement))
+        request.session[FILED_KEY] = record
+    context: dict[str, Any] = {
+        "reference": record["reference"],
+        "email": record["email"],
+        "response_due_date": dt.date.fromisoformat(record["response_due_date"]),
+        "adr_eligible_date": dt.date.fromisoformat(record["adr_eligible_date"]),
+        "written": record.get("written", False),
+    }
     if secret:
         context["tracking_url"] = request.build_absolute_uri(
             reverse("complaints:track", args=[record["reference"], secret])
         )
+        if record.get("letter_id") is not None:
+            args = [record["reference"], secret, record["letter_id"]]
+            context["letter_url"] = reverse("complaints:track_letter", args=args)
+            context["letter_pdf_url"] = reverse("complaints:track_letter_pdf", args=args)
     return render(request, "complaints/public/sent.html", context)
 
 

@@ -453,6 +453,35 @@ def test_the_confirmation_shows_the_reference_dates_and_the_link_once(client):
     assert client.get(f"/track/{complaint.reference}/{secret}/").status_code == 200
 
 
+def test_the_confirmation_reads_only_the_session(client, django_assert_num_queries):
+    answer_all(client)
+    client.post(CHECK, {"token": send_token(client)})
+    # The session read, and its save without the secret: the dates and the letter came with
+    # the session's record of the filing.
+    with django_assert_num_queries(2):
+        page = client.get(SENT).content.decode()
+    complaint = Complaint.objects.get()
+    assert f'<time datetime="{complaint.response_due_date}">' in page
+    assert f"/letters/{complaint.letters.get().pk}/" in page
+
+
+def test_a_confirmation_recorded_without_its_dates_reads_them_from_the_complaint(client):
+    answer_all(client)
+    client.post(CHECK, {"token": send_token(client)})
+    complaint = Complaint.objects.get()
+    session = client.session
+    record = session[FILED_KEY]
+    for key in ("response_due_date", "adr_eligible_date", "written", "letter_id"):
+        del record[key]
+    session[FILED_KEY] = record
+    session.save()
+    page = client.get(SENT).content.decode()
+    assert f'We aim to reply by <strong><time datetime="{complaint.response_due_date}' in page
+    assert f'<time datetime="{complaint.adr_eligible_date}">' in page
+    assert ", in writing." in page
+    assert f"/letters/{complaint.letters.get().pk}/" in page
+
+
 def test_the_confirmation_without_a_complaint_goes_home(client):
     response = client.get(SENT)
     assert response.status_code == 302 and response.url == "/"
@@ -478,6 +507,9 @@ def test_a_filled_honeypot_shows_a_confirmation_and_files_nothing(client):
     assert response.url == SENT
     page = client.get(SENT).content.decode()
     assert "Complaint sent" in page and re.search(r"CMP-\d{4}-\d{6}", page)
+    # Dated as a real confirmation would be, so the robot cannot tell.
+    assert re.search(r'We aim to reply by <strong><time datetime="\d{4}-\d\d-\d\d">', page)
+    assert ", in writing." in page
     assert Complaint.objects.count() == 0
 
 
