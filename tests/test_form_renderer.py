@@ -7,7 +7,15 @@ import re
 import pytest
 from django.forms.renderers import DjangoTemplates, get_default_renderer
 
-from complaints.forms import AboutYouForm, ComplaintForm, SupportForm
+from complaints.forms import (
+    AboutYouForm,
+    ActionForm,
+    ComplaintForm,
+    LostLinkForm,
+    MessageForm,
+    SendForm,
+    SupportForm,
+)
 from config.form_renderer import FormRenderer
 
 
@@ -55,3 +63,37 @@ def test_customers_questions_render_as_djangos_engine_renders_them(form_class, d
         assert _same_html(str(fast[name])) == _same_html(str(plain[name])), name
         assert _same_html(str(fast[name].errors)) == _same_html(str(plain[name].errors)), name
     assert _same_html(str(fast.non_field_errors())) == _same_html(str(plain.non_field_errors()))
+
+
+@pytest.mark.parametrize(
+    "form_class",
+    [AboutYouForm, ComplaintForm, SupportForm, SendForm, MessageForm, ActionForm, LostLinkForm],
+)
+def test_every_question_a_customer_sees_is_rendered_by_a_public_field_template_in_jinja2(
+    form_class,
+):
+    form = form_class()
+    for field in form.visible_fields():
+        assert field.template_name.startswith("complaints/public/"), field.name
+        template = form.renderer.get_template(field.template_name)
+        assert type(template).__module__ == "django.template.backends.jinja2", field.name
+
+
+def test_a_question_shows_its_label_hint_error_and_control_in_that_order_and_linked():
+    form = AboutYouForm(data={"email": "not an address", "nation": ""})
+    assert not form.is_valid()
+    email = str(form["email"].as_field_group())
+    order = [
+        '<label class="form-label" for="id_email">',
+        'id="id_email_helptext"',
+        '<p id="id_email_error" class="error-message"><span class="visually-hidden">Error:</span>',
+        '<input type="email" name="email" value="not an address"',
+    ]
+    assert [email.find(part) for part in order] == sorted(email.find(part) for part in order)
+    assert all(part in email for part in order)
+    assert 'aria-describedby="id_email_helptext id_email_error"' in email
+    assert 'aria-invalid="true"' in email
+    nation = str(form["nation"].as_field_group())
+    assert nation.startswith('<div class="form-group form-group-error">')
+    assert '<fieldset id="id_nation" aria-describedby=' in nation
+    assert '<legend class="form-label">' in nation and 'id="id_nation_error"' in nation
