@@ -119,23 +119,20 @@ def email_record(
     to = [address for address in to if address]
     if not to:
         return
-    # One INSERT ... ON CONFLICT DO NOTHING (on dedupe_key): no read first, and no savepoint,
-    # since a duplicate is skipped rather than raised. A delivery run queued for a duplicate finds
-    # nothing new to send.
-    OutboundEmail.objects.bulk_create(
+    # email_record_many's one INSERT ... ON CONFLICT DO NOTHING: no read first, and no savepoint,
+    # since a duplicate is skipped rather than raised.
+    email_record_many(
         [
-            OutboundEmail(
-                dedupe_key=dedupe_key,
-                complaint=complaint,
-                template=template,
-                to=to,
-                context=context or {},
-                letter=letter,
-            )
-        ],
-        ignore_conflicts=True,
+            {
+                "complaint_id": complaint.pk if complaint is not None else None,
+                "template": template,
+                "to": to,
+                "context": context or {},
+                "letter_id": letter.pk if letter is not None else None,
+                "dedupe_key": dedupe_key,
+            }
+        ]
     )
-    queue_after_commit("complaints.tasks.deliver_outbox")
 
 
 def deadlock_email(complaint: Complaint, *, by_clock: bool) -> dict[str, Any]:
@@ -154,9 +151,10 @@ def deadlock_email(complaint: Complaint, *, by_clock: bool) -> dict[str, Any]:
 
 
 def email_record_many(emails: list[dict[str, Any]]) -> None:
-    """Record a sweep's batch of e-mails with one INSERT; rows already recorded (same
-    ``dedupe_key``) are skipped. Each e-mail is a dict of ``OutboundEmail`` columns by attname
-    (``complaint_id``, ``template``, ``to``, ``context``, ``dedupe_key`` ...)."""
+    """Record a batch of e-mails with one INSERT; rows already recorded (same ``dedupe_key``) are
+    skipped, and a delivery run queued for them finds nothing new to send. Each e-mail is a dict
+    of ``OutboundEmail`` columns by attname (``complaint_id``, ``template``, ``to``, ``context``,
+    ``dedupe_key`` ...)."""
     if emails:
         bulk.insert_rows(OutboundEmail, emails, ignore_conflicts=True)
         queue_after_commit("complaints.tasks.deliver_outbox")

@@ -348,14 +348,13 @@ def _lock_session(request: HttpRequest) -> None:
     A double-clicked "Send" arrives as two requests with the same session and the same one-time
     token. The second waits here until the first has committed both the complaint and the
     session's "filed" record, then finds the token spent and shows the same confirmation: one
-    complaint. (The project's database sessions, ``config.sessions``, lock and read in one
-    statement; another engine gets the fresh read without the lock.)"""
+    complaint. The project's sessions (``config.sessions``) lock and read in one statement; an
+    engine that cannot lock fails here, loudly, rather than let a double click file twice."""
     key = request.session.session_key
     if key is None:
         return
     request.session = import_module(settings.SESSION_ENGINE).SessionStore(key)
-    if hasattr(request.session, "load_for_update"):
-        request.session.load_for_update()
+    request.session.load_for_update()
 
 
 def _send(request: HttpRequest) -> HttpResponse:
@@ -426,17 +425,27 @@ def _confirmation(complaint: Complaint, acknowledgement: Letter | None) -> dict[
     }
 
 
+def _pretend_dates(received: dt.datetime) -> dict[str, str]:
+    """The dates a real confirmation would show for a complaint received then."""
+    nation = settings.WORKING_DAYS_NATION
+    cal = clocks.calendar(nation)
+    return {
+        "response_due_date": clocks.due_date(
+            clocks.response_due_at(received, nation, cal=cal)
+        ).isoformat(),
+        "adr_eligible_date": clocks.adr_eligible_date(received, nation, cal=cal).isoformat(),
+    }
+
+
 def _pretend_filed(draft: Draft) -> dict[str, Any]:
     now = timezone.now()
-    nation = settings.WORKING_DAYS_NATION
     support = draft.answers("support") or {}
     return {
         "id": None,
         "reference": f"CMP-{clocks.london_date(now).year}-{secrets.randbelow(900000) + 100000:06d}",
         "secret": secrets.token_urlsafe(24),
         "email": (draft.answers("about") or {}).get("email", ""),
-        "response_due_date": clocks.due_date(clocks.response_due_at(now, nation)).isoformat(),
-        "adr_eligible_date": clocks.adr_eligible_date(now, nation).isoformat(),
+        **_pretend_dates(now),
         "written": support.get("preferred_response") == ResponseMethod.WRITTEN,
         "letter_id": None,
     }
@@ -453,12 +462,15 @@ def complain_sent(request: HttpRequest) -> HttpResponse:
     if secret is not None:
         request.session[FILED_KEY] = record  # the secret is shown now, and never again
     if "response_due_date" not in record:
-        # Recorded before the record kept the confirmation's dates: read them once.
-        complaint = Complaint.objects.filter(pk=record["id"]).first() if record["id"] else None
-        if complaint is None:
-            return redirect("complaints:home")
-        acknowledgement = complaint.letters.filter(kind=LetterKind.ACKNOWLEDGEMENT).first()
-        record.update(_confirmation(complaint, acknowledgement))
+        # Recorded before the record kept the confirmation's dates: work them out once.
+        if record["id"] is None:  # the robot's, with the time it was "received"
+            record.update(_pretend_dates(dt.datetime.fromisoformat(record["received_at"])))
+        else:
+            complaint = Complaint.objects.filter(pk=record["id"]).first()
+            if complaint is None:
+                return redirect("complaints:home")
+            acknowledgement = complaint.letters.filter(kind=LetterKind.ACKNOWLEDGEMENT).first()
+            record.update(_confirmation(complaint, acknowledgement))
         request.session[FILED_KEY] = record
     context: dict[str, Any] = {
         "reference": record["reference"],

@@ -18,6 +18,8 @@ already signed in carry over, and ``clearsessions`` removes the expired ones as 
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import IntegrityError, connections, router, transaction
@@ -41,11 +43,10 @@ class SessionStore(DatabaseSessionStore):
             if not rows.filter(session_key=self.session_key).update(**values):
                 raise UpdateError  # the session was deleted meanwhile (signed out elsewhere)
             return None
+        # A failed INSERT must not break a caller's transaction: inside one, a savepoint.
+        in_transaction = connections[using].in_atomic_block
         try:
-            if connections[using].in_atomic_block:
-                with transaction.atomic(using=using):
-                    rows.create(session_key=self.session_key, **values)
-            else:
+            with transaction.atomic(using=using) if in_transaction else contextlib.nullcontext():
                 rows.create(session_key=self.session_key, **values)
         except IntegrityError:
             raise CreateError from None

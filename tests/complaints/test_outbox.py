@@ -92,6 +92,7 @@ def test_recording_the_same_email_twice_keeps_one(file_complaint):
 
 
 def test_nobody_to_tell_records_nothing():
+    assert outbox.email_record(template="overdue_alert", to=[], dedupe_key="k2") is None
     outbox.email_record(template="overdue_alert", to=[""], dedupe_key="k2")
     assert not OutboundEmail.objects.filter(dedupe_key="k2").exists()
 

@@ -482,6 +482,22 @@ def test_a_confirmation_recorded_without_its_dates_reads_them_from_the_complaint
     assert f"/letters/{complaint.letters.get().pk}/" in page
 
 
+def test_a_robots_confirmation_recorded_without_its_dates_is_dated_as_before(client):
+    session = client.session
+    session[FILED_KEY] = {
+        "id": None,
+        "reference": "CMP-2026-123456",
+        "email": "robot@example.com",
+        "token": "t",
+        "received_at": "2026-12-03T10:00:00+00:00",
+    }
+    session.save()
+    page = client.get(SENT).content.decode()
+    # Thursday 3 December: 15 working days on is Thursday 24 December (no bank holiday between).
+    assert 'We aim to reply by <strong><time datetime="2026-12-24">' in page
+    assert "CMP-2026-123456" in page
+
+
 def test_the_confirmation_without_a_complaint_goes_home(client):
     response = client.get(SENT)
     assert response.status_code == 302 and response.url == "/"
