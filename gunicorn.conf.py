@@ -4,7 +4,7 @@ directory. Every value can be overridden with GUNICORN_* environment variables o
 import gc
 import os
 
-from gunicorn.glogging import Logger
+from gunicorn.glogging import Logger, SafeAtoms
 
 from config.logging import redact
 
@@ -14,6 +14,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 30
 keepalive = 5
+# Import the portal once in the master, warm it (config/warmup.py), then fork the workers from it:
+# a worker starts in milliseconds with everything loaded, instead of spending a second or more of
+# CPU importing and compiling while requests wait. A release therefore restarts gunicorn (or sends
+# it USR2); HUP alone reloads the settings here, not the code.
+preload_app = True
 # Recycle workers now and then, so a slow leak in a dependency never grows without bound.
 max_requests = 2000
 max_requests_jitter = 200
@@ -24,21 +29,45 @@ errorlog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 
+class RedactedAtoms(SafeAtoms):
+    """The access log's values, each with tracking secrets and API tokens removed as the log format
+    asks for it. gunicorn offers some sixty (every request and response header and every environ
+    variable is one); the format above uses six, so only those six are redacted and escaped."""
+
+    def __init__(self, atoms):
+        dict.__init__(self, atoms)
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        return redact(value).replace('"', '\\"') if isinstance(value, str) else value
+
+
 class RedactingLogger(Logger):
     """gunicorn's logger, with tracking secrets removed from what the access log writes."""
 
-    def atoms(self, resp, req, environ, request_time):
-        atoms = super().atoms(resp, req, environ, request_time)
-        return {k: redact(v) if isinstance(v, str) else v for k, v in atoms.items()}
+    atoms_wrapper_class = RedactedAtoms
 
 
 logger_class = RedactingLogger
 
 
+def when_ready(server):
+    """In the master, after the preloaded import and before the first fork: load what every request
+    needs, then freeze it all out of the garbage collector's way, so that the workers forked from
+    here share it and never walk it (see post_worker_init)."""
+    from config.warmup import warm_up
+
+    loaded = warm_up()
+    gc.collect()
+    gc.freeze()
+    server.log.info("Warmed up before forking workers: %s", loaded)
+
+
 def post_worker_init(worker):
-    """Freeze what the worker loaded at start (Django, the URL conf, the apps: about 140,000
-    objects) out of the garbage collector's way. A full collection walked all of them again and
-    again, adding tens of milliseconds to one request in a dozen: the case page's p95 was three
-    times its median (bench/bench_pages.py). Collections now walk only what requests made."""
+    """Freeze what the worker has loaded (Django, the URL conf, the apps, the templates: about
+    140,000 objects, nearly all of them frozen already in the master) out of the garbage
+    collector's way. A full collection walked all of them again and again, adding tens of
+    milliseconds to one request in a dozen: the case page's p95 was three times its median
+    (bench/bench_pages.py). Collections now walk only what requests made."""
     gc.collect()
     gc.freeze()

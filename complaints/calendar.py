@@ -42,6 +42,7 @@ __all__ = [
     "NATIONS",
     "WorkingDayCalendar",
     "calendar_for",
+    "load_bank_holidays",
 ]
 
 FIRST_DATE = datetime.date(2000, 1, 1)
@@ -76,6 +77,13 @@ def _bank_holidays(nation: str) -> MappingProxyType[int, str]:
         categories=(holidays.PUBLIC,),
     )
     return MappingProxyType({day.toordinal(): name for day, name in table.items()})
+
+
+def load_bank_holidays() -> None:
+    """Build every nation's bank-holiday table now rather than on first use (gunicorn's master
+    does, before forking its workers: config/warmup.py)."""
+    for nation in NATIONS:
+        _bank_holidays(nation)
 
 
 def _normalise_closures(closures: Iterable[datetime.date]) -> frozenset[datetime.date]:

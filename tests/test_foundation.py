@@ -327,3 +327,47 @@ def test_the_queue_shows_stage_one_cases_due_soonest_first(client, agent, file_c
     page = client.get("/staff/").content.decode()
     assert page.index(older.reference) < page.index(newer.reference)
     assert "Overdue" in page
+
+
+def test_gunicorn_warms_the_portal_in_its_master_without_opening_a_connection(tmp_path):
+    """The master imports and warms the portal before forking the workers (gunicorn.conf.py). A
+    socket opened there (PostgreSQL, Redis, the broker) would be shared by every worker forked
+    from it, their queries and replies interleaved: the master must open none."""
+    script = """
+import os, runpy, types
+from django.core.wsgi import get_wsgi_application
+from django.template import engines
+from django.urls import reverse
+
+conf = runpy.run_path("gunicorn.conf.py")
+assert conf["preload_app"] is True
+get_wsgi_application()
+messages = []
+log = types.SimpleNamespace(info=lambda message, *args: messages.append(message % args))
+conf["when_ready"](types.SimpleNamespace(log=log))
+print(messages[0])
+loader = engines["django"].engine.template_loaders[0]
+print("cached", "complaints/public/check.html" in loader.get_template_cache)
+sockets = 0
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        sockets += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    except FileNotFoundError:  # the listing's own descriptor, closed since
+        pass
+print("sockets", sockets)
+"""
+    result = run_fresh(
+        ["-c", script],
+        DEBUG="false",
+        SECRET_KEY="s" * 60,
+        ALLOWED_HOSTS="example.com",
+        VAR_DIR=str(tmp_path),
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",  # a database that exists
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/15",
+        CACHE_URL="rediscache://127.0.0.1:6379/14",
+    )
+    assert result.returncode == 0, result.stderr
+    warmed, cached, sockets = result.stdout.splitlines()
+    assert warmed.startswith("Warmed up before forking workers: {'templates': ")
+    assert cached == "cached True"
+    assert sockets == "sockets 0"

@@ -37,31 +37,57 @@ def test_log_records_are_json_without_the_secret():
     assert SECRET not in line and "[redacted]" in entry["message"]
 
 
-def test_the_gunicorn_access_log_redacts_the_secret():
+def _gunicorn_access_line(capsys, access_log_format: str, **headers: str) -> str:
+    """The line gunicorn's access log writes, with the project's gunicorn.conf.py, for a 404 on a
+    tracking link that carries its secret."""
+    import datetime as dt
     import runpy
     from types import SimpleNamespace
 
+    from gunicorn.config import Config
+
     config = runpy.run_path("gunicorn.conf.py")
-    logger = config["RedactingLogger"].__new__(config["RedactingLogger"])
-    logger.cfg = SimpleNamespace(forwarded_allow_ips=["127.0.0.1"])
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    cfg.set("access_log_format", access_log_format)
+    logger = config["RedactingLogger"](cfg)
+    path = f"/track/CMP-2026-000001/{SECRET}/"
     environ = {
-        "PATH_INFO": f"/track/CMP-2026-000001/{SECRET}/",
+        "REMOTE_ADDR": "203.0.113.9",
+        "PATH_INFO": path,
         "QUERY_STRING": "",
         "REQUEST_METHOD": "GET",
-        "RAW_URI": f"/track/CMP-2026-000001/{SECRET}/",
+        "RAW_URI": path,
         "SERVER_PROTOCOL": "HTTP/1.1",
+        **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()},
     }
-    req = SimpleNamespace(
-        headers=[],
-        method="GET",
-        path=environ["PATH_INFO"],
-        query="",
-        uri=environ["RAW_URI"],
-        version=(1, 1),
-    )
-    resp = SimpleNamespace(status="404 Not Found", headers=[], response_length=10, sent=10)
-    import datetime as dt
+    req = SimpleNamespace(headers=[(name.upper(), value) for name, value in headers.items()])
+    resp = SimpleNamespace(status="404 Not Found", headers=[], sent=10)
+    capsys.readouterr()
+    logger.access(resp, req, environ, dt.timedelta(seconds=0.01))
+    return capsys.readouterr().out
 
-    atoms = logger.atoms(resp, req, environ, dt.timedelta(seconds=0.01))
-    assert SECRET not in str(atoms)
-    assert atoms["U"] == "/track/CMP-2026-000001/[redacted]/"
+
+def test_the_gunicorn_access_log_redacts_the_secret(capsys):
+    import runpy
+
+    line = _gunicorn_access_line(capsys, runpy.run_path("gunicorn.conf.py")["access_log_format"])
+    assert line == '203.0.113.9 "GET /track/CMP-2026-000001/[redacted]/" 404 10 10ms\n'
+
+
+def test_the_gunicorn_access_log_redacts_whatever_the_format_asks_for(capsys):
+    """An operator may log more (GUNICORN_CMD_ARGS="--access-logformat ..."): the referer, the
+    request line, an Authorization header are redacted too, and quotes in them escaped."""
+    line = _gunicorn_access_line(
+        capsys,
+        '"%(r)s" "%(f)s" "%({authorization}i)s" "%(a)s"',
+        referer=f"https://portal.example/track/CMP-2026-000001/{SECRET}/",
+        authorization="Token " + "a1" * 20,
+        user_agent='Mozilla "quoted"',
+    )
+    assert SECRET not in line and "a1" * 20 not in line
+    assert line == (
+        '"GET /track/CMP-2026-000001/[redacted]/ HTTP/1.1" '
+        '"https://portal.example/track/CMP-2026-000001/[redacted]/" '
+        '"Token [redacted]" "Mozilla \\"quoted\\""\n'
+    )
