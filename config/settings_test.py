@@ -12,7 +12,7 @@ os.environ.setdefault("VAR_DIR", "/tmp/complaints-test-var")  # noqa: S108 (test
 from .settings import *  # noqa: F403
 from .settings import DATABASES
 
-if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] != "config.postgresql":  # PostgreSQL, see settings.py
     raise RuntimeError(
         "The test suite runs on PostgreSQL only; set DATABASE_URL to a postgres:// URL."
     )

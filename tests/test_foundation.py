@@ -96,7 +96,10 @@ def test_the_secret_key_may_come_from_a_file(tmp_path):
 
 
 def test_tests_run_on_postgresql_in_london_time(settings):
-    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    from django.db import connection
+
+    assert settings.DATABASES["default"]["ENGINE"] == "config.postgresql"
+    assert connection.vendor == "postgresql"
     assert settings.TIME_ZONE == "Europe/London" and settings.USE_TZ
 
 

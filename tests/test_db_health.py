@@ -1,0 +1,73 @@
+"""A web process's kept database connection (CONN_MAX_AGE, CONN_HEALTH_CHECKS): reused as it is
+while the server keeps it open, replaced without failing the request once the server has cut it
+(config/postgresql/base.py)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from django.db import connection
+from django.db.backends.postgresql import base as django_postgresql
+
+from config.postgresql.base import DatabaseWrapper
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def kept():
+    """A connection as a gunicorn worker keeps one between requests."""
+    settings_dict = copy.deepcopy(connection.settings_dict)
+    settings_dict.update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=True)
+    wrapper = DatabaseWrapper(settings_dict, alias="kept")
+    yield wrapper
+    wrapper.close()
+
+
+def request(wrapper: DatabaseWrapper) -> int:
+    """One request's worth of database work, bracketed as Django's request signals bracket it;
+    returns the server process that answered."""
+    wrapper.close_if_unusable_or_obsolete()  # request_started
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    wrapper.close_if_unusable_or_obsolete()  # request_finished
+    return pid
+
+
+def test_a_healthy_kept_connection_is_reused_without_a_select_1(kept, monkeypatch):
+    first = request(kept)
+
+    def select_1(self):
+        raise AssertionError("SELECT 1 sent to a connection the server had not closed")
+
+    monkeypatch.setattr(django_postgresql.DatabaseWrapper, "is_usable", select_1)
+    assert [request(kept) for _ in range(3)] == [first] * 3
+
+
+def test_a_connection_the_server_cut_is_replaced_and_the_request_still_answered(kept):
+    first = request(kept)
+    with connection.cursor() as cursor:
+        # As a restart or a failover cuts it; waits (up to 5 s) until the server process has gone.
+        cursor.execute("SELECT pg_terminate_backend(%s, 5000)", [first])
+        assert cursor.fetchone() == (True,)
+
+    second = request(kept)
+    assert second != first
+    assert request(kept) == second
+
+
+def test_a_connection_left_inside_a_transaction_is_checked_with_a_query(kept, monkeypatch):
+    request(kept)
+    kept.connection.execute("BEGIN")  # a request that ended without COMMIT or ROLLBACK
+    asked = []
+
+    def select_1(self):
+        asked.append(True)
+        return False
+
+    monkeypatch.setattr(django_postgresql.DatabaseWrapper, "is_usable", select_1)
+    kept.health_check_done = False
+    kept.close_if_health_check_failed()
+    assert asked == [True] and kept.connection is None
