@@ -155,7 +155,7 @@ def print_cpu(cpu: dict[str, float | None]) -> None:
     )
 
 
-def server_env(static_root: str, media_root: str) -> dict[str, str]:
+def server_env(static_root: str, media_root: str, port: int = PORT) -> dict[str, str]:
     """Production settings (bench/common.py), and gunicorn's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GUNICORN_"))}
     env.update(production_env(static_root, media_root))
@@ -163,19 +163,23 @@ def server_env(static_root: str, media_root: str) -> dict[str, str]:
         {
             # As behind the production proxy: the customer's address is in X-Forwarded-For.
             "RATELIMIT_IP_META_KEY": "HTTP_X_FORWARDED_FOR",
-            "GUNICORN_BIND": f"{HOST}:{PORT}",
+            "GUNICORN_BIND": f"{HOST}:{port}",
             "GUNICORN_WORKERS": str(WORKERS),
         }
     )
     return env
 
 
-def start_server(env: dict[str, str], log: Path) -> subprocess.Popen:
+def start_server(
+    env: dict[str, str], log: Path, *, code: Path = ROOT, port: int = PORT
+) -> subprocess.Popen:
+    """gunicorn serving the portal in ``code`` (this checkout unless told) on ``port``, once it
+    answers /healthz."""
     collect_static(env)
     handle = log.open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "gunicorn.conf.py"],
-        cwd=ROOT,
+        cwd=code,
         env=env,
         stdout=handle,
         stderr=subprocess.STDOUT,
@@ -186,7 +190,7 @@ def start_server(env: dict[str, str], log: Path) -> subprocess.Popen:
         if server.poll() is not None:
             raise RuntimeError(f"gunicorn exited; see {log}")
         try:
-            conn = http.client.HTTPConnection(HOST, PORT, timeout=2)
+            conn = http.client.HTTPConnection(HOST, port, timeout=2)
             conn.request("GET", "/healthz")
             status = conn.getresponse().status
             conn.close()
@@ -216,11 +220,12 @@ def stop_server(server: subprocess.Popen) -> None:
 class Customer:
     """A browser: one keep-alive connection, its cookies, and its own address."""
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, port: int = PORT) -> None:
         self.number = number
+        self.port = port
         self.address = f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}"
         self.cookies: dict[str, str] = {}
-        self.conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+        self.conn = http.client.HTTPConnection(HOST, port, timeout=30)
 
     def request(
         self, method: str, path: str, form: dict | None = None
@@ -233,7 +238,7 @@ class Customer:
         if form is not None:
             body = urlencode(form)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            headers["Referer"] = f"http://{HOST}:{PORT}{path}"
+            headers["Referer"] = f"http://{HOST}:{self.port}{path}"
         started = time.perf_counter()
         try:
             self.conn.request(method, path, body=body, headers=headers)
@@ -241,7 +246,7 @@ class Customer:
             text = response.read().decode()
         except (OSError, http.client.HTTPException):
             self.conn.close()
-            self.conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
+            self.conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
             raise
         elapsed = time.perf_counter() - started
         for header, value in response.getheaders():
@@ -451,6 +456,38 @@ def retire_api_accounts() -> None:
     User.objects.filter(username__startswith="bench-api-").update(is_active=False)
 
 
+def log_one(
+    conn: http.client.HTTPConnection, token: str, serial: int
+) -> tuple[http.client.HTTPConnection, str | None, str]:
+    """One complaint taken by phone, logged through the API on ``conn`` (a new connection
+    replaces it after a connection error). Returns the connection, the reference and an error
+    ("" when none)."""
+    body = json.dumps(
+        {
+            "customer_name": f"Phone Customer {serial}",
+            "email": f"phone{serial}@example.com",
+            "phone": "07700 900123",
+            "account_number": f"{TAG}{serial:09d}",
+            "category": "service_fault",
+            "description": "Broadband drops every evening since the engineer's visit.",
+            "channel": "phone",
+            "preferred_response": "phone",
+        }
+    )
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", "Host": HOST}
+    try:
+        conn.request("POST", "/api/v1/complaints/", body=body, headers=headers)
+        response = conn.getresponse()
+        text = response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        conn.close()
+        error = f"{type(exc).__name__}: {exc}"
+        return http.client.HTTPConnection(conn.host, conn.port, timeout=30), None, error
+    if response.status == 201:
+        return conn, json.loads(text)["reference"], ""
+    return conn, None, f"answered {response.status}: {text[:120]!r}"
+
+
 def run_api_load(clients: int, warm_up: float, seconds: float, first_serial: int) -> dict:
     """``clients`` threads, each on one keep-alive connection, logging complaints one after
     another; the figures are the requests that finish within the measured window."""
@@ -466,37 +503,8 @@ def run_api_load(clients: int, warm_up: float, seconds: float, first_serial: int
         while time.perf_counter() < window_end:
             with lock:
                 serial = next(serials)
-            body = json.dumps(
-                {
-                    "customer_name": f"Phone Customer {serial}",
-                    "email": f"phone{serial}@example.com",
-                    "phone": "07700 900123",
-                    "account_number": f"{TAG}{serial:09d}",
-                    "category": "service_fault",
-                    "description": "Broadband drops every evening since the engineer's visit.",
-                    "channel": "phone",
-                    "preferred_response": "phone",
-                }
-            )
-            headers = {
-                "Authorization": f"Token {tokens[serial % len(tokens)]}",
-                "Content-Type": "application/json",
-                "Host": HOST,
-            }
             began = time.perf_counter()
-            reference, error = None, ""
-            try:
-                conn.request("POST", "/api/v1/complaints/", body=body, headers=headers)
-                response = conn.getresponse()
-                text = response.read()
-                if response.status == 201:
-                    reference = json.loads(text)["reference"]
-                else:
-                    error = f"answered {response.status}: {text[:120]!r}"
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
-                error = f"{type(exc).__name__}: {exc}"
+            conn, reference, error = log_one(conn, tokens[serial % len(tokens)], serial)
             ended = time.perf_counter()
             with lock:
                 done.append((ended, ended - began, reference, error))
