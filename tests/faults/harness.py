@@ -274,7 +274,12 @@ class Portal:
             except requests.RequestException:
                 return False
 
-        if not wait_for(up, 30):
+        def all_workers_forked() -> bool:
+            # The master forks its workers a moment apart, and the first answers at once.
+            listing = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+            return len(listing.read_text().split()) >= workers
+
+        if not wait_for(up, 30) or not wait_for(all_workers_forked, 10):
             raise RuntimeError("gunicorn did not answer:\n" + self.log_tail("gunicorn"))
         return process
 
