@@ -44,7 +44,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         try:
             if connection.closed or connection.info.transaction_status != TransactionStatus.IDLE:
                 return False
-            readable, _, _ = select.select([connection.fileno()], [], [], 0)
+            # poll, not select: a worker may hold descriptors beyond select's limit of 1,024.
+            poller = select.poll()
+            poller.register(connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+            events = poller.poll(0)
         except (OSError, ValueError, base.Database.Error):
             return False
-        return not readable
+        return not events
