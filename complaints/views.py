@@ -425,9 +425,10 @@ def _confirmation(complaint: Complaint, acknowledgement: Letter | None) -> dict[
     }
 
 
-def _pretend_dates(received: dt.datetime) -> dict[str, str]:
-    """The dates a real confirmation would show for a complaint received then."""
-    nation = settings.WORKING_DAYS_NATION
+def _pretend_dates(received: dt.datetime, nation: str | None) -> dict[str, str]:
+    """The dates a real confirmation would show for a complaint received then from that nation
+    (the default one when not known): the same bank holidays, so nothing gives the robot away."""
+    nation = nation or settings.WORKING_DAYS_NATION
     cal = clocks.calendar(nation)
     return {
         "response_due_date": clocks.due_date(
@@ -439,13 +440,14 @@ def _pretend_dates(received: dt.datetime) -> dict[str, str]:
 
 def _pretend_filed(draft: Draft) -> dict[str, Any]:
     now = timezone.now()
+    about = draft.answers("about") or {}
     support = draft.answers("support") or {}
     return {
         "id": None,
         "reference": f"CMP-{clocks.london_date(now).year}-{secrets.randbelow(900000) + 100000:06d}",
         "secret": secrets.token_urlsafe(24),
-        "email": (draft.answers("about") or {}).get("email", ""),
-        **_pretend_dates(now),
+        "email": about.get("email", ""),
+        **_pretend_dates(now, about.get("nation")),
         "written": support.get("preferred_response") == ResponseMethod.WRITTEN,
         "letter_id": None,
     }
@@ -464,7 +466,8 @@ def complain_sent(request: HttpRequest) -> HttpResponse:
     if "response_due_date" not in record:
         # Recorded before the record kept the confirmation's dates: work them out once.
         if record["id"] is None:  # the robot's, with the time it was "received"
-            record.update(_pretend_dates(dt.datetime.fromisoformat(record["received_at"])))
+            received = dt.datetime.fromisoformat(record["received_at"])
+            record.update(_pretend_dates(received, None))
         else:
             complaint = Complaint.objects.filter(pk=record["id"]).first()
             if complaint is None:

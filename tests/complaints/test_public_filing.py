@@ -529,6 +529,28 @@ def test_a_filled_honeypot_shows_a_confirmation_and_files_nothing(client):
     assert Complaint.objects.count() == 0
 
 
+def test_a_robots_confirmation_has_the_dates_of_the_nation_it_gave(client, monkeypatch):
+    """A robot, or a browser's autofill that filled the hidden box, sees the dates a real
+    complaint from the same nation gets. Sent from Scotland on Thursday 3 December 2026:
+    Scotland's bank holiday on Monday 4 January 2027 puts CISAS on 25 February, a day later than
+    in England and Wales."""
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    sent_at = dt.datetime(2026, 12, 3, 10, tzinfo=dt.UTC)
+    clock = SimpleNamespace(**{**vars(timezone), "now": lambda: sent_at})
+    monkeypatch.setattr(views, "timezone", clock)
+    client.post(ABOUT, {**ABOUT_ANSWERS, "website": "http://spam.example"})
+    client.post(COMPLAINT, COMPLAINT_ANSWERS)
+    client.post(SUPPORT, SUPPORT_ANSWERS)
+    client.post(CHECK, {"token": send_token(client)})
+    page = client.get(SENT).content.decode()
+    assert 'We aim to reply by <strong><time datetime="2026-12-24">' in page
+    assert '<time datetime="2027-02-25">' in page
+    assert Complaint.objects.count() == 0
+
+
 def test_a_filled_honeypot_on_the_check_page_files_nothing(client):
     answer_all(client)
     client.post(CHECK, {"token": send_token(client), "website": "spam"})
