@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.sessions.backends import db as db_sessions
 from django.db.utils import InterfaceError, OperationalError
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from complaints import views
 from complaints.models import Complaint
+from config.sessions import SessionStore
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def _sessions_fail_with(monkeypatch, error: Exception) -> None:
     def load(self):
         raise error
 
-    monkeypatch.setattr(db_sessions.SessionStore, "_get_session_from_db", load)
+    monkeypatch.setattr(SessionStore, "load", load)
 
 
 def assert_unavailable_page(response) -> None:

@@ -103,3 +103,25 @@ def test_load_for_update_of_an_expired_session_finds_nothing():
         store.load_for_update()
     assert store.session_key is None
     assert "filed" not in store
+
+
+def test_reading_a_session_is_one_select_of_its_data():
+    store = SessionStore()
+    store["answers"] = {"name": "Ann"}
+    store.save()
+    again = SessionStore(store.session_key)
+    with CaptureQueriesContext(connection) as queries:
+        assert again["answers"] == {"name": "Ann"}
+    assert statements(queries) == ["SELECT"]
+    assert "session_data" in queries.captured_queries[0]["sql"]
+
+
+def test_an_expired_session_reads_as_empty_and_loses_its_key():
+    store = SessionStore()
+    store["answers"] = {"name": "Ann"}
+    store.set_expiry(-1)
+    store.save()
+    again = SessionStore(store.session_key)
+    assert "answers" not in again
+    assert again.session_key is None
+    assert Session.objects.filter(pk=store.session_key).exists()  # left for clearsessions
