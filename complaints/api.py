@@ -151,6 +151,8 @@ class ComplaintPagination(PageNumberPagination):
         else:
             # A page asked for by number alone: found with OFFSET, as before links had cursors.
             offset = (number - 1) * per_page
+            if offset >= self.count:  # nor asked of PostgreSQL, whose OFFSET is a bigint
+                raise NotFound("Invalid page.")
             rows = list(queryset[offset : offset + per_page + 1])
             if not rows:
                 raise NotFound("Invalid page.")

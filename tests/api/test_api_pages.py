@@ -86,6 +86,10 @@ def test_a_page_by_number_alone_is_still_that_page(agent, tied):
     assert references([client.get(page["previous"]).json()]) == order[5:10]
     assert client.get(URL, {"page": 6, "page_size": 5}).status_code == 404
     assert client.get(URL, {"page": "last"}).status_code == 404
+    # A page number far past the end (beyond what PostgreSQL's OFFSET can hold) is the same 404.
+    beyond = client.get(URL, {"page": 42330854962465424168452096})
+    assert beyond.status_code == 404
+    assert beyond.json()["detail"] == "Invalid page."
 
 
 def test_a_page_link_that_cannot_be_read_is_refused_not_restarted(agent, tied):
