@@ -41,7 +41,8 @@ class SessionStore(DatabaseSessionStore):
     @contextlib.contextmanager
     def _execute(self, using: str, sql: str, params: list) -> Iterator[CursorWrapper]:
         """Run one statement on Django's session table (``{table}`` in ``sql``); yields the
-        cursor for its answer."""
+        cursor for its answer. Dates in ``params`` are given as the database's backend adapts
+        them (``adapt_datetimefield_value``), as the ORM would."""
         connection = connections[using]
         with connection.cursor() as cursor:
             table = connection.ops.quote_name(self.model._meta.db_table)
@@ -52,10 +53,12 @@ class SessionStore(DatabaseSessionStore):
         """The session's data, or an empty session without a key when it is missing or expired,
         as Django's ``load`` gives."""
         using = router.db_for_write(self.model) if for_update else router.db_for_read(self.model)
+        connection = connections[using]
         sql = "SELECT session_data FROM {table} WHERE session_key = %s AND expire_date > %s"
-        with self._execute(
-            using, sql + (" FOR UPDATE" if for_update else ""), [self.session_key, timezone.now()]
-        ) as cursor:
+        if for_update and connection.features.has_select_for_update:  # not SQLite (make run)
+            sql += " FOR UPDATE"
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        with self._execute(using, sql, [self.session_key, now]) as cursor:
             row = cursor.fetchone()
         if row is None:
             self._session_key = None
@@ -75,7 +78,8 @@ class SessionStore(DatabaseSessionStore):
             return self.create()
         data = self._get_session(no_load=must_create)
         using = router.db_for_write(self.model)
-        values = [self.encode(data), self.get_expiry_date(), self.session_key]
+        expiry = connections[using].ops.adapt_datetimefield_value(self.get_expiry_date())
+        values = [self.encode(data), expiry, self.session_key]
         if not must_create:
             sql = "UPDATE {table} SET session_data = %s, expire_date = %s WHERE session_key = %s"
             with self._execute(using, sql, values) as cursor:

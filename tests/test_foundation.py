@@ -238,12 +238,31 @@ case = Complaint.objects.filter(state=State.CS_TEAM).first()
 services.complaint_resolve(complaint=case, by=manager, summary="Refunded.")
 services.complaint_close(complaint=case, by=manager)
 print("erased", len(privacy.customer_erase(complaint=case, by=manager, reason="By e-mail").erased))
+
+# A customer files through the web pages: the session store's own SQL, on SQLite.
+import re
+from django.test import Client
+browser = Client(HTTP_HOST="127.0.0.1")
+browser.get("/complain/about-you/")
+answers = [
+    ("about-you", {"customer_name": "Ann Smith", "email": "ann@example.com", "phone": "",
+                   "postal_address": "", "account_number": "", "nation": "scotland"}),
+    ("your-complaint", {"category": "billing", "what_went_wrong": "Charged twice."}),
+    ("support", {"preferred_response": "written"}),
+]
+for page, form in answers:
+    assert browser.post(f"/complain/{page}/", form).status_code == 302, page
+check = browser.get("/complain/check/").content.decode()
+token = re.search(r'name="token" value="([^"]+)"', check).group(1)
+assert browser.post("/complain/check/", {"token": token})["Location"] == "/complain/sent/"
+print("filed", re.search(r"CMP-\d{4}-\d+", browser.get("/complain/sent/").content.decode()).group(0))
 """
 
 
 def test_the_embedded_demo_migrates_and_runs_its_clocks_on_sqlite(tmp_path):
     """``make run`` runs on SQLite, which the suite's PostgreSQL never exercises: migrating from
-    nothing, the sweeps' bulk inserts and anonymising must all work there too."""
+    nothing, the sweeps' bulk inserts, anonymising and a customer's filing through the pages
+    must all work there too."""
     result = run_fresh(
         ["-c", EMBEDDED_DEMO_RUN],
         timeout=180,
@@ -257,6 +276,7 @@ def test_the_embedded_demo_migrates_and_runs_its_clocks_on_sqlite(tmp_path):
     assert int(counts["deadlock"]) >= 1
     assert int(counts["rendered"]) >= 2
     assert counts["erased"] == "1"
+    assert counts["filed"].startswith("CMP-")
 
 
 # --- Pages --------------------------------------------------------------------------------
