@@ -6,20 +6,23 @@ with the same markup; through Jinja2 a page of the filing flow's questions takes
 Python instead of 2.6-4.7 ms (bench/README.md, "Form widgets through Jinja2"). A template Django
 ships for its own engine only, such as the admin's widgets, is rendered by that engine as before.
 
-Neither engine reads the project's ``templates/``, as with Django's default renderer: to change a
-widget's markup, give the form field a widget with its own ``template_name`` in a Jinja2 template
-under an app's ``jinja2/`` folder.
+The Jinja2 engine is the one of ``TEMPLATES`` (``config/jinja2.py``), which also draws the
+customers' pages: one environment, with Django's form templates among its folders. Neither engine
+reads the project's ``templates/``, as with Django's default renderer: to change a widget's
+markup, give the form field a widget with its own ``template_name`` in a Jinja2 template under an
+app's ``jinja2/`` folder.
 """
 
 from __future__ import annotations
 
-from django.forms.renderers import BaseRenderer, DjangoTemplates, Jinja2
-from django.template import TemplateDoesNotExist
+from django.forms.renderers import BaseRenderer, DjangoTemplates
+from django.template import TemplateDoesNotExist, engines
+from django.template.backends.jinja2 import Jinja2
 
 
 class FormRenderer(BaseRenderer):
     def __init__(self) -> None:
-        self.jinja2 = Jinja2()
+        self.jinja2: Jinja2 = engines["jinja2"]
         self.django = DjangoTemplates()
         # Names Jinja2 has no template for (the admin's widgets): asked of the filesystem once.
         self.django_only: set[str] = set()

@@ -13,6 +13,7 @@ import datetime as dt
 import secrets
 from pathlib import Path
 
+import django.forms
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -110,18 +111,30 @@ AUTHENTICATION_BACKENDS = [
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
+_CONTEXT_PROCESSORS = [
+    "django.template.context_processors.request",
+    "django.contrib.auth.context_processors.auth",
+    "django.contrib.messages.context_processors.messages",
+    "complaints.context_processors.company",
+]
 TEMPLATES = [
     {
+        # Staff pages, letters, e-mails, the admin; asked first, and it remembers what it lacks.
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
+        "OPTIONS": {"context_processors": _CONTEXT_PROCESSORS},
+    },
+    {
+        # The site's layout and the customers' pages, in complaints/jinja2/ (config/jinja2.py), and
+        # Django's form templates for the form renderer (config/form_renderer.py).
+        "NAME": "jinja2",
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [Path(django.forms.__file__).parent / "jinja2"],
+        "APP_DIRS": True,
         "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-                "complaints.context_processors.company",
-            ],
+            "environment": "config.jinja2.environment",
+            "context_processors": _CONTEXT_PROCESSORS,
         },
     },
 ]

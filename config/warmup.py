@@ -20,7 +20,7 @@ from django.conf import settings
 def warm_up() -> dict[str, int]:
     """Import and compile what requests need; returns what was loaded, for the log."""
     from django.forms.renderers import get_default_renderer
-    from django.template import engines
+    from django.template import engines, loader
     from django.urls import get_resolver
 
     from complaints import calendar
@@ -30,7 +30,7 @@ def warm_up() -> dict[str, int]:
     resolver.url_patterns  # noqa: B018
     resolver.reverse_dict  # noqa: B018
 
-    # The project's own pages, e-mails and letters, through the engine's cached loader.
+    # The staff pages, e-mails and letters, through Django's engine's cached loader.
     django_engine = engines["django"]
     root = Path(settings.BASE_DIR) / "templates"
     pages = sorted(
@@ -41,12 +41,14 @@ def warm_up() -> dict[str, int]:
     for name in pages:
         django_engine.get_template(name)
 
-    # The form widgets and the public questions' field groups (config/form_renderer.py).
-    renderer = get_default_renderer()
-    widgets = renderer.jinja2.engine.env.list_templates()
-    for name in widgets:
-        renderer.get_template(name)
+    # The layout, the customers' pages and questions, and the form widgets, in the one Jinja2
+    # environment (config/jinja2.py), found as a request finds them: Django's engine is asked first,
+    # and remembers that it has none of them.
+    jinja2_templates = engines["jinja2"].env.list_templates()
+    for name in jinja2_templates:
+        loader.get_template(name)
+    get_default_renderer()  # config/form_renderer.py
 
     calendar.load_bank_holidays()
 
-    return {"templates": len(pages), "form_templates": len(widgets)}
+    return {"templates": len(pages), "jinja2_templates": len(jinja2_templates)}

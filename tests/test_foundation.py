@@ -370,7 +370,9 @@ log = types.SimpleNamespace(info=lambda message, *args: messages.append(message 
 conf["when_ready"](types.SimpleNamespace(log=log))
 print(messages[0])
 loader = engines["django"].engine.template_loaders[0]
-print("cached", "complaints/public/check.html" in loader.get_template_cache)
+compiled = {name for _, name in engines["jinja2"].env.cache.keys()}
+print("cached", "complaints/staff/case.html" in loader.get_template_cache,
+      "complaints/public/check.html" in compiled)
 sockets = 0
 for fd in os.listdir("/proc/self/fd"):
     try:
@@ -392,5 +394,5 @@ print("sockets", sockets)
     assert result.returncode == 0, result.stderr
     warmed, cached, sockets = result.stdout.splitlines()
     assert warmed.startswith("Warmed up before forking workers: {'templates': ")
-    assert cached == "cached True"
+    assert cached == "cached True True"
     assert sockets == "sockets 0"

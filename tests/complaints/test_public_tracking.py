@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from complaints import services, views
@@ -455,3 +457,13 @@ def test_the_customer_reopens_a_resolved_complaint(client, tracked_in):
     assert response.url == url
     assert fresh(complaint).state == State.CS_MANAGER
     assert "We have reopened your complaint" in client.get(url).content.decode()
+
+
+def test_the_history_shows_london_time_in_summer(client, file_complaint):
+    # 11:15 UTC on 1 July is 12:15 in London (British Summer Time).
+    with time_machine.travel(dt.datetime(2026, 7, 1, 11, 15, tzinfo=dt.UTC), tick=False):
+        filed = file_complaint()
+    page = client.get(f"/track/{filed.complaint.reference}/{filed.tracking_secret}/")
+    text = page.content.decode()
+    assert "1 July 2026, 12:15 p.m." in text
+    assert '<time datetime="2026-07-01T12:15:00+01:00">' in text
