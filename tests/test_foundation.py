@@ -255,7 +255,8 @@ for page, form in answers:
 check = browser.get("/complain/check/").content.decode()
 token = re.search(r'name="token" value="([^"]+)"', check).group(1)
 assert browser.post("/complain/check/", {"token": token})["Location"] == "/complain/sent/"
-print("filed", re.search(r"CMP-[0-9]{4}-[0-9]+", browser.get("/complain/sent/").content.decode()).group(0))
+sent = browser.get("/complain/sent/").content.decode()
+print("filed", re.search(r"CMP-[0-9]{4}-[0-9]+", sent).group(0))
 """
 
 
