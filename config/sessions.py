@@ -11,10 +11,9 @@ BEGIN, INSERT, COMMIT) and three to save one (BEGIN, UPDATE, COMMIT). Here:
   savepoint exists so that a failed INSERT cannot break the caller's transaction: it is kept for
   an INSERT made inside one. An UPDATE cannot fail that way (no row updated is an answer, not an
   error), so it never needs one.
-- Each statement is written out as SQL, not built by the ORM: reading a session through a
-  queryset cost nearly three times the CPU of the statement itself (building the query,
-  compiling it, making a model instance for one column), and every request of the filing flow
-  reads its session and most write it back.
+- The read and the UPDATE, which nearly every request makes, are written out as SQL, not built
+  by the ORM: reading a session through a queryset cost nearly three times the CPU of the
+  statement itself (building the query, compiling it, making a model instance for one column).
 
 The table, the rows and their encoding are Django's own (``django_session``), so sessions
 already signed in carry over, and ``clearsessions`` removes the expired ones as before.
@@ -23,6 +22,7 @@ already signed in carry over, and ``clearsessions`` removes the expired ones as 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
@@ -41,58 +41,67 @@ class SessionStore(DatabaseSessionStore):
     @contextlib.contextmanager
     def _execute(self, using: str, sql: str, params: list) -> Iterator[CursorWrapper]:
         """Run one statement on Django's session table (``{table}`` in ``sql``); yields the
-        cursor for its answer. Dates in ``params`` are given as the database's backend adapts
-        them (``adapt_datetimefield_value``), as the ORM would."""
+        cursor for its answer. Dates are passed as the database's backend takes them, as the ORM
+        would (on SQLite, the embedded ``make run``, naive UTC)."""
         connection = connections[using]
+        params = [
+            connection.ops.adapt_datetimefield_value(p) if isinstance(p, dt.datetime) else p
+            for p in params
+        ]
         with connection.cursor() as cursor:
             table = connection.ops.quote_name(self.model._meta.db_table)
             cursor.execute(sql.format(table=table), params)
             yield cursor
 
-    def _read(self, *, for_update: bool) -> dict:
+    def load(self) -> dict:
         """The session's data, or an empty session without a key when it is missing or expired,
         as Django's ``load`` gives."""
-        using = router.db_for_write(self.model) if for_update else router.db_for_read(self.model)
-        connection = connections[using]
         sql = "SELECT session_data FROM {table} WHERE session_key = %s AND expire_date > %s"
-        if for_update and connection.features.has_select_for_update:  # not SQLite (make run)
-            sql += " FOR UPDATE"
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        with self._execute(using, sql, [self.session_key, now]) as cursor:
+        using = router.db_for_read(self.model)
+        with self._execute(using, sql, [self.session_key, timezone.now()]) as cursor:
             row = cursor.fetchone()
         if row is None:
             self._session_key = None
             return {}
         return self.decode(row[0])
 
-    def load(self) -> dict:
-        return self._read(for_update=False)
-
-    def load_for_update(self) -> None:
-        """Read the session afresh and hold its row until the caller's transaction ends: one
-        ``SELECT ... FOR UPDATE`` that both locks and reads (see ``complaints.views._send``)."""
-        self._session_cache = self._read(for_update=True)
-
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
             return self.create()
         data = self._get_session(no_load=must_create)
         using = router.db_for_write(self.model)
-        expiry = connections[using].ops.adapt_datetimefield_value(self.get_expiry_date())
-        values = [self.encode(data), expiry, self.session_key]
         if not must_create:
             sql = "UPDATE {table} SET session_data = %s, expire_date = %s WHERE session_key = %s"
+            values = [self.encode(data), self.get_expiry_date(), self.session_key]
             with self._execute(using, sql, values) as cursor:
                 if not cursor.rowcount:
                     raise UpdateError  # the session was deleted meanwhile (signed out elsewhere)
             return None
-        # A failed INSERT must not break a caller's transaction: inside one, a savepoint.
+        # A new session, once a visitor, through the ORM. A failed INSERT must not break a
+        # caller's transaction: inside one, a savepoint.
+        rows = self.model._base_manager.using(using)
+        values = {"session_data": self.encode(data), "expire_date": self.get_expiry_date()}
         in_transaction = connections[using].in_atomic_block
-        sql = "INSERT INTO {table} (session_data, expire_date, session_key) VALUES (%s, %s, %s)"
-        savepoint = transaction.atomic(using=using) if in_transaction else contextlib.nullcontext()
         try:
-            with savepoint, self._execute(using, sql, values):
-                pass
+            with transaction.atomic(using=using) if in_transaction else contextlib.nullcontext():
+                rows.create(session_key=self.session_key, **values)
         except IntegrityError:
             raise CreateError from None
         return None
+
+    def load_for_update(self) -> None:
+        """Read the session afresh and hold its row until the caller's transaction ends: one
+        ``SELECT ... FOR UPDATE`` that both locks and reads (see ``complaints.views._send``).
+        Once a filing, so through the ORM, which leaves out FOR UPDATE where the database has
+        none (SQLite)."""
+        data = (
+            self.model._base_manager.select_for_update()
+            .filter(session_key=self.session_key, expire_date__gt=timezone.now())
+            .values_list("session_data", flat=True)
+            .first()
+        )
+        if data is None:
+            self._session_key = None
+            self._session_cache = {}
+        else:
+            self._session_cache = self.decode(data)

@@ -13,7 +13,7 @@ import datetime as dt
 import secrets
 from pathlib import Path
 
-import django.forms
+import django
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -130,7 +130,7 @@ TEMPLATES = [
         # Django's form templates for the form renderer (config/form_renderer.py).
         "NAME": "jinja2",
         "BACKEND": "django.template.backends.jinja2.Jinja2",
-        "DIRS": [Path(django.forms.__file__).parent / "jinja2"],
+        "DIRS": [Path(django.__file__).parent / "forms" / "jinja2"],
         "APP_DIRS": True,
         "OPTIONS": {
             "environment": "config.jinja2.environment",
