@@ -55,7 +55,7 @@ def complaint_issue_deadlock(
             data={"by_clock": by.role == Role.SYSTEM},
             at=now,
         )
-        letter = documents.letter_issue(
+        documents.letter_issue(
             complaint=complaint,
             kind=LetterKind.DEADLOCK,
             context=documents.deadlock_context(
@@ -67,11 +67,7 @@ def complaint_issue_deadlock(
             ),
             by=by,
             at=now,
-        )
-        outbox.email_record(
-            complaint=complaint,
-            letter=letter,
-            **outbox.deadlock_email(complaint, by_clock=by.role == Role.SYSTEM),
+            email=outbox.deadlock_email(complaint, by_clock=by.role == Role.SYSTEM),
         )
     return complaint
 

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection, models
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 
@@ -98,13 +98,22 @@ def _insert_rows_portably(
     returning: Sequence[str],
     ignore_conflicts: bool,
 ) -> list[tuple]:
-    """The same rows through ``bulk_create``, for the embedded demo's SQLite (``make run``)."""
-    objs = model._default_manager.bulk_create(
-        [model(**{**defaults, **row}) for row in rows], ignore_conflicts=ignore_conflicts
-    )
+    """The same rows through the ORM, for the embedded demo's SQLite (``make run``)."""
+    objs = [model(**{**defaults, **row}) for row in rows]
+    if returning and ignore_conflicts:
+        # bulk_create does not say which rows it skipped: one INSERT each, in a savepoint.
+        inserted = []
+        for obj in objs:
+            try:
+                with transaction.atomic():
+                    obj.save(force_insert=True)
+            except IntegrityError:
+                continue
+            inserted.append(obj)
+        objs = inserted
+    else:
+        objs = model._default_manager.bulk_create(objs, ignore_conflicts=ignore_conflicts)
     if not returning:
         return []
-    if ignore_conflicts:
-        raise ValueError("returning rows skipped on conflict needs PostgreSQL")
     names = [model._meta.get_field(name).attname for name in returning]
     return [tuple(getattr(obj, name) for name in names) for obj in objs]

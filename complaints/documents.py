@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from . import clocks, letters
 from .models import Complaint, Letter, ResponseMethod
-from .outbox import queue_after_commit
+from .outbox import email_record, queue_after_commit
 from .roles import MANAGERS_GROUP, Actor
 
 
@@ -103,9 +103,19 @@ def deadlock_context(
 
 
 def letter_issue(
-    *, complaint: Complaint, kind: str, context: dict[str, Any], by: Actor, at: dt.datetime
+    *,
+    complaint: Complaint,
+    kind: str,
+    context: dict[str, Any],
+    by: Actor,
+    at: dt.datetime,
+    email: dict[str, Any] | None = None,
 ) -> Letter:
-    """Record a letter in the caller's transaction; it is rendered to PDF after commit."""
+    """Record a letter in the caller's transaction, and the e-mail that sends it, if any
+    (``email``: ``outbox.email_record``'s arguments but the complaint and the letter; without a
+    ``dedupe_key``, one e-mail per letter). It is rendered to PDF after commit by one task: the
+    e-mail's delivery, which renders a letter before attaching it, or, when no e-mail was recorded
+    (no address), the letters task."""
     letter = Letter.objects.create(
         complaint=complaint,
         kind=kind,
@@ -113,7 +123,10 @@ def letter_issue(
         issued_at=at,
         issued_by=by.user if by.user is not None else None,
     )
-    queue_after_commit("complaints.tasks.render_letters", [letter.pk])
+    if email is not None:
+        email = {"dedupe_key": f"letter:{letter.pk}", **email}
+    if not (email and email_record(complaint=complaint, letter=letter, **email)):
+        queue_after_commit("complaints.tasks.render_letters", [letter.pk])
     return letter
 
 

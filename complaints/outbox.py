@@ -110,28 +110,30 @@ def email_record(
     complaint: Complaint | None = None,
     context: dict[str, Any] | None = None,
     letter: Letter | None = None,
-) -> None:
-    """Record an e-mail to send after commit. Recording the same ``dedupe_key`` twice is a no-op,
-    so a retried caller cannot send an e-mail twice. Records nothing when there is nobody to
-    tell."""
+) -> bool:
+    """Record an e-mail to send after commit; returns whether it was recorded. Recording the same
+    ``dedupe_key`` twice is a no-op, so a retried caller cannot send an e-mail twice. Records
+    nothing when there is nobody to tell."""
     if template not in EmailTemplate.values:
         raise ValueError(f"unknown e-mail template {template!r}")
     to = [address for address in to if address]
     if not to:
-        return
+        return False
     # email_record_many's one INSERT ... ON CONFLICT DO NOTHING: no read first, and no savepoint,
     # since a duplicate is skipped rather than raised.
-    email_record_many(
-        [
-            {
-                "complaint_id": complaint.pk if complaint is not None else None,
-                "template": template,
-                "to": to,
-                "context": context or {},
-                "letter_id": letter.pk if letter is not None else None,
-                "dedupe_key": dedupe_key,
-            }
-        ]
+    return bool(
+        email_record_many(
+            [
+                {
+                    "complaint_id": complaint.pk if complaint is not None else None,
+                    "template": template,
+                    "to": to,
+                    "context": context or {},
+                    "letter_id": letter.pk if letter is not None else None,
+                    "dedupe_key": dedupe_key,
+                }
+            ]
+        )
     )
 
 
@@ -150,14 +152,16 @@ def deadlock_email(complaint: Complaint, *, by_clock: bool) -> dict[str, Any]:
     }
 
 
-def email_record_many(emails: list[dict[str, Any]]) -> None:
-    """Record a batch of e-mails with one INSERT; rows already recorded (same ``dedupe_key``) are
-    skipped, and a delivery run queued for them finds nothing new to send. Each e-mail is a dict
-    of ``OutboundEmail`` columns by attname (``complaint_id``, ``template``, ``to``, ``context``,
-    ``dedupe_key`` ...)."""
-    if emails:
-        bulk.insert_rows(OutboundEmail, emails, ignore_conflicts=True)
-        queue_after_commit("complaints.tasks.deliver_outbox")
+def email_record_many(emails: list[dict[str, Any]]) -> int:
+    """Record a batch of e-mails with one INSERT and return how many were new; rows already
+    recorded (same ``dedupe_key``) are skipped, and a delivery run queued for them finds nothing
+    new to send. Each e-mail is a dict of ``OutboundEmail`` columns by attname (``complaint_id``,
+    ``template``, ``to``, ``context``, ``dedupe_key`` ...)."""
+    if not emails:
+        return 0
+    inserted = bulk.insert_rows(OutboundEmail, emails, returning=("id",), ignore_conflicts=True)
+    queue_after_commit("complaints.tasks.deliver_outbox")
+    return len(inserted)
 
 
 def _dates(context: dict[str, Any]) -> dict[str, Any]:

@@ -403,17 +403,15 @@ def complaint_file(
             context=documents.acknowledgement_context(complaint, by=by, at=now),
             by=by,
             at=now,
-        )
-        outbox.email_record(
-            template=EmailTemplate.ACKNOWLEDGEMENT,
-            to=[complaint.email],
-            dedupe_key=f"acknowledgement:{complaint.pk}",
-            complaint=complaint,
-            context={
-                **outbox.complaint_email_context(complaint),
-                "tracking_url": tracking_url(complaint, secret),
+            email={
+                "template": EmailTemplate.ACKNOWLEDGEMENT,
+                "to": [complaint.email],
+                "dedupe_key": f"acknowledgement:{complaint.pk}",
+                "context": {
+                    **outbox.complaint_email_context(complaint),
+                    "tracking_url": tracking_url(complaint, secret),
+                },
             },
-            letter=letter,
         )
     return Filed(complaint=complaint, tracking_secret=secret, acknowledgement=letter)
 
@@ -527,20 +525,17 @@ def complaint_record_reply(
                     raise ComplaintChanged(complaint)
         label = "Phone call" if method == ResponseMethod.PHONE else "Written reply"
         if method == ResponseMethod.WRITTEN:
-            letter = documents.letter_issue(
+            documents.letter_issue(
                 complaint=complaint,
                 kind=LetterKind.WRITTEN_REPLY,
                 context=documents.written_reply_context(complaint, by=by, at=now, text=summary),
                 by=by,
                 at=now,
-            )
-            outbox.email_record(
-                template=EmailTemplate.REPLY,
-                to=[complaint.email],
-                dedupe_key=f"reply:{letter.pk}",
-                complaint=complaint,
-                context=outbox.complaint_email_context(complaint),
-                letter=letter,
+                email={
+                    "template": EmailTemplate.REPLY,
+                    "to": [complaint.email],
+                    "context": outbox.complaint_email_context(complaint),
+                },
             )
         return write_event(
             complaint,

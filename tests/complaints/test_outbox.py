@@ -84,16 +84,19 @@ def test_backoff_is_capped_at_six_hours():
 
 def test_recording_the_same_email_twice_keeps_one(file_complaint):
     complaint = file_complaint().complaint
-    for _ in range(2):
+    recorded = [
         outbox.email_record(
             template="escalation", to=["x@example.com"], dedupe_key="k1", complaint=complaint
         )
+        for _ in range(2)
+    ]
+    assert recorded == [True, False]
     assert OutboundEmail.objects.filter(dedupe_key="k1").count() == 1
 
 
 def test_nobody_to_tell_records_nothing():
-    assert outbox.email_record(template="overdue_alert", to=[], dedupe_key="k2") is None
-    outbox.email_record(template="overdue_alert", to=[""], dedupe_key="k2")
+    assert outbox.email_record(template="overdue_alert", to=[], dedupe_key="k2") is False
+    assert outbox.email_record(template="overdue_alert", to=[""], dedupe_key="k2") is False
     assert not OutboundEmail.objects.filter(dedupe_key="k2").exists()
 
 
@@ -153,6 +156,71 @@ def test_a_second_deadlock_letter_is_refused_even_after_reopening(complaint_in, 
         adr_services.complaint_issue_deadlock(complaint=c, by=by, final_position="Again")
     assert "already been issued" in refused.value.message
     assert c.letters.filter(kind=LetterKind.DEADLOCK).count() == 1
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[tuple[str, tuple]]:
+    """The tasks asked of the broker, by name and arguments, instead of publishing them."""
+    from config.celery import app
+
+    sent: list[tuple[str, tuple]] = []
+    monkeypatch.setattr(app, "send_task", lambda name, args=(), **kw: sent.append((name, args)))
+    return sent
+
+
+def test_a_letter_sent_by_email_is_one_task_for_the_worker(
+    file_complaint, published, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        filed = file_complaint()
+    # The e-mail's delivery renders the letter it attaches: no second task to render it.
+    assert published == [("complaints.tasks.deliver_outbox", ())]
+    assert outbox.email_deliver_due() == 1
+    assert filed.complaint.letters.get().is_rendered
+
+
+def test_a_letter_whose_email_is_not_recorded_is_still_rendered(
+    file_complaint, agent, published, django_capture_on_commit_callbacks
+):
+    complaint = file_complaint().complaint
+    published.clear()
+    for email in (
+        None,
+        {"template": "reply", "to": [""]},  # nobody to tell
+        {
+            "template": "reply",
+            "to": ["x@example.com"],
+            "dedupe_key": f"acknowledgement:{complaint.pk}",
+        },
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            letter = documents.letter_issue(
+                complaint=complaint,
+                kind=LetterKind.WRITTEN_REPLY,
+                context=documents.written_reply_context(
+                    complaint, by=Actor.staff(agent), at=timezone.now(), text="We have refunded it."
+                ),
+                by=Actor.staff(agent),
+                at=timezone.now(),
+                email=email,
+            )
+        assert ("complaints.tasks.render_letters", ([letter.pk],)) in published
+        published.clear()
+        documents.letters_render_pending(letter_ids=[letter.pk])
+        assert Letter.objects.get(pk=letter.pk).is_rendered
+    assert not OutboundEmail.objects.filter(letter__kind=LetterKind.WRITTEN_REPLY).exists()
+
+
+def test_each_written_reply_is_emailed_once_with_its_own_letter(file_complaint, agent):
+    complaint = file_complaint().complaint
+    for summary in ("We have refunded the charge.", "We have also added a credit."):
+        services.complaint_record_reply(
+            complaint=complaint, by=Actor.staff(agent), method="written", summary=summary
+        )
+        complaint.refresh_from_db()
+    replies = OutboundEmail.objects.filter(template="reply").order_by("id")
+    assert [email.letter.kind for email in replies] == [LetterKind.WRITTEN_REPLY] * 2
+    assert len({email.letter_id for email in replies}) == 2
 
 
 def test_a_written_reply_becomes_a_letter_emailed_to_the_customer(file_complaint, agent):
