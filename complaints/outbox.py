@@ -23,6 +23,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.template import Context, engines
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -164,13 +165,25 @@ def email_record_many(emails: list[dict[str, Any]]) -> int:
     return len(inserted)
 
 
+# The keys of an e-mail's context that hold a date (stored as ISO text in the JSON context), for
+# the templates' date filter, which prints nothing for text.
+DATE_KEYS = ("_date", "_deadline")
+
+
 def _dates(context: dict[str, Any]) -> dict[str, Any]:
     out = dict(context)
     for key, value in context.items():
-        if key.endswith("_date") and isinstance(value, str):
+        if key.endswith(DATE_KEYS) and isinstance(value, str):
             with contextlib.suppress(ValueError):
                 out[key] = dt.date.fromisoformat(value)
     return out
+
+
+def _render_text(name: str, context: dict[str, Any]) -> str:
+    """A subject or plain-text body: Django's template without HTML escaping, so that a name
+    like O'Brien stays O'Brien (the HTML part is escaped as usual)."""
+    template = engines["django"].get_template(name).template
+    return template.render(Context(context, autoescape=False))
 
 
 def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
@@ -181,10 +194,10 @@ def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
         "site_url": settings.SITE_URL,
     }
     base = f"emails/{email.template}"
-    subject = " ".join(render_to_string(f"{base}-subject.txt", context).split())
+    subject = " ".join(_render_text(f"{base}-subject.txt", context).split())
     message = EmailMultiAlternatives(
         subject=subject,
-        body=render_to_string(f"{base}-body.txt", context),
+        body=_render_text(f"{base}-body.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=list(email.to),
         reply_to=[settings.COMPANY["email"]],

@@ -127,9 +127,14 @@ def replied_in_time(start: dt.date, end: dt.date, *, now: dt.datetime | None = N
         "in_time": in_time,
         "late": measured - in_time,
         "share": (in_time / measured) if measured else None,
-        # Rounded down, so 199 of 200 never shows as 100%.
-        "percent": math.floor(in_time * 1000 / measured) / 10 if measured else None,
+        "percent": percent_down(in_time, measured) if measured else None,
     }
+
+
+def percent_down(part: int, whole: int) -> float:
+    """A share as a percentage to one decimal place, rounded down, so 199 of 200 never shows as
+    100%. The reports page and the CSV export both show this figure."""
+    return math.floor(part * 1000 / whole) / 10
 
 
 def median_working_days_to_resolution(start: dt.date, end: dt.date) -> dict:
@@ -305,10 +310,11 @@ def figure_rows(figures: dict[str, Any]) -> Iterator[list[Any]]:
         yield ["Received by category", row["label"], row["count"]]
     replies = figures["replied_in_time"]
     yield ["Replies", "Measured", replies["measured"]]
-    yield ["Replies", "Replied within 15 working days", replies["in_time"]]
+    yield ["Replies", "Replied within 15 working days (at the latest stage)", replies["in_time"]]
     yield ["Replies", "Replied late or not at all", replies["late"]]
-    share = replies["share"]
-    yield ["Replies", "Share replied in time (%)", "" if share is None else round(share * 100, 1)]
+    # The page's figure, rounded the same way.
+    percent = replies["percent"]
+    yield ["Replies", "Share replied in time (%)", "" if percent is None else percent]
     resolution = figures["resolution"]
     yield ["Resolution", "Resolved cases", resolution["count"]]
     median = resolution["median"]

@@ -109,6 +109,26 @@ def test_escalation_tells_the_customer_the_new_reply_date(file_complaint):
     assert "7 December 2026" in escalation.body
 
 
+def test_plain_text_emails_are_not_html_escaped(file_complaint):
+    file_complaint(customer_name="Siân O'Brien & Sons <Ltd>")
+    outbox.email_deliver_due()
+    (message,) = mail.outbox
+    assert "Dear Siân O'Brien & Sons <Ltd>," in message.body
+    html = message.alternatives[0][0]
+    assert "Dear Siân O&#x27;Brien &amp; Sons &lt;Ltd&gt;," in html
+
+
+def test_a_formal_written_complaint_email_says_so_in_its_subject(complaint_in):
+    c = complaint_in(State.CS_MANAGER)
+    outbox.email_deliver_due()
+    mail.outbox.clear()
+    services.complaint_make_formal(complaint=c, by=Actor.customer())
+    outbox.email_deliver_due()
+    (message,) = mail.outbox
+    assert message.subject == f"We have recorded your formal written complaint {c.reference}"
+    assert "now at stage 3: a formal written complaint." in message.body
+
+
 def test_a_managers_deadlock_letter_holds_what_the_regulator_checks(file_complaint, manager):
     manager.first_name, manager.last_name = "Morgan", "Price"
     manager.save()
@@ -144,6 +164,9 @@ def test_a_managers_deadlock_letter_holds_what_the_regulator_checks(file_complai
         assert hashlib.sha256(f.read()).hexdigest() == letter.sha256
     deadlock_mail = next(m for m in mail.outbox if "CISAS" in m.subject)
     assert deadlock_mail.attachments[0][0].endswith("-deadlock.pdf")
+    # The e-mail itself says until when CISAS will take the complaint, in both of its parts.
+    assert "free of charge, until 25 November 2027:" in deadlock_mail.body
+    assert "until 25 November 2027" in deadlock_mail.alternatives[0][0]
     assert fresh(c).state == State.DEADLOCK
 
 

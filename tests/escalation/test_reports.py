@@ -217,6 +217,16 @@ def test_the_summary_holds_every_figure(year):
     assert ["Replies", "Share replied in time (%)", 20.0] in rows
 
 
+def test_the_export_shows_the_share_as_the_page_does(year):
+    # 3 of 16 is 18.75 %: the page rounds down (18.7 %), and the CSV must say the same.
+    figures = reports.summary(START, END, now=NOW)
+    figures["replied_in_time"].update(
+        measured=16, in_time=3, late=13, share=3 / 16, percent=reports.percent_down(3, 16)
+    )
+    rows = list(reports.figure_rows(figures))
+    assert ["Replies", "Share replied in time (%)", 18.7] in rows
+
+
 def test_an_empty_period_has_no_share_and_no_median(db):
     figures = reports.summary(dt.date(2030, 1, 1), dt.date(2030, 1, 31))
     assert figures["total"] == 0

@@ -11,6 +11,7 @@ SUBJECT_TEMPLATES = (
     ("We have received your complaint", "acknowledgement"),
     ("Our reply to your complaint", "reply"),
     ("is now with our Customer Services Manager", "escalation"),
+    ("We have recorded your formal written complaint", "escalation"),
     ("Our final response to your complaint", "deadlock"),
     ("Your new link", "new_link"),
     ("overdue", "overdue_alert"),
