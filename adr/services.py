@@ -72,6 +72,21 @@ def complaint_issue_deadlock(
     return complaint
 
 
+def _eligible_since(complaint: Complaint) -> tuple[dt.date, str]:
+    """The first day the customer could go to CISAS: the ADR date, or the day the deadlock letter
+    was issued if that came first."""
+    if complaint.deadlock_issued_at is not None:
+        issued = clocks.london_date(complaint.deadlock_issued_at)
+        if issued < complaint.adr_eligible_date:
+            return issued, "when the deadlock letter was issued"
+    return complaint.adr_eligible_date, "when the complaint became eligible for CISAS"
+
+
+def _not_before(value: dt.date, field: str, label: str, earliest: dt.date, why: str) -> None:
+    if value < earliest:
+        raise ValidationError({field: f"{label} cannot be before {earliest:%-d %B %Y}, {why}."})
+
+
 def complaint_refer_to_adr(
     *,
     complaint: Complaint,
@@ -86,12 +101,13 @@ def complaint_refer_to_adr(
     )
     if referred_on > clocks.london_date(timezone.now()):
         raise ValidationError({"referred_on": "The referral date cannot be in the future."})
+    _not_before(referred_on, "referred_on", "The referral date", *_eligible_since(complaint))
     return fire_transition(
         complaint,
         "refer_to_adr",
         by=by,
         expected_state=expected_state,
-        text=f"CISAS case {cisas_reference}, referred on {referred_on:%d %B %Y}.",
+        text=f"CISAS case {cisas_reference}, referred on {referred_on:%-d %B %Y}.",
         data={"cisas_reference": cisas_reference, "referred_on": referred_on.isoformat()},
         at=timezone.now(),
         cisas_reference=cisas_reference,
@@ -115,6 +131,14 @@ def complaint_record_adr_decision(
         raise ValidationError({"outcome": "Choose the adjudication's outcome."})
     if accepted_on is not None and accepted_on > clocks.london_date(timezone.now()):
         raise ValidationError({"accepted_on": "The acceptance date cannot be in the future."})
+    if accepted_on is not None and complaint.adr_referred_on is not None:
+        _not_before(
+            accepted_on,
+            "accepted_on",
+            "The acceptance date",
+            complaint.adr_referred_on,
+            "when the complaint was referred to CISAS",
+        )
     return fire_transition(
         complaint,
         "record_adr_decision",
@@ -145,6 +169,13 @@ def complaint_start_court_action(
         raise ValidationError(
             {"started_on": "The date court action started cannot be in the future."}
         )
+    _not_before(
+        started_on,
+        "started_on",
+        "The date court action started",
+        complaint.received_date,
+        "when we received the complaint",
+    )
     return fire_transition(
         complaint,
         "start_court_action",

@@ -10,9 +10,10 @@ from collections.abc import Callable
 import pytest
 import time_machine
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from adr import services as adr_services
-from complaints import services
+from complaints import clocks, services
 from complaints.models import Category, Channel, Complaint, State
 from complaints.roles import AGENTS_GROUP, MANAGERS_GROUP, Actor
 
@@ -130,11 +131,11 @@ def complaint_in(file_complaint, manager) -> Callable[[str], Complaint]:
             )
             if state == State.ADR_REFERRED:
                 adr_services.complaint_refer_to_adr(
-                    complaint=c, by=by, cisas_reference="CIS-1", referred_on=dt.date.today()
+                    complaint=c, by=by, cisas_reference="CIS-1", referred_on=london_today()
                 )
             if state == State.COURT:
                 adr_services.complaint_start_court_action(
-                    complaint=c, by=by, started_on=dt.date.today()
+                    complaint=c, by=by, started_on=london_today()
                 )
             return c
         if state in (State.RESOLVED, State.CLOSED):
@@ -148,6 +149,11 @@ def complaint_in(file_complaint, manager) -> Callable[[str], Complaint]:
         raise ValueError(state)
 
     return make
+
+
+def london_today() -> dt.date:
+    """Today's date in London, the date staff give for what happened today."""
+    return clocks.london_date(timezone.now())
 
 
 def fresh(complaint: Complaint) -> Complaint:

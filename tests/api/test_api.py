@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from complaints.models import Complaint, ComplaintEvent, State
-from tests.conftest import fresh
+from tests.conftest import fresh, london_today
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/complaints/"
@@ -335,9 +335,10 @@ def test_cisas_referral_and_decision_through_the_api(manager, complaint_in):
     complaint = complaint_in(State.DEADLOCK)
     client = api(manager)
     url = f"{URL}{complaint.reference}/transitions/"
+    today = london_today().isoformat()
     referred = client.post(
         url,
-        {"name": "refer_to_adr", "cisas_reference": "CIS-4411", "referred_on": "2026-11-20"},
+        {"name": "refer_to_adr", "cisas_reference": "CIS-4411", "referred_on": today},
         format="json",
     )
     assert referred.status_code == 200 and referred.json()["state"] == "adr_referred"
@@ -347,7 +348,7 @@ def test_cisas_referral_and_decision_through_the_api(manager, complaint_in):
             "name": "record_adr_decision",
             "outcome": "upheld",
             "note": "Refund £40",
-            "accepted_on": "2026-11-20",
+            "accepted_on": today,
         },
         format="json",
     )

@@ -12,7 +12,7 @@ from adr import services as adr_services
 from complaints import services
 from complaints.models import Complaint, ComplaintEvent, EventKind, State
 from complaints.roles import Actor, Role
-from tests.conftest import fresh
+from tests.conftest import fresh, london_today
 
 S = State
 OPEN = {S.CS_TEAM, S.CS_MANAGER, S.FORMAL_WRITTEN, S.DEADLOCK, S.ADR_REFERRED, S.COURT}
@@ -31,16 +31,20 @@ TABLE = {
     "withdraw": (OPEN, S.WITHDRAWN),
 }
 
-EXTRA = {
-    "refer_to_adr": {"cisas_reference": "CIS-2026-77", "referred_on": dt.date(2026, 11, 20)},
-    "record_adr_decision": {"outcome": "upheld", "accepted_on": dt.date(2026, 11, 20)},
-    "start_court_action": {"started_on": dt.date(2026, 11, 20)},
-}
+
+def extra(name: str) -> dict:
+    """What each transition that records a date needs: today's, the day it is recorded."""
+    today = london_today()
+    return {
+        "refer_to_adr": {"cisas_reference": "CIS-2026-77", "referred_on": today},
+        "record_adr_decision": {"outcome": "upheld", "accepted_on": today},
+        "start_court_action": {"started_on": today},
+    }.get(name, {})
 
 
 def fire(complaint: Complaint, name: str, by: Actor) -> Complaint:
     return services.complaint_transition(
-        complaint=complaint, name=name, by=by, note="A note for the record.", **EXTRA.get(name, {})
+        complaint=complaint, name=name, by=by, note="A note for the record.", **extra(name)
     )
 
 

@@ -7,7 +7,6 @@ previous one ended in, the last ends in the case's state): no update was lost or
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import threading
 from collections import Counter
@@ -19,13 +18,21 @@ from django.db import connection
 from complaints import services
 from complaints.models import TRANSITION_NAMES, Complaint, ComplaintEvent, EventKind, State
 from complaints.roles import Actor
+from tests.conftest import london_today
 
 CASES, THREADS, ATTEMPTS = 50, 20, 1000
-EXTRA = {
-    "refer_to_adr": {"cisas_reference": "CIS-1", "referred_on": dt.date(2026, 11, 20)},
-    "record_adr_decision": {"outcome": "upheld", "accepted_on": dt.date(2026, 11, 20)},
-    "start_court_action": {"started_on": dt.date(2026, 11, 20)},
-}
+
+
+def extra(name: str) -> dict:
+    """What each transition that records a date needs: today's, the day it is recorded."""
+    today = london_today()
+    return {
+        "refer_to_adr": {"cisas_reference": "CIS-1", "referred_on": today},
+        "record_adr_decision": {"outcome": "upheld", "accepted_on": today},
+        "start_court_action": {"started_on": today},
+    }.get(name, {})
+
+
 EXPECTED_REFUSALS = (
     services.ComplaintChanged,
     services.TransitionNotAllowed,
@@ -56,7 +63,7 @@ def test_concurrent_transitions_lose_no_update_and_write_one_event_each(file_com
                         name=name,
                         by=by,
                         note="Load test.",
-                        **EXTRA.get(name, {}),
+                        **extra(name),
                     )
                 except EXPECTED_REFUSALS:
                     continue

@@ -1,0 +1,107 @@
+"""The dates a manager records for CISAS and the courts must fit the case's own dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.exceptions import ValidationError
+
+from adr import services as adr_services
+from complaints.models import ComplaintEvent, State
+from complaints.roles import Actor
+from tests.conftest import fresh
+
+pytestmark = pytest.mark.django_db
+
+RECEIVED = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
+DEADLOCKED = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
+LATER = dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def deadlocked(file_complaint, manager):
+    with time_machine.travel(RECEIVED, tick=False):
+        complaint = file_complaint().complaint
+    with time_machine.travel(DEADLOCKED, tick=False):
+        adr_services.complaint_issue_deadlock(
+            complaint=complaint, by=Actor.staff(manager), final_position="Our offer stands."
+        )
+    return complaint
+
+
+def refused(call, field: str) -> str:
+    with pytest.raises(ValidationError) as raised:
+        call()
+    return raised.value.message_dict[field][0]
+
+
+def test_a_referral_dated_before_the_deadlock_letter_is_refused(deadlocked, manager):
+    events = ComplaintEvent.objects.filter(complaint=deadlocked).count()
+    with time_machine.travel(LATER, tick=False):
+        message = refused(
+            lambda: adr_services.complaint_refer_to_adr(
+                complaint=deadlocked,
+                by=Actor.staff(manager),
+                cisas_reference="CIS-1",
+                referred_on=dt.date(2026, 11, 24),
+            ),
+            "referred_on",
+        )
+    assert message == (
+        "The referral date cannot be before 25 November 2026, when the deadlock letter was issued."
+    )
+    assert fresh(deadlocked).state == State.DEADLOCK
+    assert ComplaintEvent.objects.filter(complaint=deadlocked).count() == events
+
+
+def test_a_referral_on_the_day_of_the_deadlock_letter_is_recorded(deadlocked, manager):
+    with time_machine.travel(LATER, tick=False):
+        adr_services.complaint_refer_to_adr(
+            complaint=deadlocked,
+            by=Actor.staff(manager),
+            cisas_reference="CIS-1",
+            referred_on=dt.date(2026, 11, 25),
+        )
+    assert fresh(deadlocked).adr_referred_on == dt.date(2026, 11, 25)
+    event = ComplaintEvent.objects.filter(complaint=deadlocked).latest("id")
+    assert event.text == "CISAS case CIS-1, referred on 25 November 2026."
+
+
+def test_an_acceptance_before_the_referral_is_refused(deadlocked, manager):
+    by = Actor.staff(manager)
+    with time_machine.travel(LATER, tick=False):
+        adr_services.complaint_refer_to_adr(
+            complaint=deadlocked, by=by, cisas_reference="CIS-1", referred_on=dt.date(2026, 12, 1)
+        )
+        message = refused(
+            lambda: adr_services.complaint_record_adr_decision(
+                complaint=deadlocked, by=by, outcome="upheld", accepted_on=dt.date(2026, 11, 30)
+            ),
+            "accepted_on",
+        )
+    assert message == (
+        "The acceptance date cannot be before 1 December 2026, "
+        "when the complaint was referred to CISAS."
+    )
+    assert fresh(deadlocked).state == State.ADR_REFERRED
+
+
+def test_court_action_dated_before_the_complaint_is_refused(deadlocked, manager):
+    by = Actor.staff(manager)
+    with time_machine.travel(LATER, tick=False):
+        message = refused(
+            lambda: adr_services.complaint_start_court_action(
+                complaint=deadlocked, by=by, started_on=dt.date(2026, 1, 15)
+            ),
+            "started_on",
+        )
+        assert message == (
+            "The date court action started cannot be before 2 November 2026, "
+            "when we received the complaint."
+        )
+        adr_services.complaint_start_court_action(
+            complaint=deadlocked, by=by, started_on=dt.date(2026, 11, 2)
+        )
+    assert fresh(deadlocked).state == State.COURT
