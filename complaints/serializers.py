@@ -80,7 +80,10 @@ class ComplaintSerializer(serializers.ModelSerializer):
     category = serializers.ChoiceField(choices=Category.choices)
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.PHONE)
     preferred_response = serializers.ChoiceField(
-        choices=ResponseMethod.choices, default=ResponseMethod.PHONE
+        choices=ResponseMethod.choices,
+        required=False,
+        help_text="How the customer wants the reply. A phone reply needs a phone number; "
+        "when left out, by phone if a number is given, otherwise in writing.",
     )
     nation = serializers.ChoiceField(choices=Nation.choices, required=False)
     description = serializers.CharField(max_length=20000, trim_whitespace=True)

@@ -324,7 +324,7 @@ def complaint_file(
     nation: str = "",
     channel: str = Channel.WEB,
     received_at: dt.datetime | None = None,
-    preferred_response: str = ResponseMethod.PHONE,
+    preferred_response: str | None = None,
     vulnerable: bool = False,
     vulnerability_notes: str = "",
     attachments: list | tuple = (),
@@ -332,7 +332,9 @@ def complaint_file(
     """File a complaint: reference, tracking secret, both clocks started, one ``filed`` event.
 
     Customers file through the web form (channel ``web``, received now); staff log complaints that
-    came by phone, e-mail or letter, with the time they were received, never in the future.
+    came by phone, e-mail or letter, with the time they were received, never in the future. A
+    phone reply needs a phone number; unless told, the reply is by phone when there is a number,
+    in writing otherwise.
     """
     if by.role not in (Role.CUSTOMER, Role.AGENT, Role.MANAGER):
         raise NotPermitted("You are not allowed to log complaints.")
@@ -344,12 +346,22 @@ def complaint_file(
     _not_in_future(received_at, "received_at", "The date received", now)
     if by.role == Role.CUSTOMER and channel != Channel.WEB:
         raise ValidationError({"channel": "Complaints filed online come through the web form."})
+    phone = (phone or "").strip()
+    if preferred_response is None:
+        preferred_response = ResponseMethod.PHONE if phone else ResponseMethod.WRITTEN
+    if preferred_response == ResponseMethod.PHONE and not phone:
+        raise ValidationError(
+            {
+                "preferred_response": "A phone reply needs a phone number: give the customer's "
+                "number, or choose a written reply."
+            }
+        )
     checked = evidence.check_uploads(list(attachments))
 
     complaint = Complaint(
         customer_name=(customer_name or "").strip(),
         email=(email or "").strip(),
-        phone=(phone or "").strip(),
+        phone=phone,
         postal_address=(postal_address or "").strip(),
         account_number=(account_number or "").strip(),
         category=category,

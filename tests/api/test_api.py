@@ -140,6 +140,24 @@ def test_bad_input_is_400_with_field_errors_and_writes_nothing(agent):
     assert not Complaint.objects.exists() and not ComplaintEvent.objects.exists()
 
 
+def test_a_phone_reply_without_a_phone_number_is_400_and_writes_nothing(agent):
+    response = api(agent).post(
+        URL, {**NEW, "channel": "letter", "phone": "", "preferred_response": "phone"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "phone number" in response.json()["preferred_response"][0]
+    assert not Complaint.objects.exists() and not ComplaintEvent.objects.exists()
+
+
+@pytest.mark.parametrize(("phone", "expected"), [("07700 900456", "phone"), ("", "written")])
+def test_left_out_the_reply_is_by_phone_only_with_a_number(agent, phone, expected):
+    body = {**NEW, "channel": "letter", "phone": phone}
+    del body["preferred_response"]
+    response = api(agent).post(URL, body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["preferred_response"] == expected
+
+
 def test_a_missing_body_is_400(agent):
     response = api(agent).post(URL, {}, format="json")
     assert response.status_code == 400
