@@ -120,4 +120,12 @@ def check_upload(upload: UploadedFile, field: str = "files") -> CheckedFile:
 def check_uploads(uploads: list[UploadedFile], field: str = "files") -> list[CheckedFile]:
     if len(uploads) > MAX_FILES:
         raise ValidationError({field: f"Choose {MAX_FILES} files or fewer."})
-    return [check_upload(upload, field) for upload in uploads]
+    checked, problems = [], []
+    for upload in uploads:  # every file's problem at once, not only the first one's
+        try:
+            checked.append(check_upload(upload, field))
+        except ValidationError as exc:
+            problems.extend(exc.message_dict[field])
+    if problems:
+        raise ValidationError({field: problems})
+    return checked
