@@ -8,6 +8,7 @@ stale page cannot change a case that has moved on; field names match the service
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from django import forms
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from . import clocks, evidence
 from .calendar import calendar_for
-from .models import AdrOutcome, Category, Channel, State
+from .models import AdrOutcome, Category, Channel, Nation, ResponseMethod, State
 from .selectors import ALL_CASES, ALL_OPEN, staff_members
 
 # --- The queue's filters ------------------------------------------------------------------------
@@ -214,10 +215,15 @@ class PhoneReplyForm(CaseActionForm):
         help_text="If the call was recorded",
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, complaint=None, **kwargs):
+        super().__init__(*args, complaint=complaint, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("replied_at", _now_local())
+        if complaint is not None and complaint.preferred_response == ResponseMethod.WRITTEN:
+            self.fields["summary"].help_text = (
+                "The customer asked for a written reply. Log a call only if they agreed to be "
+                "answered by phone; otherwise send a written reply."
+            )
 
 
 class WrittenReplyForm(CaseActionForm):
@@ -465,3 +471,86 @@ class ReportPeriodForm(forms.Form):
         if self.is_bound and self.is_valid():
             return self.cleaned_data["start"], self.cleaned_data["end"]
         return last_twelve_months(_today())
+
+
+# --- Logging a complaint that came by phone, e-mail or letter ------------------------------------
+
+STAFF_CHANNELS = [(c.value, c.label) for c in (Channel.PHONE, Channel.EMAIL, Channel.LETTER)]
+
+
+class LogComplaintForm(forms.Form):
+    """A complaint taken by phone or received by e-mail or letter. Field names are the filing
+    service's own, so its errors land on the field they are about."""
+
+    channel = forms.ChoiceField(
+        label="How did the complaint reach us?", choices=STAFF_CHANNELS, widget=forms.RadioSelect
+    )
+    received_at = forms.DateTimeField(
+        label="When was it received?",
+        widget=DateTimeInput,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        help_text="UK time. The reply and CISAS dates count from this day, not from today.",
+    )
+    customer_name = forms.CharField(label="Customer's full name", max_length=200)
+    email = forms.EmailField(
+        label="Customer's e-mail address",
+        max_length=254,
+        help_text="The acknowledgement letter and the customer's private link are sent here.",
+    )
+    phone = forms.CharField(label="Phone number", max_length=40, required=False)
+    postal_address = forms.CharField(
+        label="Postal address", widget=text_area(3), required=False, max_length=1000
+    )
+    account_number = forms.CharField(label="Account number", max_length=40, required=False)
+    nation = forms.ChoiceField(
+        label="Where does the customer live?",
+        choices=Nation.choices,
+        help_text="Bank holidays differ across the UK; they decide the working days.",
+    )
+    category = forms.ChoiceField(
+        label="What is the complaint about?", choices=[("", "Choose…"), *Category.choices]
+    )
+    description = forms.CharField(
+        label="The complaint",
+        widget=text_area(8),
+        max_length=20000,
+        help_text="In the customer's words where you can: this goes on the acknowledgement letter.",
+    )
+    preferred_response = forms.ChoiceField(
+        label="How does the customer want our reply?",
+        choices=ResponseMethod.choices,
+        widget=forms.RadioSelect,
+        help_text="A phone reply needs a phone number.",
+    )
+    vulnerable = forms.BooleanField(
+        label="The customer is in vulnerable circumstances or needs support", required=False
+    )
+    vulnerability_notes = forms.CharField(
+        label="What support do they need?", widget=text_area(3), required=False, max_length=2000
+    )
+    files = MultipleFileField(label="Evidence the customer sent")
+    # One filing per page shown: a second click, or the same page sent again, finds it used.
+    submission = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("received_at", _now_local())
+            self.initial.setdefault("nation", settings.WORKING_DAYS_NATION)
+            self.initial.setdefault("submission", secrets.token_urlsafe(24))
+
+    def clean_received_at(self) -> dt.datetime:
+        value = self.cleaned_data["received_at"]
+        if value > timezone.now():
+            raise forms.ValidationError("The date received cannot be in the future.")
+        if value.year < 2000:
+            raise forms.ValidationError("The date received must be in 2000 or later.")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        if data.get("vulnerable") is False and (data.get("vulnerability_notes") or "").strip():
+            self.add_error(
+                "vulnerable", "Tick this box if the customer needs support, or clear the notes."
+            )
+        return data

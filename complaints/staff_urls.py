@@ -6,6 +6,8 @@ app_name = "staff"
 
 urlpatterns = [
     path("", staff_views.queue, name="queue"),
+    # Before the case page's pattern, which would take "new" for a reference.
+    path("complaints/new/", staff_views.log_complaint, name="log_complaint"),
     path("complaints/<str:reference>/", staff_views.case, name="case"),
     path("complaints/<str:reference>/actions/", staff_views.case_action, name="case_action"),
     path(

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import (
     FileResponse,
     Http404,
@@ -32,9 +33,10 @@ from django.utils.dates import MONTHS_3
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from adr import services as adr_services
+from config.sessions import lock_session
 
 from . import clocks, documents, privacy, selectors, services
 from . import staff_forms as f
@@ -111,6 +113,56 @@ def queue(request: HttpRequest) -> HttpResponse:
             "page": page,
             "now": now,
         },
+    )
+
+
+# --- Logging a complaint -------------------------------------------------------------------------
+
+# The session's record of the complaints logged from it: the log page's one-time token -> the
+# reference it filed. The latest few are kept, enough for any page still open in another tab.
+LOGGED_KEY = "staff_logged"
+LOGGED_KEPT = 20
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def log_complaint(request: HttpRequest) -> HttpResponse:
+    """A complaint taken by phone, or received by e-mail or letter, logged by staff. The customer
+    is sent the acknowledgement letter and their private link, as if they had used the form."""
+    form = f.LogComplaintForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        submission = data.pop("submission")
+        data["attachments"] = data.pop("files")
+        with transaction.atomic():
+            # A double click, or the page sent again, finds its token spent: one complaint.
+            lock_session(request)
+            logged = dict(request.session.get(LOGGED_KEY) or {})
+            if submission in logged:
+                return redirect("staff:case", logged[submission])
+            try:
+                filed = services.complaint_file(**data, by=actor(request))
+            except ValidationError as exc:
+                _to_form_errors(form, exc)
+            else:
+                logged[submission] = filed.complaint.reference
+                request.session[LOGGED_KEY] = dict(list(logged.items())[-LOGGED_KEPT:])
+                # Saved inside the lock, so the second click reads it; not again afterwards.
+                request.session.save()
+                request.session.modified = False
+                complaint = filed.complaint
+                messages.success(
+                    request,
+                    f"Complaint {complaint.reference} logged. The acknowledgement letter and the "
+                    f"customer's private link are on their way to {complaint.email}. The reply "
+                    f"is due by {complaint.response_due_date:%A %-d %B %Y}.",
+                )
+                return redirect("staff:case", complaint.reference)
+    return render(
+        request,
+        "complaints/staff/log.html",
+        {"form": form},
+        status=400 if form.errors else 200,
     )
 
 
@@ -313,9 +365,7 @@ def _lift_hold(c: Complaint, by: Actor, d: dict) -> str:
 
 def _erase(c: Complaint, by: Actor, d: dict) -> str:
     done = privacy.customer_erase(complaint=c, by=by, reason=d["reason"])
-    kept = "".join(
-        f" {ref} is kept because {' and '.join(why)}." for ref, why in done.kept.items()
-    )
+    kept = "".join(f" {ref} is kept because {' and '.join(why)}." for ref, why in done.kept.items())
     return f"Personal data erased from {', '.join(done.erased)}.{kept}"
 
 
@@ -384,7 +434,16 @@ def actions_for(complaint: Complaint, by: Actor) -> list[str]:
     """What this member of staff may do to the case as it stands, the likely next step first."""
     transitions = set(services.available_transitions(complaint, by))
     waiting_for_reply = complaint.state in CLOCK_STATES and complaint.responded_at is None
-    replies = ["reply_phone", "reply_written"] if complaint.state in CLOCK_STATES else []
+    # The way the customer asked to be answered first.
+    replies = (
+        (
+            ["reply_written", "reply_phone"]
+            if complaint.preferred_response == ResponseMethod.WRITTEN
+            else ["reply_phone", "reply_written"]
+        )
+        if complaint.state in CLOCK_STATES
+        else []
+    )
     names = [
         *(replies if waiting_for_reply else []),
         "resolve",
@@ -420,8 +479,10 @@ def next_step(complaint: Complaint, names: list[str]) -> str | None:
     """The form to open on arrival: a reply while one is awaited, then resolving the stage. Anything
     else is a decision (escalate, deadlock, withdraw...) that nobody should be nudged towards."""
     awaiting_reply = complaint.state in CLOCK_STATES and complaint.responded_at is None
-    if awaiting_reply and "reply_phone" in names:
-        return "reply_phone"
+    if awaiting_reply:
+        replies = [n for n in names if n in ("reply_phone", "reply_written")]
+        if replies:
+            return replies[0]  # the way the customer asked to be answered (actions_for)
     if complaint.state in CLOCK_STATES and "resolve" in names:
         return "resolve"
     return None

@@ -13,7 +13,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +27,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from django_ratelimit.decorators import ratelimit
+
+from config.sessions import lock_session
 
 from . import clocks, documents, letters, services
 from .drafts import FILED_KEY, Draft
@@ -342,27 +343,12 @@ def _render_check(request: HttpRequest, draft: Draft, errors: list[str] = ()) ->
     )
 
 
-def _lock_session(request: HttpRequest) -> None:
-    """Hold this visitor's session row until the transaction ends, and read it afresh.
-
-    A double-clicked "Send" arrives as two requests with the same session and the same one-time
-    token. The second waits here until the first has committed both the complaint and the
-    session's "filed" record, then finds the token spent and shows the same confirmation: one
-    complaint. The project's sessions (``config.sessions``) lock and read in one statement; an
-    engine that cannot lock fails here, loudly, rather than let a double click file twice."""
-    key = request.session.session_key
-    if key is None:
-        return
-    request.session = import_module(settings.SESSION_ENGINE).SessionStore(key)
-    request.session.load_for_update()
-
-
 def _send(request: HttpRequest) -> HttpResponse:
     form = SendForm(request.POST)
     form.is_valid()  # every field is optional: nothing to refuse
     token = form.cleaned_data.get("token") or ""
     with transaction.atomic():
-        _lock_session(request)
+        lock_session(request)
         filed = request.session.get(FILED_KEY) or {}
         if token and filed.get("token") == token:
             return redirect("complaints:complain_sent")  # the second click of a double click

@@ -24,7 +24,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator
+from importlib import import_module
 
+from django.conf import settings
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import IntegrityError, connections, router, transaction
@@ -105,3 +107,19 @@ class SessionStore(DatabaseSessionStore):
             self._session_cache = {}
         else:
             self._session_cache = self.decode(data)
+
+
+def lock_session(request) -> None:
+    """Hold this visitor's session row until the transaction ends, and read it afresh.
+
+    A double-clicked button that must act once (the customer's "Send", staff logging a complaint)
+    arrives as two requests with the same session and the same one-time token. The second waits
+    here until the first has committed both its work and the session's record of the token, then
+    finds the token spent and shows the same result: it is done once. ``load_for_update`` locks
+    and reads in one statement; an engine that cannot lock fails here, loudly, rather than let a
+    double click act twice."""
+    key = request.session.session_key
+    if key is None:
+        return
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    request.session.load_for_update()

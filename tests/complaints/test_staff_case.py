@@ -201,6 +201,20 @@ def test_the_first_action_is_open_and_the_rest_folded(client, agent, file_compla
     )
 
 
+def test_a_customer_who_asked_for_a_written_reply_is_offered_one_first(
+    client, agent, file_complaint
+):
+    complaint = file_complaint(preferred_response="written").complaint
+    client.force_login(agent)
+    response = page(client, complaint)
+    names = shown(response)
+    assert names.index("reply_written") < names.index("reply_phone")
+    assert [entry["name"] for entry in response.context["forms"] if entry["open"]] == [
+        "reply_written"
+    ]
+    assert "The customer asked for a written reply." in response.content.decode()
+
+
 @pytest.mark.parametrize(
     "state, opened",
     [

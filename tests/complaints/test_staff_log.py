@@ -1,0 +1,125 @@
+"""Staff log a complaint that came by phone, e-mail or letter: the same filing as the web form's,
+dated when it was received, once however often the page is sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from complaints.models import Attachment, Complaint, ComplaintEvent, OutboundEmail
+
+pytestmark = pytest.mark.django_db
+
+URL = "/staff/complaints/new/"
+NOW = dt.datetime(2026, 12, 7, 11, 0, tzinfo=dt.UTC)  # Monday 7 December 2026
+
+
+def form_fields(client) -> dict[str, str]:
+    page = client.get(URL)
+    assert page.status_code == 200
+    token = re.search(r'name="submission" value="([^"]+)"', page.content.decode()).group(1)
+    return {
+        "channel": "letter",
+        "received_at": "2026-12-02T09:30",  # a letter opened last Wednesday
+        "customer_name": "Siân O'Brien",
+        "email": "sian@example.com",
+        "phone": "",
+        "postal_address": "3 Castle Street\nCardiff\nCF10 1BS",
+        "account_number": "ET777001",
+        "nation": "england-and-wales",
+        "category": "billing",
+        "description": "You charged me twice in November.",
+        "preferred_response": "written",
+        "vulnerability_notes": "",
+        "submission": token,
+    }
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_agent_logs_a_letter_and_its_clocks_run_from_the_day_it_came(client, agent):
+    client.force_login(agent)
+    data = form_fields(client)
+    data["files"] = [SimpleUploadedFile("bill.pdf", b"%PDF-1.4 a bill", "application/pdf")]
+    response = client.post(URL, data)
+    complaint = Complaint.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/staff/complaints/{complaint.reference}/"
+    assert complaint.channel == "letter" and complaint.preferred_response == "written"
+    assert complaint.received_date == dt.date(2026, 12, 2)
+    # Day 0 is Wednesday 2 December, not today: 15 working days on is Wednesday 23 December.
+    assert complaint.response_due_date == dt.date(2026, 12, 23)
+    assert Attachment.objects.get(complaint=complaint).name == "bill.pdf"
+    (filed,) = ComplaintEvent.objects.filter(complaint=complaint, kind="filed")
+    assert filed.actor == agent
+    assert filed.text == "Complaint received (letter) on 2 December 2026."
+    (email,) = OutboundEmail.objects.filter(complaint=complaint)
+    assert email.to == ["sian@example.com"] and email.template == "acknowledgement"
+    case = client.get(response["Location"])
+    assert f"Complaint {complaint.reference} logged." in case.content.decode()
+    assert "Wednesday 23 December 2026" in case.content.decode()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_sending_the_page_twice_logs_one_complaint(client, agent):
+    client.force_login(agent)
+    data = form_fields(client)
+    first = client.post(URL, data)
+    second = client.post(URL, data)
+    assert Complaint.objects.count() == 1
+    assert second.status_code == 302 and second["Location"] == first["Location"]
+    # A fresh page is a new complaint.
+    client.post(URL, {**data, "submission": form_fields(client)["submission"]})
+    assert Complaint.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"received_at": "2026-12-08T09:00"}, "received_at", "cannot be in the future"),
+        ({"preferred_response": "phone"}, "preferred_response", "needs a phone number"),
+        ({"email": "not an address"}, "email", "valid email"),
+        ({"channel": "web"}, "channel", "Select a valid choice"),
+        ({"category": ""}, "category", "required"),
+        ({"vulnerability_notes": "Hard of hearing"}, "vulnerable", "Tick this box"),
+    ],
+)
+@time_machine.travel(NOW, tick=False)
+def test_bad_input_is_shown_on_its_field_and_logs_nothing(client, agent, change, field, message):
+    client.force_login(agent)
+    response = client.post(URL, {**form_fields(client), **change})
+    assert response.status_code == 400
+    assert message in " ".join(response.context["form"].errors[field])
+    assert "There is a problem: nothing was saved" in response.content.decode()
+    assert "Siân O&#39;Brien" in response.content.decode(), "what was typed is kept"
+    assert not Complaint.objects.exists() and not ComplaintEvent.objects.exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_every_bad_file_is_named(client, agent):
+    client.force_login(agent)
+    data = form_fields(client)
+    data["files"] = [
+        SimpleUploadedFile("fake.pdf", b"not a pdf", "application/pdf"),
+        SimpleUploadedFile("evil.exe", b"MZ", "application/octet-stream"),
+    ]
+    response = client.post(URL, data)
+    assert response.status_code == 400
+    errors = " ".join(response.context["form"].errors["files"])
+    assert "fake.pdf" in errors and "evil.exe" in errors
+    assert not Complaint.objects.exists()
+
+
+def test_only_complaints_staff_may_log(client, outsider):
+    assert client.get(URL).status_code == 302  # to the sign-in page
+    client.force_login(outsider)
+    assert client.get(URL).status_code == 403
+
+
+def test_the_menu_offers_it_to_agents_and_managers(client, agent, manager):
+    for user in (agent, manager):
+        client.force_login(user)
+        assert f'href="{URL}"' in client.get("/staff/").content.decode()
