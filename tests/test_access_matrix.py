@@ -34,6 +34,7 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "staff/login/": (200, 200, 302, 302, 302),
     "staff/logout/": (405, 405, 405, 405, 405),
     "staff/": (302, 302, 200, 200, 200),
+    "staff/complaints/new/": (302, 302, 200, 200, 200),
     "staff/complaints/<str:reference>/": (302, 302, 200, 200, 200),
     "staff/complaints/<str:reference>/actions/": (405, 405, 405, 405, 405),
     "staff/complaints/<str:reference>/files/<int:attachment_id>/": (302, 302, 200, 200, 200),

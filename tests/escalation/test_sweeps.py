@@ -226,14 +226,16 @@ def test_an_accepted_cisas_remedy_not_done_in_20_working_days_is_flagged_once(
     from adr import services as adr_services
     from complaints.models import ComplaintEvent
 
-    c = complaint_in(State.ADR_REFERRED)
-    adr_services.complaint_record_adr_decision(
-        complaint=c,
-        by=Actor.staff(manager),
-        outcome="upheld",
-        remedy="Refund £40",
-        accepted_on=dt.date(2026, 11, 20),
-    )
+    # Filed, deadlocked, referred and accepted on Friday 20 November 2026.
+    with time_machine.travel(dt.datetime(2026, 11, 20, 10, tzinfo=UTC), tick=False):
+        c = complaint_in(State.ADR_REFERRED)
+        adr_services.complaint_record_adr_decision(
+            complaint=c,
+            by=Actor.staff(manager),
+            outcome="upheld",
+            remedy="Refund £40",
+            accepted_on=dt.date(2026, 11, 20),
+        )
     c = fresh(c)
     assert c.remedy_due_date == dt.date(2026, 12, 18)
     assert sweeps.sweep_overdue_remedies(now=dt.datetime(2026, 12, 18, 12, tzinfo=UTC)) == 0
