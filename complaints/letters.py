@@ -70,6 +70,8 @@ DATE_KEYS = frozenset(
         "cisas_deadline",
     }
 )
+# Keys a letter may have, with their value when it has not (letters issued before they existed).
+OPTIONAL_KEYS = {"nation": ""}
 # Keys that may be empty strings; every other required key must have a value.
 MAY_BE_EMPTY = frozenset({"postal_address", "email", "final_position"})
 ADR_POLICY_LABELS = {"56-working-days": "56 working days", "8-weeks": "8 weeks"}
@@ -167,6 +169,7 @@ def _prepare(kind: str, context: dict) -> dict:
         raise ValueError(f"{kind} letter context is missing required key {missing[0]!r}")
     # Only the contract's keys reach the template, so a stray key cannot shadow one of ours.
     ctx = {key: context[key] for key in REQUIRED_KEYS[kind]}
+    ctx.update({key: context.get(key, default) for key, default in OPTIONAL_KEYS.items()})
     ctx["adr_policy_label"] = context.get("adr_policy_label") or ADR_POLICY_LABELS.get(
         settings.ADR_CLOCK, "8 weeks"
     )

@@ -27,7 +27,7 @@ from django.template import Context, engines
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from . import bulk
+from . import bulk, clocks
 from .models import Complaint, EmailTemplate, Letter, OutboundEmail
 from .roles import MANAGERS_GROUP
 
@@ -99,6 +99,7 @@ def complaint_email_context(complaint: Complaint) -> dict[str, Any]:
         "received_date": complaint.received_date.isoformat(),
         "response_due_date": due.isoformat() if due else None,
         "adr_eligible_date": complaint.adr_eligible_date.isoformat(),
+        "preferred_response": complaint.preferred_response,
         "case_url": f"{settings.SITE_URL}/staff/complaints/{complaint.reference}/",
     }
 
@@ -189,6 +190,8 @@ def _render_text(name: str, context: dict[str, Any]) -> str:
 def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
     context = {
         **_dates(email.context),
+        # The day it is sent: a complaint logged late may have dates that have already passed.
+        "today": clocks.london_date(timezone.now()),
         "company": settings.COMPANY,
         "cisas": settings.CISAS,
         "site_url": settings.SITE_URL,

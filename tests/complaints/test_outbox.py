@@ -129,6 +129,51 @@ def test_a_formal_written_complaint_email_says_so_in_its_subject(complaint_in):
     assert "now at stage 3: a formal written complaint." in message.body
 
 
+def test_a_complaint_logged_late_is_not_promised_dates_that_have_passed(file_complaint, agent):
+    with time_machine.travel(dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC), tick=False):
+        c = file_complaint(
+            by=Actor.staff(agent),
+            channel="letter",
+            received_at=dt.datetime(2026, 9, 1, 9, 0, tzinfo=dt.UTC),
+            preferred_response="written",
+        ).complaint
+        outbox.email_deliver_due()
+    text = pdf_text(c.letters.get())
+    assert "Our reply was due by: 22 September 2026" in text
+    assert "We aim to reply by" not in text
+    assert "we will reply as soon as we can" in text
+    assert "You may go to CISAS now, since: 18 November 2026" in text
+    (message,) = mail.outbox
+    assert "Our reply was due by 22 September 2026." in message.body
+    assert "you can refer it now to CISAS" in message.body
+    assert "We aim to reply by" not in message.body
+    # They asked for a written reply: not told they may ask for one.
+    assert "If you would like our reply in writing" not in message.body
+
+
+def test_a_complaint_filed_today_is_told_when_to_expect_the_reply(file_complaint):
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC), tick=False):
+        c = file_complaint().complaint
+        outbox.email_deliver_due()
+    text = pdf_text(c.letters.get())
+    assert "We aim to reply by: 23 November 2026" in text
+    assert "about billing," in text
+    (message,) = mail.outbox
+    assert "We aim to reply by 23 November 2026." in message.body
+    assert "If you would like our reply in writing" in message.body
+
+
+def test_a_scottish_customer_is_pointed_to_the_sheriff_court(file_complaint, manager):
+    c = file_complaint(nation="scotland").complaint
+    adr_services.complaint_issue_deadlock(
+        complaint=c, by=Actor.staff(manager), final_position="Our offer stands."
+    )
+    outbox.email_deliver_due()
+    text = pdf_text(c.letters.get(kind=LetterKind.DEADLOCK))
+    assert "simple procedure in the sheriff court" in text
+    assert "small claims court" not in text
+
+
 def test_a_managers_deadlock_letter_holds_what_the_regulator_checks(file_complaint, manager):
     manager.first_name, manager.last_name = "Morgan", "Price"
     manager.save()
@@ -155,6 +200,7 @@ def test_a_managers_deadlock_letter_holds_what_the_regulator_checks(file_complai
         "CISAS",
         "free of charge",
         "court",
+        "small claims court",  # England and Wales
         "Morgan Price",
         "Express Telephony Limited",
         "SG12 0EF",
