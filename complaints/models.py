@@ -743,6 +743,8 @@ class EmailTemplate(models.TextChoices):
     DEADLOCK = "deadlock", "Deadlock letter"
     OVERDUE_ALERT = "overdue_alert", "Reply overdue (to managers)"
     NEW_LINK = "new_link", "A new tracking link"
+    MESSAGE = "message", "A message from staff"
+    RESOLVED = "resolved", "Complaint resolved"
 
 
 class OutboundEmail(models.Model):

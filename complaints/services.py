@@ -584,6 +584,15 @@ def complaint_add_message(
             complaint, kind=EventKind.MESSAGE, by=by, text=text, data={"files": len(checked)}
         )
         store_attachments(complaint, checked, by=by, event=event)
+        if by.role != Role.CUSTOMER:
+            # The customer has no account to check: the message goes to them by e-mail too.
+            outbox.email_record(
+                template=EmailTemplate.MESSAGE,
+                to=[complaint.email],
+                dedupe_key=f"message:{event.pk}",
+                complaint=complaint,
+                context={**outbox.complaint_email_context(complaint), "message": text},
+            )
     return event
 
 
@@ -736,15 +745,29 @@ def complaint_resolve(
 ) -> Complaint:
     transition_check(complaint, "resolve", by=by, expected_state=expected_state)
     summary = require_text(summary, "summary", "a summary of how it was resolved")
-    return fire_transition(
-        complaint,
-        "resolve",
-        by=by,
-        expected_state=expected_state,
-        text=summary,
-        at=timezone.now(),
-        summary=summary,
-    )
+    with transaction.atomic():
+        fire_transition(
+            complaint,
+            "resolve",
+            by=by,
+            expected_state=expected_state,
+            text=summary,
+            at=timezone.now(),
+            summary=summary,
+        )
+        # Told by e-mail, with how long they have to reopen it.
+        outbox.email_record(
+            template=EmailTemplate.RESOLVED,
+            to=[complaint.email],
+            dedupe_key=f"resolved:{complaint.pk}:{complaint.resolved_at.isoformat()}",
+            complaint=complaint,
+            context={
+                **outbox.complaint_email_context(complaint),
+                "summary": summary,
+                "reopen_until_date": clocks.london_date(complaint.reopen_allowed_until).isoformat(),
+            },
+        )
+    return complaint
 
 
 def complaint_reopen(

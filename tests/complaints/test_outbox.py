@@ -174,6 +174,41 @@ def test_a_scottish_customer_is_pointed_to_the_sheriff_court(file_complaint, man
     assert "small claims court" not in text
 
 
+def test_a_message_from_staff_reaches_the_customer_by_email(file_complaint, agent):
+    c = file_complaint().complaint
+    outbox.email_deliver_due()
+    mail.outbox.clear()
+    services.complaint_add_message(
+        complaint=c, by=Actor.staff(agent), text="Could you send us the October bill?"
+    )
+    services.complaint_add_message(complaint=c, by=Actor.customer(), text="Here it is.")
+    outbox.email_deliver_due()
+    (message,) = mail.outbox  # the customer's own message is not e-mailed back to them
+    assert message.subject == f"A message about your complaint ({c.reference})"
+    assert "Could you send us the October bill?" in message.body
+    assert "/track/lost/" in message.body
+
+
+def test_resolving_tells_the_customer_until_when_they_may_reopen(file_complaint, agent, manager):
+    with time_machine.travel(dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC), tick=False):
+        c = file_complaint().complaint
+        outbox.email_deliver_due()
+        mail.outbox.clear()
+        services.complaint_resolve(
+            complaint=c, by=Actor.staff(agent), summary="We refunded the second charge."
+        )
+        outbox.email_deliver_due()
+    (message,) = mail.outbox
+    assert message.subject == f"We have resolved your complaint ({c.reference})"
+    assert "We refunded the second charge." in message.body
+    assert "reopen your complaint until 28 January 2027" in message.body  # 8 weeks
+    # Reopened and resolved again: told again.
+    services.complaint_reopen(complaint=c, by=Actor.customer())
+    services.complaint_resolve(complaint=c, by=Actor.staff(manager), summary="Credit added.")
+    outbox.email_deliver_due()
+    assert [m.subject for m in mail.outbox].count(message.subject) == 2
+
+
 def test_a_managers_deadlock_letter_holds_what_the_regulator_checks(file_complaint, manager):
     manager.first_name, manager.last_name = "Morgan", "Price"
     manager.save()

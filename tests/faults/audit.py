@@ -14,6 +14,8 @@ SUBJECT_TEMPLATES = (
     ("We have recorded your formal written complaint", "escalation"),
     ("Our final response to your complaint", "deadlock"),
     ("Your new link", "new_link"),
+    ("A message about your complaint", "message"),
+    ("We have resolved your complaint", "resolved"),
     ("overdue", "overdue_alert"),
 )
 
