@@ -231,7 +231,8 @@ class WrittenReplyForm(CaseActionForm):
         label="Your reply",
         widget=text_area(8),
         max_length=20000,
-        help_text="This becomes a letter (PDF) and is e-mailed to the customer when you send it.",
+        help_text="This becomes a letter (PDF) and is e-mailed to the customer when you send it. "
+        "Write the reply itself: the letter adds the greeting, the date and the signature.",
     )
 
 

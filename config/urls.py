@@ -1,13 +1,24 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from complaints import health
 
+
+class FaviconRedirect(RedirectView):
+    """Pages that name no icon (the admin's, a PDF's) make browsers ask for /favicon.ico: send
+    them to the one in static/ (looked up per request, once the static manifest exists)."""
+
+    def get_redirect_url(self, *args, **kwargs) -> str:
+        return static("favicon.svg")
+
 urlpatterns = [
     path("", include("complaints.public_urls")),
     path("healthz", health.healthz, name="healthz"),
+    path("favicon.ico", FaviconRedirect.as_view()),
     path(
         "staff/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

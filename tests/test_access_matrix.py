@@ -31,6 +31,7 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "track/<str:reference>/<str:secret>/files/<int:attachment_id>/": (404, 200, 200, 200, 200),
     "track/<str:reference>/<str:secret>/<slug:name>/": (404, 302, 302, 302, 302),
     "healthz": (200, 200, 200, 200, 200),
+    "favicon.ico": (302, 302, 302, 302, 302),  # to the icon in static/
     "staff/login/": (200, 200, 302, 302, 302),
     "staff/logout/": (405, 405, 405, 405, 405),
     "staff/": (302, 302, 200, 200, 200),
