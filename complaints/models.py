@@ -388,12 +388,6 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
         return clocks.cisas_deadline(clocks.london_date(self.deadlock_issued_at))
 
     @property
-    def is_managers_case(self) -> bool:
-        """Past stage 1 a complaint is the Customer Services Manager's (stages 2 and 3,
-        deadlock, CISAS, court): only managers may be assigned it."""
-        return self.state != State.CS_TEAM
-
-    @property
     def reopen_allowed_until(self) -> dt.datetime | None:
         if self.resolved_at is None:
             return None

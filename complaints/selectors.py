@@ -177,17 +177,12 @@ def with_days_left(
     return cases
 
 
-def staff_members(complaint: Complaint | None = None) -> QuerySet:
-    """Everyone a case can be assigned to: active agents, managers and administrators; only
-    managers and administrators for a manager's case (``Complaint.is_managers_case``)."""
-    if complaint is not None and complaint.is_managers_case:
-        groups = [MANAGERS_GROUP]
-    else:
-        groups = [AGENTS_GROUP, MANAGERS_GROUP]
+def staff_members() -> QuerySet:
+    """Everyone a case can be assigned to: active agents, managers and administrators."""
     return (
         get_user_model()
         .objects.filter(is_active=True)
-        .filter(Q(groups__name__in=groups) | Q(is_superuser=True))
+        .filter(Q(groups__name__in=[AGENTS_GROUP, MANAGERS_GROUP]) | Q(is_superuser=True))
         .distinct()
         .order_by("first_name", "last_name", "username")
     )

@@ -460,13 +460,6 @@ def complaint_assign(
     require_role(by, Role.AGENT, Role.MANAGER, doing="assign complaints")
     if assignee is not None and staff_role(assignee) not in (Role.AGENT, Role.MANAGER):
         raise ValidationError({"assigned_to": "Choose a member of the complaints team."})
-    if assignee is not None and complaint.is_managers_case and staff_role(assignee) != Role.MANAGER:
-        raise ValidationError(
-            {
-                "assigned_to": "Past stage 1 a complaint is the Customer Services Manager's: "
-                "choose a manager."
-            }
-        )
     if by.role == Role.AGENT:
         own = assignee is None or assignee.pk == by.user_id
         if not own or (complaint.assigned_to_id not in (None, by.user_id)):

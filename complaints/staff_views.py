@@ -567,7 +567,7 @@ def _render_case(
 ) -> HttpResponse:
     by = actor(request)
     now = timezone.now()
-    staff = selectors.staff_members(complaint) if by.role == Role.MANAGER else None
+    staff = selectors.staff_members() if by.role == Role.MANAGER else None
     names = actions_for(complaint, by)
     forms = []
     for name in names:
@@ -610,11 +610,7 @@ def _render_case(
             "forms": forms,
             "error_action": bound[0] if bound else None,
             "error_form": bound[1] if bound else None,
-            "claim_form": _form("claim", complaint)
-            if complaint.is_open
-            and unassigned
-            and (by.role == Role.MANAGER or not complaint.is_managers_case)
-            else None,
+            "claim_form": _form("claim", complaint) if complaint.is_open and unassigned else None,
             "release_form": _form("release", complaint)
             if complaint.is_open and complaint.assigned_to_id == request.user.pk
             else None,
@@ -657,7 +653,7 @@ def case_action(request: HttpRequest, reference: str) -> HttpResponse:
     if name not in ACTIONS:
         return HttpResponseBadRequest("Unknown action.")
     action = ACTIONS[name]
-    staff = selectors.staff_members(complaint) if name == "assign" else None
+    staff = selectors.staff_members() if name == "assign" else None
     form = _form(name, complaint, staff=staff, data=request.POST, files=request.FILES)
     if form.is_valid():
         data = form.cleaned_data

@@ -157,17 +157,6 @@ def test_cases_are_assigned_only_to_the_complaints_team(file_complaint, manager,
         )
 
 
-def test_past_stage_1_a_case_is_assigned_only_to_managers(complaint_in, agent, manager):
-    complaint = complaint_in(State.CS_MANAGER)
-    for by in (Actor.staff(manager), Actor.staff(agent)):  # a manager assigning, an agent claiming
-        with pytest.raises(ValidationError) as raised:
-            services.complaint_assign(complaint=complaint, assignee=agent, by=by)
-        assert "choose a manager" in str(raised.value)
-    assert fresh(complaint).assigned_to is None
-    services.complaint_assign(complaint=complaint, assignee=manager, by=Actor.staff(manager))
-    assert fresh(complaint).assigned_to == manager
-
-
 # --- Replies, messages, notes -------------------------------------------------------------
 
 

@@ -469,19 +469,6 @@ def test_a_manager_assigns_and_an_agent_releases(client, agent, manager, file_co
     assert complaint.events.filter(kind=EventKind.ASSIGNMENT).count() == 2
 
 
-def test_a_managers_case_is_offered_to_managers_only(client, agent, manager, complaint_in):
-    complaint = complaint_in(State.CS_MANAGER)
-    client.force_login(manager)
-    (assign,) = [
-        e["form"] for e in page(client, complaint).context["forms"] if e["name"] == "assign"
-    ]
-    assert list(assign.fields["assignee"].queryset) == [manager]
-    client.force_login(agent)
-    assert page(client, complaint).context["claim_form"] is None
-    stage_1 = complaint_in(State.CS_TEAM)
-    assert page(client, stage_1).context["claim_form"] is not None
-
-
 def test_an_agent_may_not_take_a_case_from_a_colleague(client, agent, agent2, file_complaint):
     complaint = file_complaint().complaint
     services.complaint_assign(complaint=complaint, assignee=agent2, by=Actor.staff(agent2))
