@@ -15,6 +15,7 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import MaxLengthValidator
 
 from . import evidence
 from .models import Category, Nation, ResponseMethod, State
@@ -28,14 +29,21 @@ class TextField(forms.CharField):
     a ``maxlength`` attribute in the browser."""
 
     def __init__(self, *, noun: str, max_length: int, required: bool = True, **kwargs) -> None:
-        messages = {
-            "required": kwargs.pop("required_message", f"Enter {noun}"),
-            "max_length": f"{noun[0].upper()}{noun[1:]} must be {max_length:,} characters or "
-            "fewer. You have entered %(show_value)s.",
-        }
+        messages = {"required": kwargs.pop("required_message", f"Enter {noun}")}
         super().__init__(
             max_length=max_length, required=required, error_messages=messages, **kwargs
         )
+        # Checked in validate() rather than by Django's validator, to write both numbers the
+        # same way (10,000 and 10,001).
+        self.validators = [v for v in self.validators if not isinstance(v, MaxLengthValidator)]
+        self.too_long = f"{noun[0].upper()}{noun[1:]} must be {max_length:,} characters or fewer."
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        if value and len(value) > self.max_length:
+            raise ValidationError(
+                f"{self.too_long} You have entered {len(value):,}.", code="max_length"
+            )
 
     def widget_attrs(self, widget: forms.Widget) -> dict:
         attrs = super().widget_attrs(widget)

@@ -266,7 +266,7 @@ def test_the_description_has_no_maxlength_and_is_refused_past_10000_characters(c
     response = client.post(COMPLAINT, {**COMPLAINT_ANSWERS, "what_went_wrong": "x" * 10_001})
     page = response.content.decode()
     assert response.status_code == 200
-    assert "What went wrong must be 10,000 characters or fewer. You have entered 10001." in page
+    assert "What went wrong must be 10,000 characters or fewer. You have entered 10,001." in page
     assert "x" * 10_001 in page  # kept, so the customer can shorten it
     ok = client.post(COMPLAINT, {**COMPLAINT_ANSWERS, "what_went_wrong": "x" * 10_000})
     assert ok.status_code == 302
