@@ -1,14 +1,16 @@
 """Admin: read-mostly. State changes go through the services, never through a form field."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import outbox, services
+from . import clocks, outbox, services
 from .models import CaseView, ClosureDay, Complaint, ComplaintEvent, Letter, OutboundEmail
 from .roles import Actor
+from .staff_forms import check_new_closure_day
 
 
 class EventInline(admin.TabularInline):
@@ -92,10 +94,34 @@ class ComplaintEventAdmin(AppendOnlyAdmin):
     list_select_related = ("complaint", "actor")
 
 
+class ClosureDayAdminForm(forms.ModelForm):
+    class Meta:
+        model = ClosureDay
+        fields = ["date", "reason"]
+
+    def clean_date(self):
+        return check_new_closure_day(self.cleaned_data["date"])
+
+
 @admin.register(ClosureDay)
 class ClosureDayAdmin(admin.ModelAdmin):
+    """Closure days with the managers' page's rules: added for today or later, removed only while
+    still ahead, never moved (a deadline already worked out with one must stay as given)."""
+
+    form = ClosureDayAdminForm
     list_display = ("date", "reason")
     date_hierarchy = "date"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is None or obj.date > clocks.london_date(timezone.now())
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one at a time, each checked above
+        return actions
 
 
 @admin.register(Letter)

@@ -337,7 +337,13 @@ class AdrDecisionForm(CaseActionForm):
 
 class CourtForm(CaseActionForm):
     started_on = forms.DateField(label="Date court action started", widget=DateInput)
-    note = forms.CharField(label="Note", widget=text_area(3), max_length=20000, required=False)
+    note = forms.CharField(
+        label="Note",
+        widget=text_area(3),
+        max_length=20000,
+        required=False,
+        help_text="The customer sees this on their tracking page.",
+    )
 
 
 class RemedyDoneForm(CaseActionForm):
@@ -346,6 +352,7 @@ class RemedyDoneForm(CaseActionForm):
         widget=text_area(3),
         max_length=20000,
         required=False,
+        help_text="The customer sees this on their tracking page.",
     )
 
 
@@ -421,24 +428,29 @@ class ClosureDayForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=200)
 
     def clean_date(self):
-        from .models import ClosureDay
+        return check_new_closure_day(self.cleaned_data["date"])
 
-        day = self.cleaned_data["date"]
-        today = _today()
-        if day < today:
-            raise forms.ValidationError("A closure day must be today or in the future.")
-        try:
-            # A Scottish bank holiday is still a working day for cases in England and Wales.
-            working = any(calendar_for(n).is_working_day(day) for n in settings.NATIONS)
-        except ValueError:
-            raise forms.ValidationError("Choose a date before 2080.") from None
-        if not working:
-            raise forms.ValidationError(
-                f"{day:%A %-d %B %Y} is already not a working day (a weekend or bank holiday)."
-            )
-        if ClosureDay.objects.filter(date=day).exists():
-            raise forms.ValidationError(f"{day:%A %-d %B %Y} is already a closure day.")
-        return day
+
+def check_new_closure_day(day: dt.date) -> dt.date:
+    """The rules for adding a closure day, on the managers' page and in the admin alike: today or
+    later (deadlines already given to customers never move), a day that is otherwise a working
+    day somewhere in the UK, and not one already added."""
+    from .models import ClosureDay
+
+    if day < _today():
+        raise forms.ValidationError("A closure day must be today or in the future.")
+    try:
+        # A Scottish bank holiday is still a working day for cases in England and Wales.
+        working = any(calendar_for(n).is_working_day(day) for n in settings.NATIONS)
+    except ValueError:
+        raise forms.ValidationError("Choose a date before 2080.") from None
+    if not working:
+        raise forms.ValidationError(
+            f"{day:%A %-d %B %Y} is already not a working day (a weekend or bank holiday)."
+        )
+    if ClosureDay.objects.filter(date=day).exists():
+        raise forms.ValidationError(f"{day:%A %-d %B %Y} is already a closure day.")
+    return day
 
 
 # --- Reports ---------------------------------------------------------------------------------

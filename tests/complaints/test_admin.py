@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
 
-from complaints.models import ComplaintEvent, State
+import pytest
+import time_machine
+
+from complaints.models import ClosureDay, ComplaintEvent, State
 from tests.conftest import fresh
 
 pytestmark = pytest.mark.django_db
@@ -63,11 +66,32 @@ def test_the_withdraw_action_goes_through_the_service_and_writes_the_event(
 
 
 def test_closure_days_are_managed_in_the_admin(client, administrator):
-    from complaints.models import ClosureDay
-
     client.force_login(administrator)
-    response = client.post(
-        "/admin/complaints/closureday/add/", {"date": "2026-12-29", "reason": "Office closed"}
-    )
+    with time_machine.travel(dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC), tick=False):
+        response = client.post(
+            "/admin/complaints/closureday/add/", {"date": "2026-12-29", "reason": "Office closed"}
+        )
     assert response.status_code == 302
     assert ClosureDay.objects.get().reason == "Office closed"
+
+
+def test_the_admin_keeps_the_closure_day_rules(client, administrator):
+    client.force_login(administrator)
+    with time_machine.travel(dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC), tick=False):
+        for date, problem in (
+            ("2026-12-02", "must be today or in the future"),
+            ("2026-12-12", "already not a working day"),  # a Saturday
+            ("2026-12-25", "already not a working day"),  # Christmas Day
+        ):
+            response = client.post(
+                "/admin/complaints/closureday/add/", {"date": date, "reason": "Office closed"}
+            )
+            assert response.status_code == 200 and problem in response.content.decode()
+        assert not ClosureDay.objects.exists()
+        past = ClosureDay.objects.create(date=dt.date(2026, 12, 4), reason="Training")
+        assert client.post(f"/admin/complaints/closureday/{past.pk}/delete/").status_code == 403
+        response = client.post(
+            f"/admin/complaints/closureday/{past.pk}/change/", {"date": "2026-12-30"}
+        )
+        assert response.status_code == 403
+        assert ClosureDay.objects.get(pk=past.pk).date == dt.date(2026, 12, 4)
