@@ -169,13 +169,12 @@ def complaint_start_court_action(
         raise ValidationError(
             {"started_on": "The date court action started cannot be in the future."}
         )
-    _not_before(
-        started_on,
-        "started_on",
-        "The date court action started",
-        complaint.received_date,
-        "when we received the complaint",
-    )
+    if complaint.adr_referred_on is not None:
+        # CISAS does not take a case already in court: court action came after the referral.
+        earliest, why = complaint.adr_referred_on, "when the complaint was referred to CISAS"
+    else:
+        earliest, why = complaint.received_date, "when we received the complaint"
+    _not_before(started_on, "started_on", "The date court action started", earliest, why)
     return fire_transition(
         complaint,
         "start_court_action",

@@ -80,7 +80,7 @@ def acknowledgement_context(complaint: Complaint, *, by: Actor, at: dt.datetime)
 
 
 def written_reply_context(complaint: Complaint, *, by: Actor, at: dt.datetime, text: str) -> dict:
-    return {**base_context(complaint, by=by, at=at), "reply_text": text}
+    return {**base_context(complaint, by=by, at=at), "reply_text": text, "stage": complaint.stage}
 
 
 def deadlock_context(

@@ -109,8 +109,10 @@ def _may_reopen(instance: Complaint, actor: Actor) -> bool:
     role = getattr(actor, "role", None)
     if role in (Role.AGENT, Role.MANAGER):
         return True
+    # A CISAS decision the customer accepted settles the complaint: they cannot reopen it.
     return (
         role == Role.CUSTOMER
+        and instance.adr_accepted_on is None
         and instance.reopen_allowed_until is not None
         and (timezone.now() < instance.reopen_allowed_until)
     )
@@ -425,6 +427,8 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     )
     def make_formal_complaint(self, *, at: dt.datetime) -> None:
         self.start_stage_clock(at)
+        # A formal written complaint is answered in writing, whatever was asked before.
+        self.preferred_response = ResponseMethod.WRITTEN
 
     @transition(
         field=state,

@@ -558,15 +558,27 @@ def _timeline(complaint: Complaint) -> list[dict[str, Any]]:
         )
         .order_by("-created_at", "-id")
     )
-    return [
+    items = [
         {
             "event": event,
+            "at": _happened_at(complaint, event),
             "title": _event_title(event),
             "from_customer": event.actor_role == Role.CUSTOMER,
             "attachments": event.visible_attachments,
         }
         for event in events
     ]
+    items.sort(key=lambda item: (item["at"], item["event"].pk), reverse=True)
+    return items
+
+
+def _happened_at(complaint: Complaint, event) -> dt.datetime:
+    """When it happened, which for a complaint or a phone call logged later is not when it was
+    written down: the customer sees the day they sent it, or the day we called."""
+    if event.kind == EventKind.FILED:
+        return complaint.received_at
+    replied_at = event.data.get("replied_at") if event.kind == EventKind.REPLY else None
+    return dt.datetime.fromisoformat(replied_at) if replied_at else event.created_at
 
 
 def _event_title(event) -> str:

@@ -105,3 +105,22 @@ def test_court_action_dated_before_the_complaint_is_refused(deadlocked, manager)
             complaint=deadlocked, by=by, started_on=dt.date(2026, 11, 2)
         )
     assert fresh(deadlocked).state == State.COURT
+
+
+def test_court_action_dated_before_the_cisas_referral_is_refused(deadlocked, manager):
+    by = Actor.staff(manager)
+    with time_machine.travel(LATER, tick=False):
+        adr_services.complaint_refer_to_adr(
+            complaint=deadlocked, by=by, cisas_reference="CIS-1", referred_on=dt.date(2026, 12, 1)
+        )
+        message = refused(
+            lambda: adr_services.complaint_start_court_action(
+                complaint=deadlocked, by=by, started_on=dt.date(2026, 11, 30)
+            ),
+            "started_on",
+        )
+    assert message == (
+        "The date court action started cannot be before 1 December 2026, "
+        "when the complaint was referred to CISAS."
+    )
+    assert fresh(deadlocked).state == State.ADR_REFERRED

@@ -209,6 +209,49 @@ def test_resolving_tells_the_customer_until_when_they_may_reopen(file_complaint,
     assert [m.subject for m in mail.outbox].count(message.subject) == 2
 
 
+@pytest.mark.parametrize(
+    ("state", "in_letter", "in_email"),
+    [
+        (
+            State.CS_TEAM,
+            "You can ask for your complaint to be escalated to our Customer Services Manager",
+            "you can ask for your complaint to be escalated to our Customer Services Manager",
+        ),
+        (
+            State.CS_MANAGER,
+            "you can make a formal written complaint",
+            "you can make a formal written complaint",
+        ),
+        (
+            State.FORMAL_WRITTEN,
+            "We will then send you a deadlock letter",
+            "we will send you a deadlock letter",
+        ),
+    ],
+)
+def test_a_written_reply_offers_the_next_stage_not_one_already_taken(
+    complaint_in, manager, state, in_letter, in_email
+):
+    c = complaint_in(state)
+    outbox.email_deliver_due()
+    mail.outbox.clear()
+    services.complaint_record_reply(
+        complaint=c, by=Actor.staff(manager), method="written", summary="We have refunded £40."
+    )
+    outbox.email_deliver_due()
+    text = pdf_text(c.letters.get(kind=LetterKind.WRITTEN_REPLY))
+    (message,) = mail.outbox
+    assert in_letter in text and in_email in message.body
+    # A stage already taken is not offered again, in the letter or in the e-mail.
+    taken = {
+        State.CS_TEAM: [],
+        State.CS_MANAGER: ["to be escalated"],
+        State.FORMAL_WRITTEN: ["to be escalated", "make a formal written complaint"],
+    }[state]
+    for offer in taken:
+        assert offer not in text and offer not in message.body
+
+
 def test_a_managers_deadlock_letter_holds_what_the_regulator_checks(file_complaint, manager):
     manager.first_name, manager.last_name = "Morgan", "Price"
     manager.save()

@@ -239,7 +239,8 @@ ACTION_URLS = ("escalate/", "formal/", "reopen/", "withdraw/", "written-reply/",
 EXPECTED = {
     State.CS_TEAM: {"escalate/", "withdraw/", "written-reply/", "message/"},
     State.CS_MANAGER: {"formal/", "withdraw/", "written-reply/", "message/"},
-    State.FORMAL_WRITTEN: {"withdraw/", "written-reply/", "message/"},
+    # Answered in writing already: a formal written complaint sets the written reply.
+    State.FORMAL_WRITTEN: {"withdraw/", "message/"},
     State.DEADLOCK: {"withdraw/", "written-reply/", "message/"},
     State.ADR_REFERRED: {"withdraw/", "written-reply/", "message/"},
     State.COURT: {"withdraw/", "written-reply/", "message/"},
@@ -275,8 +276,60 @@ def test_the_customer_escalates_to_the_manager(client, tracked, mailoutbox):
 
 def test_the_customer_makes_a_formal_written_complaint_from_stage_two(client, tracked_in):
     complaint, url = tracked_in(State.CS_MANAGER)
+    assert fresh(complaint).preferred_response == ResponseMethod.PHONE
     client.post(f"{url}formal/", {"expected_state": "cs_manager", "reason": ""})
-    assert fresh(complaint).state == State.FORMAL_WRITTEN
+    complaint = fresh(complaint)
+    assert complaint.state == State.FORMAL_WRITTEN
+    # A formal written complaint is answered in writing: no offer to ask for what is given.
+    assert complaint.preferred_response == ResponseMethod.WRITTEN
+    page = client.get(url).content.decode()
+    assert "Ask for a written reply" not in page
+
+
+def test_the_history_is_dated_when_things_happened_not_when_they_were_logged(
+    client, file_complaint, agent
+):
+    with time_machine.travel(dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC), tick=False):
+        filed = file_complaint(
+            by=Actor.staff(agent),
+            channel="letter",
+            received_at=dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC),
+        )
+        services.complaint_record_reply(
+            complaint=filed.complaint,
+            by=Actor.staff(agent),
+            method="phone",
+            summary="Called to explain the charge.",
+            replied_at=dt.datetime(2026, 12, 3, 15, 0, tzinfo=dt.UTC),
+        )
+    page = client.get(f"/track/{filed.complaint.reference}/{filed.tracking_secret}/")
+    history = page.content.decode().split('id="history"')[1]
+    assert re.findall(r'<time datetime="([^"]+)"', history) == [
+        "2026-12-03T15:00:00+00:00",  # the call, not when it was written up
+        "2026-11-30T09:00:00+00:00",  # the letter's arrival, not the day it was logged
+    ]
+
+
+def test_after_an_accepted_cisas_decision_the_customer_sees_it_and_cannot_reopen(
+    client, tracked_in, manager
+):
+    from adr import services as adr_services
+
+    complaint, url = tracked_in(State.ADR_REFERRED)
+    adr_services.complaint_record_adr_decision(
+        complaint=complaint,
+        by=Actor.staff(manager),
+        outcome="upheld",
+        remedy="Refund of £40",
+        accepted_on=complaint.adr_referred_on,
+    )
+    page = client.get(url).content.decode()
+    assert "CISAS decision" in page and "Upheld, accepted by you on" in page
+    assert "Refund of £40" in page and "We will carry out the remedy by" in page
+    assert "Reopen" not in page and "You can go to CISAS until" not in page
+    response = client.post(f"{url}reopen/", {"expected_state": "resolved", "reason": "No."})
+    assert fresh(complaint).state == State.RESOLVED
+    assert response.status_code in (302, 400, 403, 409)
 
 
 def test_an_action_the_state_does_not_allow_changes_nothing(client, tracked):
