@@ -188,6 +188,20 @@ def staff_members() -> QuerySet:
     )
 
 
+def recent_same_complaint(*, email: str, description: str, since: dt.datetime) -> Complaint | None:
+    """A complaint with the same e-mail address and the same text logged since ``since``: the
+    same letter or call logged twice (a page sent again after Back). Served by
+    complaint_email_idx (lower(email)); a customer has few complaints."""
+    return (
+        Complaint.objects.alias(email_lower=Lower("email"))
+        .filter(email_lower=email.strip().lower(), created_at__gte=since)
+        .filter(description=description.strip())
+        .order_by("-created_at")
+        .only("reference", "created_at")
+        .first()
+    )
+
+
 def case_timeline(complaint: Complaint) -> QuerySet[ComplaintEvent]:
     """Every event on the case, oldest first, with who did it and the files that came with it
     (served by event_timeline_idx; three queries). The few people who acted on a case are read

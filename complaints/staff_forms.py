@@ -542,6 +542,10 @@ class LogComplaintForm(forms.Form):
         label="What support do they need?", widget=text_area(3), required=False, max_length=2000
     )
     files = MultipleFileField(label="Evidence the customer sent")
+    # Shown only when the same complaint seems to have been logged already (log_complaint).
+    log_anyway = forms.BooleanField(
+        label="This is a different complaint: log it anyway", required=False
+    )
     # One filing per page shown: a second click, or the same page sent again, finds it used.
     submission = forms.CharField(widget=forms.HiddenInput, max_length=64)
 

@@ -131,39 +131,73 @@ def log_complaint(request: HttpRequest) -> HttpResponse:
     is sent the acknowledgement letter and their private link, as if they had used the form."""
     form = f.LogComplaintForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        submission = data.pop("submission")
-        data["attachments"] = data.pop("files")
-        with transaction.atomic():
-            # A double click, or the page sent again, finds its token spent: one complaint.
-            lock_session(request)
-            logged = dict(request.session.get(LOGGED_KEY) or {})
-            if submission in logged:
-                return redirect("staff:case", logged[submission])
-            try:
-                filed = services.complaint_file(**data, by=actor(request))
-            except ValidationError as exc:
-                _to_form_errors(form, exc)
-            else:
-                logged[submission] = filed.complaint.reference
-                request.session[LOGGED_KEY] = dict(list(logged.items())[-LOGGED_KEPT:])
-                # Saved inside the lock, so the second click reads it; not again afterwards.
-                request.session.save()
-                request.session.modified = False
-                complaint = filed.complaint
-                messages.success(
-                    request,
-                    f"Complaint {complaint.reference} logged. The acknowledgement letter and the "
-                    f"customer's private link are on their way to {complaint.email}. The reply "
-                    f"is due by {complaint.response_due_date:%A %-d %B %Y}.",
-                )
-                return redirect("staff:case", complaint.reference)
+        filed = _log(request, form)
+        if filed is not None:
+            complaint = filed
+            messages.success(
+                request,
+                f"Complaint {complaint.reference} logged. The acknowledgement letter and the "
+                f"customer's private link are on their way to {complaint.email}. The reply is "
+                f"due by {complaint.response_due_date:%A %-d %B %Y}.",
+            )
+            return redirect("staff:case", complaint.reference)
+    if form.errors and request.FILES:
+        # A browser cannot be given files back: say so, rather than let them go unnoticed.
+        form.add_error(
+            "files",
+            "The files you chose were not kept because of the problems on this page: "
+            "choose them again.",
+        )
     return render(
         request,
         "complaints/staff/log.html",
         {"form": form},
         status=400 if form.errors else 200,
     )
+
+
+def _log(request: HttpRequest, form: f.LogComplaintForm) -> Complaint | None:
+    """File the complaint on a valid page, once: None (with the form's errors) when it was not
+    filed, the complaint already logged from this page when the page comes again."""
+    data = dict(form.cleaned_data)
+    submission = data.pop("submission")
+    log_anyway = data.pop("log_anyway")
+    data["attachments"] = data.pop("files")
+    with transaction.atomic():
+        # A double click finds the page's one-time token spent: one complaint.
+        lock_session(request)
+        logged = dict(request.session.get(LOGGED_KEY) or {})
+        if submission in logged:
+            return Complaint.objects.get(reference=logged[submission])
+        # The page sent again after Back carries a new token: ask before filing it twice.
+        same = None
+        if not log_anyway:
+            same = selectors.recent_same_complaint(
+                email=data["email"],
+                description=data["description"],
+                since=timezone.now() - dt.timedelta(days=1),
+            )
+        if same is not None:
+            form.add_error(
+                "log_anyway",
+                f"{same.reference} was logged at "
+                f"{timezone.localtime(same.created_at):%H:%M on %-d %B} with the same e-mail "
+                "address and the same complaint. Open it to check; tick this box only if this is "
+                "a different complaint.",
+            )
+            form.duplicate = same
+            return None
+        try:
+            filed = services.complaint_file(**data, by=actor(request))
+        except ValidationError as exc:
+            _to_form_errors(form, exc)
+            return None
+        logged[submission] = filed.complaint.reference
+        request.session[LOGGED_KEY] = dict(list(logged.items())[-LOGGED_KEPT:])
+        # Saved inside the lock, so the second click reads it; not again afterwards.
+        request.session.save()
+        request.session.modified = False
+    return filed.complaint
 
 
 # --- The case page --------------------------------------------------------------------------------

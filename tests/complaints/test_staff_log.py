@@ -71,9 +71,28 @@ def test_sending_the_page_twice_logs_one_complaint(client, agent):
     second = client.post(URL, data)
     assert Complaint.objects.count() == 1
     assert second.status_code == 302 and second["Location"] == first["Location"]
-    # A fresh page is a new complaint.
-    client.post(URL, {**data, "submission": form_fields(client)["submission"]})
-    assert Complaint.objects.count() == 2
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_same_complaint_logged_again_from_a_fresh_page_is_questioned(client, agent):
+    client.force_login(agent)
+    data = form_fields(client)
+    client.post(URL, data)
+    first = Complaint.objects.get()
+    # Back, then send again: the page came afresh with a new token.
+    again = client.post(URL, {**data, "submission": form_fields(client)["submission"]})
+    assert again.status_code == 400
+    (error,) = again.context["form"].errors["log_anyway"]
+    assert error.startswith(f"{first.reference} was logged at 11:00 on 7 December")
+    assert f'href="/staff/complaints/{first.reference}/"' in again.content.decode()
+    assert Complaint.objects.count() == 1
+    # A different complaint from the same customer is not questioned...
+    other = {**data, "description": "And my broadband is down.", "submission": "fresh-1"}
+    assert client.post(URL, other).status_code == 302
+    # ...and the same text is logged when the agent says it is a different complaint.
+    anyway = {**data, "log_anyway": "on", "submission": "fresh-2"}
+    assert client.post(URL, anyway).status_code == 302
+    assert Complaint.objects.count() == 3
 
 
 @pytest.mark.parametrize(
@@ -111,6 +130,16 @@ def test_every_bad_file_is_named(client, agent):
     errors = " ".join(response.context["form"].errors["files"])
     assert "fake.pdf" in errors and "evil.exe" in errors
     assert not Complaint.objects.exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_files_chosen_on_a_page_with_problems_must_be_chosen_again(client, agent):
+    client.force_login(agent)
+    data = {**form_fields(client), "preferred_response": "phone"}  # and no phone number
+    data["files"] = [SimpleUploadedFile("bill.pdf", b"%PDF-1.4 a bill", "application/pdf")]
+    response = client.post(URL, data)
+    assert response.status_code == 400
+    assert "choose them again" in " ".join(response.context["form"].errors["files"])
 
 
 def test_only_complaints_staff_may_log(client, outsider):
