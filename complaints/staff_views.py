@@ -697,6 +697,15 @@ def case_action(request: HttpRequest, reference: str) -> HttpResponse:
             done = action.run(complaint, actor(request), data)
         except ValidationError as exc:
             _to_form_errors(form, exc)
+        except services.ComplaintChanged as exc:
+            complaint.reload()
+            if name not in actions_for(complaint, actor(request)):
+                messages.error(request, exc.message)
+                return redirect(_next_url(request, complaint))
+            # Still possible in the new state: keep what was typed, for a second look.
+            return _render_case(
+                request, complaint, bound=(name, _kept(request, name, complaint, exc)), status=409
+            )
         except services.ComplaintError as exc:
             messages.error(request, exc.message)
             return redirect(_next_url(request, complaint))
@@ -705,6 +714,23 @@ def case_action(request: HttpRequest, reference: str) -> HttpResponse:
             return redirect(_next_url(request, complaint))
     complaint.reload()
     return _render_case(request, complaint, bound=(name, form), status=400)
+
+
+def _kept(
+    request: HttpRequest, name: str, complaint: Complaint, changed: services.ComplaintChanged
+) -> f.CaseActionForm:
+    """The action's form as it was sent, now for the case as it stands: what was typed is shown
+    again, with the case's new state, so that sending it again is a decision made on the new
+    page rather than a lost note."""
+    data = request.POST.copy()
+    data[f"{name}-expected_state"] = complaint.state
+    staff = selectors.staff_members() if name == "assign" else None
+    form = _form(name, complaint, staff=staff, data=data)
+    form.is_valid()
+    form.add_error(
+        None, f"{changed.message} What you typed is below: send it again if it still applies."
+    )
+    return form
 
 
 # --- Files, letters and the session ----------------------------------------------------------
