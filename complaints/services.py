@@ -765,6 +765,10 @@ def complaint_resolve(
                 **outbox.complaint_email_context(complaint),
                 "summary": summary,
                 "reopen_until_date": clocks.london_date(complaint.reopen_allowed_until).isoformat(),
+                # Resolved after a deadlock letter: CISAS still takes it until this date.
+                "cisas_deadline": complaint.cisas_deadline.isoformat()
+                if complaint.cisas_deadline
+                else None,
             },
         )
     return complaint

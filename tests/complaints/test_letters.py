@@ -237,7 +237,7 @@ def test_the_acknowledgement_gives_the_reply_date_and_the_cisas_date():
     text = pdf_text(letters.render_pdf("acknowledgement", acknowledgement_context()))
     assert "We received your complaint on 2 November 2026 about billing" in text
     assert "We aim to reply by 23 November 2026, within 15 working days" in text
-    assert "You asked for our reply as a written reply." in text
+    assert "You asked us to reply in writing." in text
     assert "If your complaint is not resolved by 22 January 2027 (56 working days" in text
     assert "Customer Services Manager" in text
     assert "free of charge" in text

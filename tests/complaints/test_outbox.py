@@ -202,6 +202,7 @@ def test_resolving_tells_the_customer_until_when_they_may_reopen(file_complaint,
     assert message.subject == f"We have resolved your complaint ({c.reference})"
     assert "We refunded the second charge." in message.body
     assert "reopen your complaint until 28 January 2027" in message.body  # 8 weeks
+    assert "If your complaint is still not resolved by" in message.body  # no deadlock yet
     # Reopened and resolved again: told again.
     services.complaint_reopen(complaint=c, by=Actor.customer())
     services.complaint_resolve(complaint=c, by=Actor.staff(manager), summary="Credit added.")
@@ -250,6 +251,19 @@ def test_a_written_reply_offers_the_next_stage_not_one_already_taken(
     }[state]
     for offer in taken:
         assert offer not in text and offer not in message.body
+
+
+def test_resolved_after_a_deadlock_letter_the_email_gives_the_cisas_deadline(
+    complaint_in, manager
+):
+    with time_machine.travel(dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC), tick=False):
+        c = complaint_in(State.DEADLOCK)
+        outbox.email_deliver_due()
+        mail.outbox.clear()
+        services.complaint_resolve(complaint=c, by=Actor.staff(manager), summary="Refunded.")
+        outbox.email_deliver_due()
+    (message,) = mail.outbox
+    assert "free of charge, until 3 December 2027" in message.body
 
 
 def test_a_managers_deadlock_letter_holds_what_the_regulator_checks(file_complaint, manager):
