@@ -51,7 +51,7 @@ class ComplaintAdmin(admin.ModelAdmin):
         "category",
         "channel",
         "received_at",
-        "response_due_at",
+        "reply_due",
         "assigned_to",
     )
     list_filter = ("state", "category", "channel", "vulnerable", "nation")
@@ -63,6 +63,11 @@ class ComplaintAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Complaint._meta.fields]
+
+    @admin.display(description="Reply due by", ordering="response_due_at")
+    def reply_due(self, complaint: Complaint):
+        # The London date, as everywhere else: response_due_at is the instant that day ends.
+        return complaint.response_due_date
 
     def has_add_permission(self, request):
         return False  # complaints are filed through the portal or the API, which start the clocks

@@ -108,7 +108,7 @@ h2 { font-size: 1em; color: #0b3d6b; margin: 1em 0 .3em; break-after: avoid; }
 .key-dates { padding-left: 1.2em; }
 .summary { padding-left: .8em; border-left: 3px solid #bbb; margin-left: 0; }
 .contact-block { border: 1px solid #999; padding: .4em .7em; margin: 0 0 .8em; }
-.contact-block, .signature { break-inside: avoid; }
+.contact-block, .signature, .closing { break-inside: avoid; }
 .lead-in { break-after: avoid; }
 .signature { margin-top: 1.2em; }
 .signed-by { font-weight: bold; }

@@ -137,8 +137,8 @@ def log_complaint(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request,
                 f"Complaint {complaint.reference} logged. The acknowledgement letter and the "
-                f"customer's private link are on their way to {complaint.email}. The reply is "
-                f"due by {complaint.response_due_date:%A %-d %B %Y}.",
+                f"customer's private link are on their way to {complaint.email}. "
+                + _log_dates_note(complaint),
             )
             return redirect("staff:case", complaint.reference)
     if form.errors and request.FILES:
@@ -154,6 +154,23 @@ def log_complaint(request: HttpRequest) -> HttpResponse:
         {"form": form},
         status=400 if form.errors else 200,
     )
+
+
+def _log_dates_note(complaint: Complaint) -> str:
+    """What the dates of a complaint just logged mean today: one logged long after it came in
+    may be overdue already, or past its ADR date, when the ADR clock issues the deadlock letter
+    at its next run (every minute) unless the case is resolved first."""
+    today = clocks.london_date(timezone.now())
+    due, adr = complaint.response_due_date, complaint.adr_eligible_date
+    if adr <= today:
+        return (
+            f"It came in on {complaint.received_date:%-d %B %Y} and is already past its ADR date "
+            f"({adr:%-d %B %Y}): the deadlock letter goes to the customer automatically within "
+            "minutes."
+        )
+    if due < today:
+        return f"Its reply was due by {due:%A %-d %B %Y}: it is overdue already."
+    return f"The reply is due by {due:%A %-d %B %Y}."
 
 
 def _log(request: HttpRequest, form: f.LogComplaintForm) -> Complaint | None:

@@ -95,3 +95,15 @@ def test_the_admin_keeps_the_closure_day_rules(client, administrator):
         )
         assert response.status_code == 403
         assert ClosureDay.objects.get(pk=past.pk).date == dt.date(2026, 12, 4)
+
+
+def test_the_complaint_list_gives_the_reply_date_not_the_instant_it_ends(
+    client, administrator, file_complaint
+):
+    with time_machine.travel(dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC), tick=False):
+        file_complaint()
+    client.force_login(administrator)
+    html = client.get("/admin/complaints/complaint/").content.decode()
+    assert "Reply due by" in html
+    assert "21 Dec 2026" in html
+    assert "midnight" not in html

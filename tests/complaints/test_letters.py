@@ -378,3 +378,11 @@ def test_the_renderer_refuses_to_fetch_from_the_network():
     url_fetcher = letters._weasy()[2]
     with pytest.raises(ValueError, match="disallowed protocol"):
         url_fetcher.fetch("https://example.com/font.woff2")
+
+
+def test_the_signature_never_starts_a_page_on_its_own():
+    # A two-page acknowledgement: the closing paragraph goes over with the signature.
+    pdf = letters.render_pdf("acknowledgement", acknowledgement_context())
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+    assert len(pages) == 2
+    assert pages[-1].lstrip().startswith("If you need this letter in another format")

@@ -142,6 +142,21 @@ def test_files_chosen_on_a_page_with_problems_must_be_chosen_again(client, agent
     assert "choose them again" in " ".join(response.context["form"].errors["files"])
 
 
+@time_machine.travel(NOW, tick=False)
+def test_a_complaint_logged_long_after_it_came_in_is_flagged_at_once(client, agent):
+    client.force_login(agent)
+    overdue = {**form_fields(client), "received_at": "2026-11-02T10:00"}
+    page = client.get(client.post(URL, overdue)["Location"]).content.decode()
+    assert "Its reply was due by Monday 23 November 2026: it is overdue already." in page
+    past_adr = {
+        **form_fields(client),
+        "received_at": "2026-09-01T10:00",
+        "description": "Another one, from September.",
+    }
+    page = client.get(client.post(URL, past_adr)["Location"]).content.decode()
+    assert "is already past its ADR date (18 November 2026)" in page
+
+
 def test_only_complaints_staff_may_log(client, outsider):
     assert client.get(URL).status_code == 302  # to the sign-in page
     client.force_login(outsider)
