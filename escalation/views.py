@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.html import escape
@@ -180,10 +181,31 @@ def _csv_response(rows: Iterable[list[Any]], filename: str) -> StreamingHttpResp
     return response
 
 
+def _csv_period(request: HttpRequest) -> tuple[dt.date, dt.date] | HttpResponse:
+    """The period an export asks for; the last twelve months when it names none. A period that
+    cannot be used is refused (400) with the reason, rather than answered with other dates."""
+    form = ReportPeriodForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        problems = "; ".join(
+            f"{form.fields[name].label if name in form.fields else 'period'}: {error}"
+            for name, errors in form.errors.items()
+            for error in errors
+        )
+        return HttpResponseBadRequest(
+            f"This export's period cannot be used ({problems}). Choose the dates on the reports "
+            "page.",
+            content_type="text/plain; charset=utf-8",
+        )
+    return form.period()
+
+
 @require_GET
 @manager_required
-def report_cases_csv(request: HttpRequest) -> StreamingHttpResponse:
-    start, end = ReportPeriodForm(request.GET or None).period()
+def report_cases_csv(request: HttpRequest) -> HttpResponse:
+    period = _csv_period(request)
+    if isinstance(period, HttpResponse):
+        return period
+    start, end = period
 
     def rows() -> Iterator[list[Any]]:
         yield reports.CASE_COLUMNS
@@ -194,8 +216,11 @@ def report_cases_csv(request: HttpRequest) -> StreamingHttpResponse:
 
 @require_GET
 @manager_required
-def report_figures_csv(request: HttpRequest) -> StreamingHttpResponse:
-    start, end = ReportPeriodForm(request.GET or None).period()
+def report_figures_csv(request: HttpRequest) -> HttpResponse:
+    period = _csv_period(request)
+    if isinstance(period, HttpResponse):
+        return period
+    start, end = period
 
     def rows() -> Iterator[list[Any]]:
         yield ["Section", "Item", "Value"]

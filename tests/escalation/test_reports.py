@@ -361,3 +361,21 @@ def test_every_cell_that_starts_like_a_formula_is_made_plain_text_wherever_it_is
         text = b"".join(response.streaming_content).decode("utf-8-sig")
         (parsed,) = list(csv.reader(io.StringIO(text, newline="")))
         assert parsed[row.index(cell)] == written
+
+
+@pytest.mark.parametrize("url", ["/staff/reports/cases.csv", "/staff/reports/figures.csv"])
+@pytest.mark.parametrize(
+    ("period", "problem"),
+    [
+        ({"start": "2024-06-30", "end": "2024-01-01"}, "on or after the start date"),
+        ({"start": "not a date", "end": "2024-01-01"}, "Enter a valid date"),
+    ],
+)
+def test_an_export_for_a_period_that_cannot_be_used_is_refused(
+    client, manager, url, period, problem
+):
+    client.force_login(manager)
+    response = client.get(url, period)
+    assert response.status_code == 400
+    assert problem in response.content.decode()
+    assert "text/csv" not in response["Content-Type"]
