@@ -16,6 +16,7 @@ from complaints import clocks, documents, outbox
 from complaints.models import (
     AdrOutcome,
     Complaint,
+    EmailTemplate,
     EventKind,
     LetterKind,
 )
@@ -139,21 +140,39 @@ def complaint_record_adr_decision(
             complaint.adr_referred_on,
             "when the complaint was referred to CISAS",
         )
-    return fire_transition(
-        complaint,
-        "record_adr_decision",
-        by=by,
-        expected_state=expected_state,
-        text=remedy.strip(),
-        data={
-            "outcome": outcome,
-            "accepted_on": accepted_on.isoformat() if accepted_on else None,
-        },
-        at=timezone.now(),
-        outcome=outcome,
-        remedy=remedy.strip(),
-        accepted_on=accepted_on,
-    )
+    with transaction.atomic():
+        fire_transition(
+            complaint,
+            "record_adr_decision",
+            by=by,
+            expected_state=expected_state,
+            text=remedy.strip(),
+            data={
+                "outcome": outcome,
+                "accepted_on": accepted_on.isoformat() if accepted_on else None,
+            },
+            at=timezone.now(),
+            outcome=outcome,
+            remedy=remedy.strip(),
+            accepted_on=accepted_on,
+        )
+        # The customer is told what was recorded, and what it means for them.
+        outbox.email_record(
+            template=EmailTemplate.ADR_DECISION,
+            to=[complaint.email],
+            dedupe_key=f"adr-decision:{complaint.pk}",
+            complaint=complaint,
+            context={
+                **outbox.complaint_email_context(complaint),
+                "outcome_label": complaint.get_adr_outcome_display(),
+                "remedy": complaint.adr_remedy,
+                "accepted_on_date": accepted_on.isoformat() if accepted_on else None,
+                "remedy_due_date": complaint.remedy_due_date.isoformat()
+                if complaint.remedy_due_date
+                else None,
+            },
+        )
+    return complaint
 
 
 def complaint_start_court_action(

@@ -749,6 +749,7 @@ class EmailTemplate(models.TextChoices):
     NEW_LINK = "new_link", "A new tracking link"
     MESSAGE = "message", "A message from staff"
     RESOLVED = "resolved", "Complaint resolved"
+    ADR_DECISION = "adr_decision", "CISAS decision recorded"
 
 
 class OutboundEmail(models.Model):

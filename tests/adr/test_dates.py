@@ -6,9 +6,11 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.core import mail
 from django.core.exceptions import ValidationError
 
 from adr import services as adr_services
+from complaints import outbox
 from complaints.models import ComplaintEvent, State
 from complaints.roles import Actor
 from tests.conftest import fresh
@@ -124,3 +126,41 @@ def test_court_action_dated_before_the_cisas_referral_is_refused(deadlocked, man
         "when the complaint was referred to CISAS."
     )
     assert fresh(deadlocked).state == State.ADR_REFERRED
+
+
+def test_the_customer_is_told_the_cisas_decision_and_what_it_means(deadlocked, manager):
+    by = Actor.staff(manager)
+    with time_machine.travel(LATER, tick=False):
+        adr_services.complaint_refer_to_adr(
+            complaint=deadlocked, by=by, cisas_reference="CIS-1", referred_on=dt.date(2026, 12, 1)
+        )
+        adr_services.complaint_record_adr_decision(
+            complaint=deadlocked,
+            by=by,
+            outcome="upheld",
+            remedy="Refund the £40 charged twice.",
+            accepted_on=dt.date(2026, 12, 3),
+        )
+        outbox.email_deliver_due()
+    message = next(m for m in mail.outbox if "decision" in m.subject)
+    assert message.subject == f"CISAS's decision on your complaint ({deadlocked.reference})"
+    assert "You accepted the decision on 3 December 2026" in message.body
+    # 20 working days from 3 December: Christmas and the 28th are not working days.
+    assert "by 5 January 2027:" in message.body
+    assert "Refund the £40 charged twice." in message.body
+
+
+def test_a_decision_the_customer_rejected_closes_the_complaint_and_says_so(deadlocked, manager):
+    by = Actor.staff(manager)
+    with time_machine.travel(LATER, tick=False):
+        adr_services.complaint_refer_to_adr(
+            complaint=deadlocked, by=by, cisas_reference="CIS-1", referred_on=dt.date(2026, 12, 1)
+        )
+        adr_services.complaint_record_adr_decision(
+            complaint=deadlocked, by=by, outcome="not_upheld", accepted_on=None
+        )
+        outbox.email_deliver_due()
+    message = next(m for m in mail.outbox if "decision" in m.subject)
+    assert "not upheld" in message.body
+    assert "your complaint is now closed with us" in message.body
+    assert fresh(deadlocked).state == State.CLOSED

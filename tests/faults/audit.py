@@ -16,6 +16,7 @@ SUBJECT_TEMPLATES = (
     ("Your new link", "new_link"),
     ("A message about your complaint", "message"),
     ("We have resolved your complaint", "resolved"),
+    ("CISAS's decision on your complaint", "adr_decision"),
     ("overdue", "overdue_alert"),
 )
 
