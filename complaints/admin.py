@@ -2,7 +2,9 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -77,13 +79,29 @@ class ComplaintAdmin(admin.ModelAdmin):
 
     @admin.action(description="Withdraw the selected complaints (at the customer's request)")
     def withdraw_selected(self, request, queryset):
+        # A page first that names the complaints and asks how the customer asked: the reason
+        # goes on each timeline, as it does from the case page.
+        reason = request.POST.get("reason", "").strip()
+        if "confirm" not in request.POST or not reason:
+            return TemplateResponse(
+                request,
+                "admin/complaints/withdraw_confirm.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Withdraw complaints",
+                    "complaints": list(queryset.order_by("reference")),
+                    "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                    "reason": reason,
+                    "error": "Say how and when the customer asked."
+                    if "confirm" in request.POST
+                    else "",
+                },
+            )
         by = Actor.staff(request.user)
         done = 0
         for complaint in queryset:
             try:
-                services.complaint_withdraw(
-                    complaint=complaint, by=by, reason="Withdrawn at the customer's request."
-                )
+                services.complaint_withdraw(complaint=complaint, by=by, reason=reason)
                 done += 1
             except (services.ComplaintError, ValidationError) as exc:
                 self.message_user(request, f"{complaint.reference}: {exc}", messages.WARNING)

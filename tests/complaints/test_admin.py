@@ -53,13 +53,24 @@ def test_the_withdraw_action_goes_through_the_service_and_writes_the_event(
     open_case = complaint_in(State.CS_TEAM)
     closed_case = complaint_in(State.CLOSED)
     client.force_login(administrator)
+    selected = {"action": "withdraw_selected", "_selected_action": [open_case.pk, closed_case.pk]}
+    # First a page naming them and asking how the customer asked; nothing changes yet.
+    page = client.post("/admin/complaints/complaint/", selected)
+    assert page.status_code == 200
+    assert open_case.reference in page.content.decode()
+    assert "How and when did the customer ask?" in page.content.decode()
+    no_reason = client.post("/admin/complaints/complaint/", {**selected, "confirm": "1"})
+    assert "Say how and when the customer asked." in no_reason.content.decode()
+    assert fresh(open_case).state == State.CS_TEAM
     response = client.post(
         "/admin/complaints/complaint/",
-        {"action": "withdraw_selected", "_selected_action": [open_case.pk, closed_case.pk]},
+        {**selected, "confirm": "1", "reason": "She phoned on 4 December: sorted with her bank."},
         follow=True,
     )
     assert response.status_code == 200
     assert fresh(open_case).state == State.WITHDRAWN
+    event = open_case.events.get(transition="withdraw")
+    assert event.text == "She phoned on 4 December: sorted with her bank."
     assert open_case.events.filter(transition="withdraw").count() == 1
     assert fresh(closed_case).state == State.CLOSED
     assert "not possible while the complaint is" in response.content.decode()
