@@ -74,6 +74,9 @@ class ComplaintAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # complaints are filed through the portal or the API, which start the clocks
 
+    def has_change_permission(self, request, obj=None):
+        return False  # every field is read-only: no Save button that saves nothing
+
     def has_delete_permission(self, request, obj=None):
         return False
 

@@ -25,6 +25,7 @@ def test_the_complaint_page_shows_the_case_with_its_timeline_and_no_editable_sta
     assert "Complaint received" in html
     assert 'name="state"' not in html
     assert 'name="customer_name"' not in html
+    assert 'name="_save"' not in html, "no Save button that would save nothing"
 
 
 def test_the_admin_cannot_add_or_delete_complaints(client, administrator, file_complaint):
