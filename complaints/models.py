@@ -743,7 +743,7 @@ class Attachment(models.Model):
 class EmailTemplate(models.TextChoices):
     ACKNOWLEDGEMENT = "acknowledgement", "Complaint received"
     REPLY = "reply", "Written reply"
-    ESCALATION = "escalation", "Escalated to the manager"
+    ESCALATION = "escalation", "Moved to stage 2 or 3"
     DEADLOCK = "deadlock", "Deadlock letter"
     OVERDUE_ALERT = "overdue_alert", "Reply overdue (to managers)"
     NEW_LINK = "new_link", "A new tracking link"
