@@ -157,20 +157,17 @@ def complaint_record_adr_decision(
             accepted_on=accepted_on,
         )
         # The customer is told what was recorded, and what it means for them.
+        remedy_due = complaint.remedy_due_date
         outbox.email_record(
-            template=EmailTemplate.ADR_DECISION,
-            to=[complaint.email],
-            dedupe_key=f"adr-decision:{complaint.pk}",
-            complaint=complaint,
-            context={
-                **outbox.complaint_email_context(complaint),
-                "outcome_label": complaint.get_adr_outcome_display(),
-                "remedy": complaint.adr_remedy,
-                "accepted_on_date": accepted_on.isoformat() if accepted_on else None,
-                "remedy_due_date": complaint.remedy_due_date.isoformat()
-                if complaint.remedy_due_date
-                else None,
-            },
+            **outbox.customer_email(
+                complaint,
+                EmailTemplate.ADR_DECISION,
+                dedupe_key=f"adr-decision:{complaint.pk}",
+                outcome_label=complaint.get_adr_outcome_display(),
+                remedy=complaint.adr_remedy,
+                accepted_on_date=accepted_on.isoformat() if accepted_on else None,
+                remedy_due_date=remedy_due.isoformat() if remedy_due else None,
+            )
         )
     return complaint
 

@@ -113,10 +113,10 @@ def letter_issue(
     email: dict[str, Any] | None = None,
 ) -> Letter:
     """Record a letter in the caller's transaction, and the e-mail that sends it, if any
-    (``email``: ``outbox.email_record``'s arguments but the complaint and the letter; without a
-    ``dedupe_key``, one e-mail per letter). It is rendered to PDF after commit by one task: the
-    e-mail's delivery, which renders a letter before attaching it, or, when no e-mail was recorded
-    (no address), the letters task."""
+    (``email``: ``outbox.email_record``'s arguments but the letter, as ``outbox.customer_email``
+    gives them; without a ``dedupe_key``, one e-mail per letter). It is rendered to PDF after
+    commit by one task: the e-mail's delivery, which renders a letter before attaching it, or,
+    when no e-mail was recorded (no address), the letters task."""
     letter = Letter.objects.create(
         complaint=complaint,
         kind=kind,
@@ -125,8 +125,8 @@ def letter_issue(
         issued_by=by.user if by.user is not None else None,
     )
     if email is not None:
-        email = {"dedupe_key": f"letter:{letter.pk}", **email}
-    if not (email and email_record(complaint=complaint, letter=letter, **email)):
+        email = {"complaint": complaint, "dedupe_key": f"letter:{letter.pk}", **email}
+    if not (email and email_record(letter=letter, **email)):
         queue_after_commit("complaints.tasks.render_letters", [letter.pk])
     return letter
 

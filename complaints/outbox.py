@@ -104,6 +104,23 @@ def complaint_email_context(complaint: Complaint) -> dict[str, Any]:
     }
 
 
+def customer_email(
+    complaint: Complaint, template: str, *, dedupe_key: str | None = None, **context: Any
+) -> dict[str, Any]:
+    """An e-mail to a complaint's customer about it, as ``email_record``'s arguments (and, with
+    no ``dedupe_key``, as ``documents.letter_issue``'s ``email``): their address, and the
+    complaint's e-mail context with ``context`` added."""
+    email = {
+        "template": template,
+        "to": [complaint.email],
+        "complaint": complaint,
+        "context": {**complaint_email_context(complaint), **context},
+    }
+    if dedupe_key is not None:
+        email["dedupe_key"] = dedupe_key
+    return email
+
+
 def email_record(
     *,
     template: str,

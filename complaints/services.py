@@ -415,15 +415,12 @@ def complaint_file(
             context=documents.acknowledgement_context(complaint, by=by, at=now),
             by=by,
             at=now,
-            email={
-                "template": EmailTemplate.ACKNOWLEDGEMENT,
-                "to": [complaint.email],
-                "dedupe_key": f"acknowledgement:{complaint.pk}",
-                "context": {
-                    **outbox.complaint_email_context(complaint),
-                    "tracking_url": tracking_url(complaint, secret),
-                },
-            },
+            email=outbox.customer_email(
+                complaint,
+                EmailTemplate.ACKNOWLEDGEMENT,
+                dedupe_key=f"acknowledgement:{complaint.pk}",
+                tracking_url=tracking_url(complaint, secret),
+            ),
         )
     return Filed(complaint=complaint, tracking_secret=secret, acknowledgement=letter)
 
@@ -543,11 +540,7 @@ def complaint_record_reply(
                 context=documents.written_reply_context(complaint, by=by, at=now, text=summary),
                 by=by,
                 at=now,
-                email={
-                    "template": EmailTemplate.REPLY,
-                    "to": [complaint.email],
-                    "context": outbox.complaint_email_context(complaint),
-                },
+                email=outbox.customer_email(complaint, EmailTemplate.REPLY),
             )
         return write_event(
             complaint,
@@ -587,11 +580,9 @@ def complaint_add_message(
         if by.role != Role.CUSTOMER:
             # The customer has no account to check: the message goes to them by e-mail too.
             outbox.email_record(
-                template=EmailTemplate.MESSAGE,
-                to=[complaint.email],
-                dedupe_key=f"message:{event.pk}",
-                complaint=complaint,
-                context={**outbox.complaint_email_context(complaint), "message": text},
+                **outbox.customer_email(
+                    complaint, EmailTemplate.MESSAGE, dedupe_key=f"message:{event.pk}", message=text
+                )
             )
     return event
 
@@ -637,14 +628,12 @@ def complaint_send_new_link(*, reference: str, email: str) -> None:
             customer_visible=False,
         )
         outbox.email_record(
-            template=EmailTemplate.NEW_LINK,
-            to=[complaint.email],
-            dedupe_key=f"new-link:{complaint.pk}:{event.pk}",
-            complaint=complaint,
-            context={
-                **outbox.complaint_email_context(complaint),
-                "tracking_url": tracking_url(complaint, secret),
-            },
+            **outbox.customer_email(
+                complaint,
+                EmailTemplate.NEW_LINK,
+                dedupe_key=f"new-link:{complaint.pk}:{event.pk}",
+                tracking_url=tracking_url(complaint, secret),
+            )
         )
 
 
@@ -713,11 +702,11 @@ def _enter_new_stage(
             at=timezone.now(),
         )
         outbox.email_record(
-            template=EmailTemplate.ESCALATION,
-            to=[complaint.email],
-            dedupe_key=f"stage:{complaint.pk}:{complaint.stage_started_at.isoformat()}",
-            complaint=complaint,
-            context=outbox.complaint_email_context(complaint),
+            **outbox.customer_email(
+                complaint,
+                EmailTemplate.ESCALATION,
+                dedupe_key=f"stage:{complaint.pk}:{complaint.stage_started_at.isoformat()}",
+            )
         )
     return complaint
 
@@ -756,20 +745,16 @@ def complaint_resolve(
             summary=summary,
         )
         # Told by e-mail, with how long they have to reopen it.
+        cisas_deadline = complaint.cisas_deadline  # resolved after a deadlock letter
         outbox.email_record(
-            template=EmailTemplate.RESOLVED,
-            to=[complaint.email],
-            dedupe_key=f"resolved:{complaint.pk}:{complaint.resolved_at.isoformat()}",
-            complaint=complaint,
-            context={
-                **outbox.complaint_email_context(complaint),
-                "summary": summary,
-                "reopen_until_date": clocks.london_date(complaint.reopen_allowed_until).isoformat(),
-                # Resolved after a deadlock letter: CISAS still takes it until this date.
-                "cisas_deadline": complaint.cisas_deadline.isoformat()
-                if complaint.cisas_deadline
-                else None,
-            },
+            **outbox.customer_email(
+                complaint,
+                EmailTemplate.RESOLVED,
+                dedupe_key=f"resolved:{complaint.pk}:{complaint.resolved_at.isoformat()}",
+                summary=summary,
+                reopen_until_date=clocks.london_date(complaint.reopen_allowed_until).isoformat(),
+                cisas_deadline=cisas_deadline.isoformat() if cisas_deadline else None,
+            )
         )
     return complaint
 
