@@ -592,6 +592,13 @@ class ComplaintEvent(models.Model):
     def delete(self, *args, **kwargs):
         raise PermissionError("The complaint timeline is append-only.")
 
+    @property
+    def replied_at(self) -> dt.datetime | None:
+        """For a reply, when it was given, which for a phone call logged afterwards is earlier
+        than the event (``complaint_record_reply`` keeps it in the event's data)."""
+        value = self.data.get("replied_at") if self.kind == EventKind.REPLY else None
+        return dt.datetime.fromisoformat(value) if value else None
+
 
 class CaseView(models.Model):
     """Who from the staff looked at whose complaint, when and how: the audit trail of reads.

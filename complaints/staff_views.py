@@ -594,8 +594,6 @@ def timeline_html(complaint: Complaint) -> list[str]:
             if pk in full:
                 event = full[pk]
                 event.heading, event.author = heading, author
-                replied_at = event.data.get("replied_at") if event.kind == EventKind.REPLY else None
-                event.replied_at = dt.datetime.fromisoformat(replied_at) if replied_at else None
                 fresh[key] = render_to_string(
                     EVENT_TEMPLATE, {"event": event, "complaint": complaint}
                 )

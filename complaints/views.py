@@ -556,7 +556,6 @@ def _timeline(complaint: Complaint) -> list[dict[str, Any]]:
                 to_attr="visible_attachments",
             )
         )
-        .order_by("-created_at", "-id")
     )
     items = [
         {
@@ -577,8 +576,7 @@ def _happened_at(complaint: Complaint, event) -> dt.datetime:
     written down: the customer sees the day they sent it, or the day we called."""
     if event.kind == EventKind.FILED:
         return complaint.received_at
-    replied_at = event.data.get("replied_at") if event.kind == EventKind.REPLY else None
-    return dt.datetime.fromisoformat(replied_at) if replied_at else event.created_at
+    return event.replied_at or event.created_at
 
 
 def _event_title(event) -> str:

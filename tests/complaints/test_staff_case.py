@@ -718,3 +718,20 @@ def test_action_forms_are_rendered_once_and_each_case_gets_its_own_values(
     # A bound form shows what was typed and its errors, never a cached copy.
     bound = ResolveForm(prefix="resolve", complaint=first, data={"resolve-expected_state": "x"})
     assert "is-invalid" in crispy_once(bound)
+
+
+def test_a_phone_reply_shows_when_the_call_was_made(client, agent, file_complaint):
+    complaint = file_complaint(
+        by=Actor.staff(agent), channel="phone", received_at=timezone.now() - dt.timedelta(hours=2)
+    ).complaint
+    called = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(minutes=30)
+    services.complaint_record_reply(
+        complaint=complaint,
+        by=Actor.staff(agent),
+        method="phone",
+        summary="Explained the charge.",
+        replied_at=called,
+    )
+    client.force_login(agent)
+    html = page(client, complaint).content.decode()
+    assert f"Phone call on {timezone.localtime(called):%-d %b %Y, %H:%M}" in html
