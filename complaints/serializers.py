@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
-from django.utils import timezone
 from rest_framework import serializers
 
-from . import clocks
+from . import clocks, services
 from .models import (
     TRANSITION_NAMES,
     AdrOutcome,
@@ -116,10 +116,10 @@ class ComplaintSerializer(serializers.ModelSerializer):
         read_only_fields = ["reference"]
 
     def validate_received_at(self, value: dt.datetime) -> dt.datetime:
-        if value > timezone.now():
-            raise serializers.ValidationError("The date received cannot be in the future.")
-        if value.year < 2000:
-            raise serializers.ValidationError("The date received must be in 2000 or later.")
+        try:
+            services.check_received_at(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["received_at"]) from None
         return value
 
 

@@ -187,6 +187,15 @@ def _not_in_future(value: dt.datetime, field: str, label: str, now: dt.datetime)
         raise ValidationError({field: f"{label} cannot be in the future."})
 
 
+def check_received_at(value: dt.datetime, now: dt.datetime | None = None) -> None:
+    """When a complaint was received: never in the future, and in 2000 or later. Raises
+    ``ValidationError`` on ``received_at``. ``complaint_file`` asks it, and so do the staff page
+    and the API before it, so that their other fields' errors come back with this one."""
+    _not_in_future(value, "received_at", "The date received", now or timezone.now())
+    if value.year < 2000:
+        raise ValidationError({"received_at": "The date received must be in 2000 or later."})
+
+
 def available_transitions(complaint: Complaint, by: Actor) -> list[str]:
     """The transitions this actor may fire on the case as it stands, in the order of DESIGN.md."""
     return [
@@ -343,7 +352,7 @@ def complaint_file(
         received_at = now
     if timezone.is_naive(received_at):
         raise ValidationError({"received_at": "Give the time with its time zone."})
-    _not_in_future(received_at, "received_at", "The date received", now)
+    check_received_at(received_at, now)
     if by.role == Role.CUSTOMER and channel != Channel.WEB:
         raise ValidationError({"channel": "Complaints filed online come through the web form."})
     phone = (phone or "").strip()

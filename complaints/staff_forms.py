@@ -14,7 +14,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from . import clocks, evidence
+from . import clocks, evidence, services
 from .calendar import calendar_for
 from .models import AdrOutcome, Category, Channel, Nation, ResponseMethod, State
 from .selectors import ALL_CASES, ALL_OPEN, staff_members
@@ -558,10 +558,10 @@ class LogComplaintForm(forms.Form):
 
     def clean_received_at(self) -> dt.datetime:
         value = self.cleaned_data["received_at"]
-        if value > timezone.now():
-            raise forms.ValidationError("The date received cannot be in the future.")
-        if value.year < 2000:
-            raise forms.ValidationError("The date received must be in 2000 or later.")
+        try:
+            services.check_received_at(value)
+        except forms.ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["received_at"]) from None
         return value
 
     def clean(self):
