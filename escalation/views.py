@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -181,31 +182,34 @@ def _csv_response(rows: Iterable[list[Any]], filename: str) -> StreamingHttpResp
     return response
 
 
-def _csv_period(request: HttpRequest) -> tuple[dt.date, dt.date] | HttpResponse:
-    """The period an export asks for; the last twelve months when it names none. A period that
-    cannot be used is refused (400) with the reason, rather than answered with other dates."""
-    form = ReportPeriodForm(request.GET or None)
-    if form.is_bound and not form.is_valid():
-        problems = "; ".join(
-            f"{form.fields[name].label if name in form.fields else 'period'}: {error}"
-            for name, errors in form.errors.items()
-            for error in errors
-        )
-        return HttpResponseBadRequest(
-            f"This export's period cannot be used ({problems}). Choose the dates on the reports "
-            "page.",
-            content_type="text/plain; charset=utf-8",
-        )
-    return form.period()
+def _for_period(export: Callable[[HttpRequest, dt.date, dt.date], HttpResponse]):
+    """An export of the period the request asks for (the last twelve months when it names
+    none). A period that cannot be used is refused (400) with the reason, rather than answered
+    with other dates."""
+
+    @functools.wraps(export)
+    def view(request: HttpRequest) -> HttpResponse:
+        form = ReportPeriodForm(request.GET or None)
+        if form.is_bound and not form.is_valid():
+            problems = "; ".join(
+                f"{form.fields[name].label if name in form.fields else 'period'}: {error}"
+                for name, errors in form.errors.items()
+                for error in errors
+            )
+            return HttpResponseBadRequest(
+                f"This export's period cannot be used ({problems}). Choose the dates on the "
+                "reports page.",
+                content_type="text/plain; charset=utf-8",
+            )
+        return export(request, *form.period())
+
+    return view
 
 
 @require_GET
 @manager_required
-def report_cases_csv(request: HttpRequest) -> HttpResponse:
-    period = _csv_period(request)
-    if isinstance(period, HttpResponse):
-        return period
-    start, end = period
+@_for_period
+def report_cases_csv(request: HttpRequest, start: dt.date, end: dt.date) -> HttpResponse:
 
     def rows() -> Iterator[list[Any]]:
         yield reports.CASE_COLUMNS
@@ -216,11 +220,8 @@ def report_cases_csv(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @manager_required
-def report_figures_csv(request: HttpRequest) -> HttpResponse:
-    period = _csv_period(request)
-    if isinstance(period, HttpResponse):
-        return period
-    start, end = period
+@_for_period
+def report_figures_csv(request: HttpRequest, start: dt.date, end: dt.date) -> HttpResponse:
 
     def rows() -> Iterator[list[Any]]:
         yield ["Section", "Item", "Value"]
