@@ -131,9 +131,8 @@ def log_complaint(request: HttpRequest) -> HttpResponse:
     is sent the acknowledgement letter and their private link, as if they had used the form."""
     form = f.LogComplaintForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        filed = _log(request, form)
-        if filed is not None:
-            complaint = filed
+        complaint = _log(request, form)
+        if complaint is not None:
             messages.success(
                 request,
                 f"Complaint {complaint.reference} logged. The acknowledgement letter and the "
@@ -485,16 +484,9 @@ def actions_for(complaint: Complaint, by: Actor) -> list[str]:
     """What this member of staff may do to the case as it stands, the likely next step first."""
     transitions = set(services.available_transitions(complaint, by))
     waiting_for_reply = complaint.state in CLOCK_STATES and complaint.responded_at is None
-    # The way the customer asked to be answered first.
-    replies = (
-        (
-            ["reply_written", "reply_phone"]
-            if complaint.preferred_response == ResponseMethod.WRITTEN
-            else ["reply_phone", "reply_written"]
-        )
-        if complaint.state in CLOCK_STATES
-        else []
-    )
+    replies = ["reply_phone", "reply_written"] if complaint.state in CLOCK_STATES else []
+    if complaint.preferred_response == ResponseMethod.WRITTEN:
+        replies.reverse()  # the way the customer asked to be answered first
     names = [
         *(replies if waiting_for_reply else []),
         "resolve",
@@ -718,9 +710,8 @@ def case_action(request: HttpRequest, reference: str) -> HttpResponse:
                 messages.error(request, exc.message)
                 return redirect(_next_url(request, complaint))
             # Still possible in the new state: keep what was typed, for a second look.
-            return _render_case(
-                request, complaint, bound=(name, _kept(request, name, complaint, exc)), status=409
-            )
+            kept = _kept(request, name, complaint, exc, staff=staff)
+            return _render_case(request, complaint, bound=(name, kept), status=409)
         except services.ComplaintError as exc:
             messages.error(request, exc.message)
             return redirect(_next_url(request, complaint))
@@ -732,14 +723,18 @@ def case_action(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 def _kept(
-    request: HttpRequest, name: str, complaint: Complaint, changed: services.ComplaintChanged
+    request: HttpRequest,
+    name: str,
+    complaint: Complaint,
+    changed: services.ComplaintChanged,
+    *,
+    staff,
 ) -> f.CaseActionForm:
     """The action's form as it was sent, now for the case as it stands: what was typed is shown
     again, with the case's new state, so that sending it again is a decision made on the new
     page rather than a lost note."""
     data = request.POST.copy()
     data[f"{name}-expected_state"] = complaint.state
-    staff = selectors.staff_members() if name == "assign" else None
     form = _form(name, complaint, staff=staff, data=data)
     form.is_valid()
     form.add_error(
