@@ -133,6 +133,10 @@ def _now_local():
     return timezone.localtime(timezone.now()).replace(second=0, microsecond=0)
 
 
+# The help of a field whose text goes on the customer's timeline.
+SEEN_BY_CUSTOMER = "The customer sees this on their tracking page."
+
+
 def text_area(rows: int = 4) -> forms.Textarea:
     return forms.Textarea(attrs={"rows": rows})
 
@@ -241,7 +245,7 @@ class MessageForm(CaseActionForm):
         label="Message to the customer",
         widget=text_area(5),
         max_length=20000,
-        help_text="The customer sees this on their tracking page.",
+        help_text=SEEN_BY_CUSTOMER,
     )
     files = MultipleFileField(label="Files")
 
@@ -342,7 +346,7 @@ class CourtForm(CaseActionForm):
         widget=text_area(3),
         max_length=20000,
         required=False,
-        help_text="The customer sees this on their tracking page.",
+        help_text=SEEN_BY_CUSTOMER,
     )
 
 
@@ -352,7 +356,7 @@ class RemedyDoneForm(CaseActionForm):
         widget=text_area(3),
         max_length=20000,
         required=False,
-        help_text="The customer sees this on their tracking page.",
+        help_text=SEEN_BY_CUSTOMER,
     )
 
 

@@ -33,6 +33,19 @@ def deadlocked(file_complaint, manager):
     return complaint
 
 
+@pytest.fixture
+def referred(deadlocked, manager):
+    """The deadlocked case, referred to CISAS on Tuesday 1 December 2026."""
+    with time_machine.travel(LATER, tick=False):
+        adr_services.complaint_refer_to_adr(
+            complaint=deadlocked,
+            by=Actor.staff(manager),
+            cisas_reference="CIS-1",
+            referred_on=dt.date(2026, 12, 1),
+        )
+    return deadlocked
+
+
 def refused(call, field: str) -> str:
     with pytest.raises(ValidationError) as raised:
         call()
@@ -71,15 +84,12 @@ def test_a_referral_on_the_day_of_the_deadlock_letter_is_recorded(deadlocked, ma
     assert event.text == "CISAS case CIS-1, referred on 25 November 2026."
 
 
-def test_an_acceptance_before_the_referral_is_refused(deadlocked, manager):
+def test_an_acceptance_before_the_referral_is_refused(referred, manager):
     by = Actor.staff(manager)
     with time_machine.travel(LATER, tick=False):
-        adr_services.complaint_refer_to_adr(
-            complaint=deadlocked, by=by, cisas_reference="CIS-1", referred_on=dt.date(2026, 12, 1)
-        )
         message = refused(
             lambda: adr_services.complaint_record_adr_decision(
-                complaint=deadlocked, by=by, outcome="upheld", accepted_on=dt.date(2026, 11, 30)
+                complaint=referred, by=by, outcome="upheld", accepted_on=dt.date(2026, 11, 30)
             ),
             "accepted_on",
         )
@@ -87,7 +97,7 @@ def test_an_acceptance_before_the_referral_is_refused(deadlocked, manager):
         "The acceptance date cannot be before 1 December 2026, "
         "when the complaint was referred to CISAS."
     )
-    assert fresh(deadlocked).state == State.ADR_REFERRED
+    assert fresh(referred).state == State.ADR_REFERRED
 
 
 def test_court_action_dated_before_the_complaint_is_refused(deadlocked, manager):
@@ -109,15 +119,12 @@ def test_court_action_dated_before_the_complaint_is_refused(deadlocked, manager)
     assert fresh(deadlocked).state == State.COURT
 
 
-def test_court_action_dated_before_the_cisas_referral_is_refused(deadlocked, manager):
+def test_court_action_dated_before_the_cisas_referral_is_refused(referred, manager):
     by = Actor.staff(manager)
     with time_machine.travel(LATER, tick=False):
-        adr_services.complaint_refer_to_adr(
-            complaint=deadlocked, by=by, cisas_reference="CIS-1", referred_on=dt.date(2026, 12, 1)
-        )
         message = refused(
             lambda: adr_services.complaint_start_court_action(
-                complaint=deadlocked, by=by, started_on=dt.date(2026, 11, 30)
+                complaint=referred, by=by, started_on=dt.date(2026, 11, 30)
             ),
             "started_on",
         )
@@ -125,17 +132,14 @@ def test_court_action_dated_before_the_cisas_referral_is_refused(deadlocked, man
         "The date court action started cannot be before 1 December 2026, "
         "when the complaint was referred to CISAS."
     )
-    assert fresh(deadlocked).state == State.ADR_REFERRED
+    assert fresh(referred).state == State.ADR_REFERRED
 
 
-def test_the_customer_is_told_the_cisas_decision_and_what_it_means(deadlocked, manager):
+def test_the_customer_is_told_the_cisas_decision_and_what_it_means(referred, manager):
     by = Actor.staff(manager)
     with time_machine.travel(LATER, tick=False):
-        adr_services.complaint_refer_to_adr(
-            complaint=deadlocked, by=by, cisas_reference="CIS-1", referred_on=dt.date(2026, 12, 1)
-        )
         adr_services.complaint_record_adr_decision(
-            complaint=deadlocked,
+            complaint=referred,
             by=by,
             outcome="upheld",
             remedy="Refund the £40 charged twice.",
@@ -143,24 +147,21 @@ def test_the_customer_is_told_the_cisas_decision_and_what_it_means(deadlocked, m
         )
         outbox.email_deliver_due()
     message = next(m for m in mail.outbox if "decision" in m.subject)
-    assert message.subject == f"CISAS's decision on your complaint ({deadlocked.reference})"
+    assert message.subject == f"CISAS's decision on your complaint ({referred.reference})"
     assert "You accepted the decision on 3 December 2026" in message.body
     # 20 working days from 3 December: Christmas and the 28th are not working days.
     assert "by 5 January 2027:" in message.body
     assert "Refund the £40 charged twice." in message.body
 
 
-def test_a_decision_the_customer_rejected_closes_the_complaint_and_says_so(deadlocked, manager):
+def test_a_decision_the_customer_rejected_closes_the_complaint_and_says_so(referred, manager):
     by = Actor.staff(manager)
     with time_machine.travel(LATER, tick=False):
-        adr_services.complaint_refer_to_adr(
-            complaint=deadlocked, by=by, cisas_reference="CIS-1", referred_on=dt.date(2026, 12, 1)
-        )
         adr_services.complaint_record_adr_decision(
-            complaint=deadlocked, by=by, outcome="not_upheld", accepted_on=None
+            complaint=referred, by=by, outcome="not_upheld", accepted_on=None
         )
         outbox.email_deliver_due()
     message = next(m for m in mail.outbox if "decision" in m.subject)
     assert "not upheld" in message.body
     assert "your complaint is now closed with us" in message.body
-    assert fresh(deadlocked).state == State.CLOSED
+    assert fresh(referred).state == State.CLOSED
