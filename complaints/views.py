@@ -114,7 +114,6 @@ STEPS = (
     Step("support", "support", SupportForm, "Support and how we reply"),
 )
 STEP_BY_SLUG = {step.slug: step for step in STEPS}
-STEP_BY_KEY = {step.key: step for step in STEPS}
 NOT_ANSWERS = ("files", "remove_files", "website")
 
 
@@ -226,13 +225,14 @@ def _check_answers(draft: Draft) -> list[dict[str, Any]]:
     complaint = draft.answers("complaint") or {}
     support = draft.answers("support") or {}
 
+    change_urls = {step.key: _step_url(step, returning=True) for step in STEPS}
+
     def row(step_key: str, field: str, label: str, value: Any, *, multiline: bool = False):
-        step = STEP_BY_KEY[step_key]
         return {
             "label": label,
             "value": value,
             "multiline": multiline,
-            "change_url": f"{_step_url(step, returning=True)}#id_{field}",
+            "change_url": f"{change_urls[step_key]}#id_{field}",
         }
 
     nations = dict(Nation.choices)

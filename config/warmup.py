@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import translation
 
 
 def warm_up() -> dict[str, int]:
@@ -50,5 +51,10 @@ def warm_up() -> dict[str, int]:
     get_default_renderer()  # config/form_renderer.py
 
     calendar.load_bank_holidays()
+
+    # The site's one language, made this thread's active one, as the workers' requests inherit it.
+    # It is what Django uses when none is active, but finding none active raised and caught two
+    # exceptions on each look, three looks for every reverse(): some 270 in a web filing.
+    translation.activate(settings.LANGUAGE_CODE)
 
     return {"templates": len(pages), "jinja2_templates": len(jinja2_templates)}
