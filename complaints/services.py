@@ -528,17 +528,46 @@ def complaint_record_reply(
             f"A complaint that is “{complaint.get_state_display()}” takes no more replies.",
             allowed=[],
         )
+    stage_clock = complaint.state in CLOCK_STATES
+    if stage_clock and replied_at < complaint.stage_started_at:
+        # A call made before an escalation or a reopening answered the stage before, not this
+        # one: it must not stop this stage's clock as if it came in time.
+        began = timezone.localtime(complaint.stage_started_at)
+        raise ValidationError(
+            {
+                "replied_at": "The reply cannot be before this stage began, on "
+                f"{began:%-d %B %Y} at {began:%H:%M}."
+            }
+        )
+    if (
+        complaint.state == State.FORMAL_WRITTEN
+        and complaint.responded_at is None
+        and method == ResponseMethod.PHONE
+    ):
+        raise ValidationError(
+            {
+                "method": "A formal written complaint is answered in writing: send a written "
+                "reply. To keep a record of a call, add a note."
+            }
+        )
     with transaction.atomic():
-        if complaint.state in CLOCK_STATES and complaint.responded_at is None:
-            # Compare-and-set: stops the clock only for the stage the caller saw.
+        if stage_clock and complaint.responded_at is None:
+            # Compare-and-set: stops the clock only for the stage the caller saw (the same state,
+            # entered at the same time, still unanswered).
             stopped = Complaint.objects.filter(
-                pk=complaint.pk, state=complaint.state, responded_at__isnull=True
+                pk=complaint.pk,
+                state=complaint.state,
+                stage_started_at=complaint.stage_started_at,
+                responded_at__isnull=True,
             ).update(responded_at=replied_at, updated_at=now)
             if stopped:
                 complaint.responded_at = replied_at
             else:
-                fresh = Complaint.objects.only("state").get(pk=complaint.pk)
-                if fresh.state != complaint.state:
+                fresh = Complaint.objects.only("state", "stage_started_at").get(pk=complaint.pk)
+                if (fresh.state, fresh.stage_started_at) != (
+                    complaint.state,
+                    complaint.stage_started_at,
+                ):
                     complaint.reload()
                     raise ComplaintChanged(complaint)
         label = "Phone call" if method == ResponseMethod.PHONE else "Written reply"

@@ -487,6 +487,8 @@ def actions_for(complaint: Complaint, by: Actor) -> list[str]:
     replies = ["reply_phone", "reply_written"] if complaint.state in CLOCK_STATES else []
     if complaint.preferred_response == ResponseMethod.WRITTEN:
         replies.reverse()  # the way the customer asked to be answered first
+    if complaint.state == State.FORMAL_WRITTEN and waiting_for_reply:
+        replies.remove("reply_phone")  # a formal written complaint is answered in writing
     names = [
         *(replies if waiting_for_reply else []),
         "resolve",

@@ -215,6 +215,56 @@ def test_escalation_restarts_the_clock_so_stage_two_needs_its_own_reply(file_com
     assert after.overdue_flagged_at is None
 
 
+def test_a_reply_from_before_the_stage_began_cannot_answer_it(file_complaint, agent, manager):
+    complaint = file_complaint(
+        by=Actor.staff(agent),
+        channel=Channel.PHONE,
+        received_at=timezone.now() - dt.timedelta(days=3),
+    ).complaint
+    services.complaint_escalate(complaint=complaint, by=Actor.customer(), reason="Unhappy")
+    escalated = fresh(complaint)
+    with pytest.raises(ValidationError) as refused:
+        services.complaint_record_reply(
+            complaint=escalated,
+            by=Actor.staff(manager),
+            method="phone",
+            summary="The call of two days ago.",
+            replied_at=timezone.now() - dt.timedelta(days=2),
+        )
+    assert "before this stage began" in refused.value.message_dict["replied_at"][0]
+    after = fresh(complaint)
+    assert after.responded_at is None and not after.events.filter(kind=EventKind.REPLY).exists()
+    # A call made since the escalation answers it.
+    services.complaint_record_reply(
+        complaint=escalated, by=Actor.staff(manager), method="phone", summary="Called today."
+    )
+    assert fresh(complaint).responded_at is not None
+
+
+def test_a_formal_written_complaint_is_answered_in_writing_not_by_phone(file_complaint, manager):
+    complaint = file_complaint().complaint
+    services.complaint_escalate(complaint=complaint, by=Actor.customer(), reason="Unhappy")
+    services.complaint_make_formal(complaint=fresh(complaint), by=Actor.customer(), text="Formal.")
+    formal = fresh(complaint)
+    assert formal.state == State.FORMAL_WRITTEN
+    with pytest.raises(ValidationError) as refused:
+        services.complaint_record_reply(
+            complaint=formal, by=Actor.staff(manager), method="phone", summary="Called."
+        )
+    assert "answered in writing" in refused.value.message_dict["method"][0]
+    assert fresh(complaint).responded_at is None
+    services.complaint_record_reply(
+        complaint=formal, by=Actor.staff(manager), method="written", summary="Our answer."
+    )
+    answered = fresh(complaint)
+    assert answered.responded_at is not None
+    # Once answered in writing, a later call may be logged; it moves nothing.
+    services.complaint_record_reply(
+        complaint=answered, by=Actor.staff(manager), method="phone", summary="Called to explain."
+    )
+    assert fresh(complaint).responded_at == answered.responded_at
+
+
 def test_customers_cannot_add_notes_and_notes_are_internal(file_complaint, agent):
     complaint = file_complaint().complaint
     with pytest.raises(services.NotPermitted):
