@@ -375,6 +375,11 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    @property
+    def awaiting_reply(self) -> bool:
+        """The stage's reply clock is running: no reply yet at this stage."""
+        return self.state in CLOCK_STATES and self.responded_at is None
+
     def is_overdue(self, now: dt.datetime | None = None) -> bool:
         return (
             self.state in CLOCK_STATES

@@ -682,8 +682,10 @@ def complaint_request_written_reply(
     *, complaint: Complaint, by: Actor, expected_state: str | None = None
 ) -> ComplaintEvent | None:
     """The customer's right to a written reply: records their message "Please reply in writing"
-    and sets ``preferred_response`` to written, together, in one transaction. Open cases only.
-    Asking again once it is written is a no-op (returns None), so a double click adds one line.
+    and sets ``preferred_response`` to written, together, in one transaction. Only while the
+    stage's reply is awaited: once it has been given, or with no stage clock running (a deadlock,
+    CISAS), nothing would answer the request. Asking again once it is written is a no-op (returns
+    None), so a double click adds one line.
 
     With ``expected_state`` the change happens only if the case is still in the state the caller
     saw (compare-and-set), otherwise ``ComplaintChanged``."""
@@ -695,12 +697,18 @@ def complaint_request_written_reply(
             f"A complaint that is “{complaint.get_state_display()}” takes no more requests.",
             allowed=[],
         )
+    if not complaint.awaiting_reply:
+        raise TransitionNotAllowed(
+            "We have already replied at this stage of your complaint. If you are not happy with "
+            "our reply, you can take your complaint to the next stage.",
+            allowed=[],
+        )
     now = timezone.now()
     with transaction.atomic():
-        # Compare-and-set on the state the caller saw, and on "not yet written" so that two
-        # requests at once write one event between them.
+        # Compare-and-set on the state the caller saw, on the reply still awaited, and on "not
+        # yet written" so that two requests at once write one event between them.
         updated = (
-            Complaint.objects.filter(pk=complaint.pk, state=complaint.state)
+            Complaint.objects.filter(pk=complaint.pk, state=complaint.state, responded_at=None)
             .exclude(preferred_response=ResponseMethod.WRITTEN)
             .update(preferred_response=ResponseMethod.WRITTEN, updated_at=now)
         )

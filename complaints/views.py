@@ -686,7 +686,7 @@ def _render_track(
             "can_withdraw": "withdraw" in allowed,
             "can_message": can_message,
             "message_form": message_form or MessageForm(initial=state),
-            "can_ask_written": complaint.is_open
+            "can_ask_written": complaint.awaiting_reply
             and complaint.preferred_response != ResponseMethod.WRITTEN,
             "written_form": ActionForm(initial=state, auto_id="id_written_%s"),
             "response_working_days": settings.RESPONSE_WORKING_DAYS,

@@ -241,9 +241,10 @@ EXPECTED = {
     State.CS_MANAGER: {"formal/", "withdraw/", "written-reply/", "message/"},
     # Answered in writing already: a formal written complaint sets the written reply.
     State.FORMAL_WRITTEN: {"withdraw/", "message/"},
-    State.DEADLOCK: {"withdraw/", "written-reply/", "message/"},
-    State.ADR_REFERRED: {"withdraw/", "written-reply/", "message/"},
-    State.COURT: {"withdraw/", "written-reply/", "message/"},
+    # No stage reply awaited, so no written reply to ask for.
+    State.DEADLOCK: {"withdraw/", "message/"},
+    State.ADR_REFERRED: {"withdraw/", "message/"},
+    State.COURT: {"withdraw/", "message/"},
     State.RESOLVED: {"reopen/", "message/"},
     State.CLOSED: set(),
     State.WITHDRAWN: set(),
@@ -485,6 +486,24 @@ def test_the_written_reply_service_refuses_a_closed_case_and_the_wrong_role(comp
         services.complaint_request_written_reply(
             complaint=complaint_in(State.CS_TEAM), by=Actor.staff(outsider)
         )
+
+
+def test_a_written_reply_is_offered_only_while_a_reply_is_awaited(client, tracked, agent):
+    complaint, url = tracked
+    services.complaint_record_reply(
+        complaint=complaint, by=Actor.staff(agent), method="phone", summary="Called."
+    )
+    page = client.get(url).content.decode()
+    assert f'"{url}written-reply/"' not in page
+    assert "You have asked us to reply in writing" not in page
+    # A page opened before the reply, sent after it: refused, with nothing promised or recorded.
+    response = client.post(f"{url}written-reply/", {"expected_state": "cs_team"}, follow=True)
+    page = response.content.decode()
+    assert "We have already replied at this stage" in page
+    assert "We will reply to you in writing" not in page
+    after = fresh(complaint)
+    assert after.preferred_response == ResponseMethod.PHONE
+    assert not after.events.filter(kind=EventKind.MESSAGE).exists()
 
 
 def test_html_in_messages_is_shown_escaped(client, tracked):
