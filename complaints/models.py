@@ -442,9 +442,13 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
         conditions=[no_deadlock_letter_yet],
         permission=_roles(Role.MANAGER, Role.SYSTEM),
     )
-    def issue_deadlock_letter(self, *, at: dt.datetime) -> None:
+    def issue_deadlock_letter(self, *, at: dt.datetime, by_clock: bool = False) -> None:
+        """The manager's deadlock letter, with the company's final position, answers the stage.
+        The one the ADR clock sends (``by_clock``) says only that time has run out: it stops the
+        stage's clock unanswered, so a stage that had no reply counts as late once it was due."""
         self.deadlock_issued_at = at
-        self.answer_stage(at)
+        if not by_clock:
+            self.answer_stage(at)
 
     @transition(
         field=state,

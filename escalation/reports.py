@@ -53,8 +53,10 @@ CHUNK = 2000
 REPLIED_IN_TIME_HELP = (
     "Of the complaints received in the period whose reply clock has finished, the share answered "
     "by the end of the 15th working day. A clock has finished when a reply was recorded (a phone "
-    "call logged, a written reply sent, or the case resolved or deadlocked, which also answer the "
-    "customer) or when its due date has passed without one. Only the latest stage counts: an "
+    "call logged, a written reply sent, or the case resolved or given a deadlock letter by the "
+    "manager, which also answer the customer) or when its due date has passed without one. The "
+    "deadlock letter the clock sends on the ADR date is not a reply: it says only that the time "
+    "allowed has run out. Only the latest stage counts: an "
     "escalation starts a new 15-working-day clock, and the case is measured on that. Cases "
     "withdrawn by the customer before their reply was due are left out. Cases whose clock is still "
     "running are not counted yet."

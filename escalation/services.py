@@ -165,6 +165,7 @@ def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = BATCH_S
             at=now,
             text=f"{wording}: you may now refer your complaint to CISAS, free of charge.",
             data={"by_clock": True},
+            by_clock=True,
         )
         _issue_clock_deadlock_letters(fired, now)
         moved += len(fired)

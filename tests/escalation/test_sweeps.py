@@ -71,6 +71,26 @@ def test_the_adr_clock_issues_one_deadlock_however_often_the_sweep_runs(logged):
 
 
 @pytest.mark.django_db
+def test_the_adr_clocks_deadlock_letter_is_not_counted_as_a_reply(logged, manager):
+    from complaints import services
+    from escalation import reports
+
+    # Escalated on 12 October, three days before the ADR date: stage 2's reply is due 2 November.
+    c = logged()
+    with time_machine.travel(dt.datetime(2026, 10, 12, 9, 0, tzinfo=UTC), tick=False):
+        services.complaint_escalate(complaint=c, by=Actor.customer(), reason="No answer yet")
+    assert sweeps.sweep_adr_clock(now=dt.datetime(2026, 10, 15, 9, 0, tzinfo=UTC)) == 1
+    c = fresh(c)
+    assert c.state == State.DEADLOCK and c.responded_at is None
+    period = (dt.date(2026, 7, 1), dt.date(2026, 7, 31))
+    # Not measured while stage 2's reply was not yet due; late once it was, never "in time".
+    figures = reports.replied_in_time(*period, now=dt.datetime(2026, 10, 20, tzinfo=UTC))
+    assert (figures["measured"], figures["in_time"]) == (0, 0)
+    figures = reports.replied_in_time(*period, now=dt.datetime(2026, 11, 10, tzinfo=UTC))
+    assert (figures["measured"], figures["in_time"], figures["late"]) == (1, 0, 1)
+
+
+@pytest.mark.django_db
 def test_the_adr_clock_leaves_cases_already_in_deadlock_or_resolved_alone(logged, manager):
     from complaints import services
 
