@@ -266,3 +266,30 @@ def test_an_accepted_cisas_remedy_not_done_in_20_working_days_is_flagged_once(
     assert sweeps.sweep_auto_close(now=dt.datetime(2027, 6, 1, tzinfo=UTC)) == 0
     adr_services.complaint_record_remedy_done(complaint=c, by=Actor.staff(manager))
     assert sweeps.sweep_auto_close(now=dt.datetime(2027, 6, 1, tzinfo=UTC)) == 1
+
+
+@pytest.mark.django_db
+def test_cases_the_clock_deadlocked_before_are_no_longer_counted_as_answered(logged, manager):
+    import importlib
+
+    from django.apps import apps
+
+    from adr import services as adr_services
+    from complaints.models import Complaint
+
+    migration = importlib.import_module("complaints.migrations.0016_clock_deadlock_is_not_a_reply")
+    by_clock, by_manager = logged(), logged()
+    # The manager's letter, whose final position answers the stage: the migration leaves it.
+    with time_machine.travel(dt.datetime(2026, 10, 1, 9, 0, tzinfo=UTC), tick=False):
+        adr_services.complaint_issue_deadlock(
+            complaint=by_manager, by=Actor.staff(manager), final_position="Our offer stands."
+        )
+    assert sweeps.sweep_adr_clock(now=dt.datetime(2026, 10, 15, 9, 0, tzinfo=UTC)) == 1
+    # As the clock recorded its letter before: the letter's time as the reply's.
+    clocked = fresh(by_clock)
+    Complaint.objects.filter(pk=clocked.pk).update(responded_at=clocked.deadlock_issued_at)
+    answered = fresh(by_manager).responded_at
+    assert answered == fresh(by_manager).deadlock_issued_at
+    migration.forwards(apps, None)
+    assert fresh(by_clock).responded_at is None
+    assert fresh(by_manager).responded_at == answered
