@@ -125,8 +125,8 @@ def complaint_record_adr_decision(
     accepted_on: dt.date | None = None,
     expected_state: str | None = None,
 ) -> Complaint:
-    """CISAS's adjudication. Accepted by the customer: resolved, remedy due in 20 working days.
-    Not accepted: closed."""
+    """CISAS's adjudication. Accepted by the customer: resolved, with a remedy due in 20 working
+    days unless it was not upheld. Not accepted: closed."""
     transition_check(complaint, "record_adr_decision", by=by, expected_state=expected_state)
     if outcome not in AdrOutcome.values:
         raise ValidationError({"outcome": "Choose the adjudication's outcome."})

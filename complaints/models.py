@@ -474,13 +474,15 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
         remedy: str,
         accepted_on: dt.date | None,
     ) -> str:
-        """Accepted by the customer: resolved, with the remedy due in 20 working days. Rejected:
-        closed (the customer keeps the right to go to court)."""
+        """Accepted by the customer: resolved, with the remedy due in 20 working days when CISAS
+        upheld the complaint in whole or in part (a complaint not upheld asks nothing of us).
+        Rejected: closed (the customer keeps the right to go to court)."""
         self.adr_outcome = outcome
         self.adr_remedy = remedy
         self.adr_accepted_on = accepted_on
         if accepted_on is not None:
-            self.remedy_due_date = clocks.remedy_due_date(accepted_on, self.nation)
+            if outcome != AdrOutcome.NOT_UPHELD:
+                self.remedy_due_date = clocks.remedy_due_date(accepted_on, self.nation)
             self.resolved_at = at
             return State.RESOLVED
         self.closed_at = at

@@ -320,7 +320,11 @@ class AdrDecisionForm(CaseActionForm):
     accepted = forms.TypedChoiceField(
         label="Did the customer accept the decision?",
         choices=[
-            ("yes", "Yes: the case is resolved and the remedy is due in 20 working days"),
+            (
+                "yes",
+                "Yes: the case is resolved, and any remedy of an upheld decision is due in 20 "
+                "working days",
+            ),
             ("no", "No: the case is closed"),
         ],
         widget=forms.RadioSelect,

@@ -359,8 +359,10 @@ def _adr_decision(c: Complaint, by: Actor, d: dict) -> str:
         accepted_on=d["accepted_on"],
         expected_state=d["expected_state"],
     )
-    if c.state == State.RESOLVED:
+    if c.state == State.RESOLVED and c.remedy_due_date is not None:
         return f"CISAS decision recorded. The remedy is due by {c.remedy_due_date:%-d %B %Y}."
+    if c.state == State.RESOLVED:
+        return "CISAS decision recorded. It did not uphold the complaint, so no remedy is due."
     return "CISAS decision recorded. The customer did not accept it, so the case is closed."
 
 

@@ -165,3 +165,24 @@ def test_a_decision_the_customer_rejected_closes_the_complaint_and_says_so(refer
     assert "not upheld" in message.body
     assert "your complaint is now closed with us" in message.body
     assert fresh(referred).state == State.CLOSED
+
+
+def test_an_accepted_decision_that_did_not_uphold_the_complaint_leaves_no_remedy_due(
+    referred, manager, client
+):
+    by = Actor.staff(manager)
+    with time_machine.travel(LATER, tick=False):
+        adr_services.complaint_record_adr_decision(
+            complaint=referred, by=by, outcome="not_upheld", accepted_on=dt.date(2026, 12, 3)
+        )
+        outbox.email_deliver_due()
+    after = fresh(referred)
+    assert after.state == State.RESOLVED
+    assert after.remedy_due_date is None
+    message = next(m for m in mail.outbox if "decision" in m.subject)
+    assert "You accepted the decision on 3 December 2026" in message.body
+    assert "We will carry out" not in message.body
+    # Nothing to record as done, so the manager is not offered it.
+    client.force_login(manager)
+    page = client.get(f"/staff/complaints/{after.reference}/").content.decode()
+    assert "Remedy due" not in page and "Record the remedy as done" not in page
