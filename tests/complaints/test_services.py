@@ -303,3 +303,22 @@ def test_only_the_changed_fields_are_written_by_a_transition(file_complaint, age
     after = fresh(complaint)
     assert after.state == State.CS_MANAGER
     assert after.assigned_to == agent
+
+
+def test_an_escalation_after_the_adr_date_says_cisas_is_open_now(file_complaint, agent):
+    from django.core import mail
+
+    from complaints import outbox
+
+    complaint = file_complaint(
+        by=Actor.staff(agent),
+        channel=Channel.LETTER,
+        received_at=timezone.now() - dt.timedelta(days=100),
+    ).complaint
+    services.complaint_escalate(complaint=complaint, by=Actor.customer(), reason="Still waiting")
+    outbox.email_deliver_due()
+    message = next(m for m in mail.outbox if "is now with our" in m.subject)
+    assert "you can refer it now to" in message.body
+    assert "If we have not resolved your complaint by" not in message.body
+    html = message.alternatives[0][0]
+    assert "you can refer it now to" in html
