@@ -503,10 +503,23 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
         self.resolution_summary = summary
         self.answer_stage(at)
 
-    @transition(field=state, source=State.RESOLVED, target=State.CS_MANAGER, permission=_may_reopen)
-    def reopen(self, *, at: dt.datetime) -> None:
+    @transition(
+        field=state,
+        source=State.RESOLVED,
+        target=RETURN_VALUE(State.CS_MANAGER, State.FORMAL_WRITTEN),
+        permission=_may_reopen,
+    )
+    def reopen(self, *, at: dt.datetime, formal: bool = False) -> str:
+        """Back to the manager with a new reply clock: at stage 2, or at stage 3 when the case had
+        reached a formal written complaint (``formal``), whose answer told the customer that if
+        still unhappy they would get a deadlock letter, not the procedure over again."""
         self.resolved_at = None
         self.start_stage_clock(at)
+        if formal:
+            # A formal written complaint is answered in writing (as in make_formal_complaint).
+            self.preferred_response = ResponseMethod.WRITTEN
+            return State.FORMAL_WRITTEN
+        return State.CS_MANAGER
 
     @transition(
         field=state,

@@ -734,7 +734,13 @@ def complaint_request_written_reply(
 
 
 def _enter_new_stage(
-    complaint: Complaint, name: str, *, by: Actor, text: str, expected_state: str | None
+    complaint: Complaint,
+    name: str,
+    *,
+    by: Actor,
+    text: str,
+    expected_state: str | None,
+    **kwargs: Any,
 ) -> Complaint:
     """A transition that starts a new 15-working-day reply clock, and the e-mail that tells the
     customer the new date, in one transaction."""
@@ -746,12 +752,14 @@ def _enter_new_stage(
             expected_state=expected_state,
             text=text.strip(),
             at=timezone.now(),
+            **kwargs,
         )
         outbox.email_record(
             **outbox.customer_email(
                 complaint,
                 EmailTemplate.ESCALATION,
                 dedupe_key=f"stage:{complaint.pk}:{complaint.stage_started_at.isoformat()}",
+                reopened=name == "reopen",
             )
         )
     return complaint
@@ -808,9 +816,15 @@ def complaint_resolve(
 def complaint_reopen(
     *, complaint: Complaint, by: Actor, reason: str = "", expected_state: str | None = None
 ) -> Complaint:
-    """Reopened cases go to the manager (stage 2) with a new reply clock. Customers may reopen
-    for 8 weeks after resolution; staff at any time."""
-    return _enter_new_stage(complaint, "reopen", by=by, text=reason, expected_state=expected_state)
+    """Reopened cases go to the manager with a new reply clock: at stage 2, or at stage 3 if the
+    case had reached a formal written complaint. Customers may reopen for 8 weeks after
+    resolution; staff at any time."""
+    formal = complaint.events.filter(
+        kind=EventKind.TRANSITION, to_state=State.FORMAL_WRITTEN
+    ).exists()
+    return _enter_new_stage(
+        complaint, "reopen", by=by, text=reason, expected_state=expected_state, formal=formal
+    )
 
 
 def complaint_close(

@@ -386,7 +386,7 @@ def _reopen(c: Complaint, by: Actor, d: dict) -> str:
     services.complaint_reopen(
         complaint=c, by=by, reason=d["reason"], expected_state=d["expected_state"]
     )
-    return f"{c.reference} is reopened and with the Customer Services Manager."
+    return f"{c.reference} is reopened and with the Customer Services Manager, at stage {c.stage}."
 
 
 def _close(c: Complaint, by: Actor, d: dict) -> str:

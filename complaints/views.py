@@ -634,7 +634,8 @@ ACTIONS = {
         "reopen",
         services.complaint_reopen,
         "reason",
-        "We have reopened your complaint and passed it to our Customer Services Manager.",
+        "We have reopened your complaint and passed it to our Customer Services Manager. We "
+        "have e-mailed you the date we aim to reply by.",
         "Reopen my complaint",
     ),
     "withdraw": Action(

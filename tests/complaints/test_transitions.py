@@ -176,6 +176,44 @@ def test_a_customer_may_reopen_for_eight_weeks_after_resolution_and_not_after(co
 
 
 @pytest.mark.django_db
+def test_a_case_resolved_after_a_formal_complaint_reopens_at_stage_3(file_complaint, manager):
+    from django.core import mail
+
+    from complaints import outbox
+    from complaints.models import ResponseMethod
+
+    by = Actor.staff(manager)
+    complaint = file_complaint().complaint
+    services.complaint_escalate(complaint=complaint, by=Actor.customer())
+    services.complaint_make_formal(complaint=fresh(complaint), by=Actor.customer(), text="Formal.")
+    services.complaint_record_reply(
+        complaint=fresh(complaint), by=by, method="written", summary="Our answer."
+    )
+    services.complaint_resolve(complaint=fresh(complaint), by=by, summary="Refunded.")
+    outbox.email_deliver_due()
+    mail.outbox.clear()
+    # The stage 3 answer said "tell us and we will send you a deadlock letter": reopening goes
+    # back to the formal stage, where the manager can send it, not to stage 2 all over again.
+    services.complaint_reopen(complaint=fresh(complaint), by=Actor.customer(), reason="No.")
+    after = fresh(complaint)
+    assert after.state == S.FORMAL_WRITTEN and after.stage == 3
+    assert after.responded_at is None and after.preferred_response == ResponseMethod.WRITTEN
+    assert "issue_deadlock_letter" in services.available_transitions(after, by)
+    outbox.email_deliver_due()
+    (message,) = mail.outbox
+    assert message.subject == f"We have reopened your complaint {after.reference}"
+    assert "It is now at stage 3" in message.body
+    assert "we will send you a deadlock letter" in message.body
+
+
+@pytest.mark.django_db
+def test_a_case_resolved_before_a_formal_complaint_reopens_at_stage_2(complaint_in, manager):
+    complaint = complaint_in(S.RESOLVED)
+    services.complaint_reopen(complaint=complaint, by=Actor.staff(manager), reason="Not fixed")
+    assert fresh(complaint).state == S.CS_MANAGER
+
+
+@pytest.mark.django_db
 def test_a_manager_must_give_a_final_position_for_a_deadlock_letter(complaint_in, manager):
     from django.core.exceptions import ValidationError
 

@@ -12,6 +12,7 @@ SUBJECT_TEMPLATES = (
     ("Our reply to your complaint", "reply"),
     ("is now with our Customer Services Manager", "escalation"),
     ("We have recorded your formal written complaint", "escalation"),
+    ("We have reopened your complaint", "escalation"),
     ("Our final response to your complaint", "deadlock"),
     ("Your new link", "new_link"),
     ("A message about your complaint", "message"),
