@@ -17,7 +17,16 @@ from .staff_forms import check_new_closure_day
 
 class EventInline(admin.TabularInline):
     model = ComplaintEvent
-    fields = ("created_at", "kind", "actor", "actor_role", "from_state", "to_state", "text")
+    fields = (
+        "created_at",
+        "kind",
+        "actor",
+        "actor_name",
+        "actor_role",
+        "from_state",
+        "to_state",
+        "text",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -588,6 +588,9 @@ class ComplaintEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     actor_role = models.CharField(max_length=10, choices=[(r.value, r.value) for r in Role])
+    # The actor's name when they acted, so renaming or reusing an account never rewrites who did
+    # what. Blank for the customer and the system, and on events written before it was kept.
+    actor_name = models.CharField(max_length=300, blank=True, default="", db_default="")
     transition = models.CharField(max_length=40, blank=True)
     from_state = models.CharField(max_length=20, choices=State.choices, blank=True)
     to_state = models.CharField(max_length=20, choices=State.choices, blank=True)

@@ -186,6 +186,7 @@ def _anonymise_locked(complaints: list[Complaint], *, by: Actor, at: dt.datetime
             kind=EventKind.PRIVACY,
             actor=by.user if by.user is not None and by.user.pk else None,
             actor_role=by.role or "",
+            actor_name=by.name,
             customer_visible=False,
             text=f"Personal data removed: {why}",
             created_at=at,
@@ -317,6 +318,8 @@ def complaint_set_legal_hold(
 
 
 def _event_author(event: ComplaintEvent) -> str:
+    if event.actor_name:
+        return event.actor_name
     if event.actor is not None:
         return event.actor.get_full_name() or event.actor.get_username()
     return {"customer": "You", "system": "The system"}.get(event.actor_role, "Staff")

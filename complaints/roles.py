@@ -66,6 +66,13 @@ class Actor:
     def user_id(self) -> int | None:
         return getattr(self.user, "pk", None)
 
+    @property
+    def name(self) -> str:
+        """The member of staff's name as it is now, kept on what they do (blank for others)."""
+        if self.user is None or self.user_id is None:
+            return ""
+        return (self.user.get_full_name() or self.user.get_username())[:300]
+
     def __str__(self) -> str:
         if self.user is not None:
             return self.user.get_full_name() or self.user.get_username()

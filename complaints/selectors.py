@@ -218,11 +218,14 @@ def case_timeline(complaint: Complaint) -> QuerySet[ComplaintEvent]:
 
 def case_timeline_heads(complaint: Complaint):
     """The few columns of each event that its timeline entry's heading and author come from
-    (served by event_timeline_idx): (id, kind, transition, actor_id, actor_role, reply label)."""
+    (served by event_timeline_idx): (id, kind, transition, actor_id, actor_role, actor_name,
+    reply label)."""
     return (
         ComplaintEvent.objects.filter(complaint=complaint)
         .order_by("created_at", "id")
-        .values_list("id", "kind", "transition", "actor_id", "actor_role", KT("data__label"))
+        .values_list(
+            "id", "kind", "transition", "actor_id", "actor_role", "actor_name", KT("data__label")
+        )
     )
 
 

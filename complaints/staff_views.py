@@ -543,7 +543,11 @@ def _heading(kind: str, transition: str, label: str | None) -> str:
     return EventKind(kind).label
 
 
-def _author(actor, actor_role: str) -> str:
+def _author(actor, actor_role: str, actor_name: str = "") -> str:
+    """Who acted: the name kept when they did, else (events from before names were kept) the
+    account's name now."""
+    if actor_name:
+        return actor_name
     if actor is not None:
         return _name(actor)
     return {"customer": "The customer", "system": "The system"}.get(actor_role, "Staff")
@@ -570,13 +574,14 @@ def timeline_html(complaint: Complaint) -> list[str]:
     rendered. A 200-event timeline costs two queries and one cache read; with the cache away,
     every entry is rendered as before."""
     rows = list(selectors.case_timeline_heads(complaint))
-    people = selectors.people(row[3] for row in rows)
+    # Accounts are read only for events written before names were kept on them.
+    people = selectors.people(row[3] for row in rows if not row[5])
     anonymised = complaint.anonymised_at.isoformat() if complaint.anonymised_at else ""
     digest = _event_template_digest()
     keys, shown = [], []
-    for pk, kind, transition, actor_id, actor_role, label in rows:
+    for pk, kind, transition, actor_id, actor_role, actor_name, label in rows:
         heading = _heading(kind, transition, label)
-        author = _author(people.get(actor_id), actor_role)
+        author = _author(people.get(actor_id), actor_role, actor_name)
         said = f"{heading}\x00{author}\x00{anonymised}\x00{complaint.reference}"
         said_digest = hashlib.blake2b(said.encode(), digest_size=8).hexdigest()
         keys.append(f"staff-event:{digest}:{pk}:{said_digest}")

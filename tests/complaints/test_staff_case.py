@@ -94,6 +94,26 @@ def test_internal_notes_are_marked_internal_on_the_timeline(client, agent, file_
     assert "Internal: the customer does not see this" in note
 
 
+def test_renaming_an_account_does_not_rewrite_who_did_what(client, agent, manager, file_complaint):
+    from complaints import privacy
+
+    complaint = file_complaint().complaint
+    agent.first_name, agent.last_name = "Alex", "Agent"
+    agent.save()
+    services.complaint_add_note(complaint=complaint, by=Actor.staff(agent), text="Checked billing.")
+    agent.first_name, agent.last_name = "Mallory", "Intruder"
+    agent.save()
+    services.complaint_add_note(complaint=complaint, by=Actor.staff(agent), text="Called back.")
+    client.force_login(manager)
+    html = page(client, complaint).content.decode()
+    first = html[html.index("Checked billing.") - 900 : html.index("Checked billing.")]
+    second = html[html.index("Called back.") - 900 : html.index("Called back.")]
+    assert "Alex Agent" in first and "Mallory" not in first
+    assert "Mallory Intruder" in second
+    authors = [e["by"] for e in privacy._complaint_record(complaint, [], [])["timeline"]]
+    assert "Alex Agent" in authors and "Mallory Intruder" in authors
+
+
 def test_an_overdue_case_says_so(client, agent, file_complaint):
     complaint = file_complaint(
         by=Actor.staff(agent),
