@@ -379,7 +379,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser, refusing bodies nested too deep to read (complaints/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["complaints.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "complaints.api.exception_handler",
     # Per token, counted in the shared cache: a runaway CRM integration cannot starve the rest.
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],

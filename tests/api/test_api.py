@@ -164,6 +164,33 @@ def test_a_missing_body_is_400(agent):
     assert {"customer_name", "email", "category", "description"} <= set(response.json())
 
 
+# Nested past any body the API takes: deep enough to exhaust Python's JSON decoder, or to parse
+# and then exhaust the stack in a serializer field that compares or prints the value.
+TOO_DEEP = {
+    "arrays": "[" * 1000 + "]" * 1000,
+    "objects": '{"a":' * 1000 + "1" + "}" * 1000,
+    "a field's value": '{"name": "resolve", "text": "x", "method": "phone", "summary": "x", '
+    '"assigned_to": ' + "[" * 600 + "]" * 600 + "}",
+}
+
+
+@pytest.mark.parametrize("body", TOO_DEEP.values(), ids=TOO_DEEP.keys())
+@pytest.mark.parametrize("action", ["", "transitions/", "replies/", "messages/", "assign/"])
+def test_a_body_nested_too_deep_is_a_400_parse_error_and_writes_nothing(
+    agent, file_complaint, action, body
+):
+    complaint = file_complaint().complaint
+    url = f"{URL}{complaint.reference}/{action}" if action else URL
+    response = api(agent).post(url, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+    assert "JSON parse error" in response.json()["detail"]
+    assert Complaint.objects.count() == 1
+    assert [e.kind for e in complaint.events.all()] == ["filed"]
+    after = fresh(complaint)
+    assert (after.state, after.assigned_to, after.responded_at) == (State.CS_TEAM, None, None)
+
+
 @pytest.mark.parametrize(
     ("received_at", "due", "adr"),
     [
