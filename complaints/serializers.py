@@ -153,8 +153,9 @@ class TransitionSerializer(serializers.Serializer):
         allow_blank=True,
         max_length=20000,
         default="",
-        help_text="Reason or text: the final position for a deadlock letter, the resolution "
-        "summary for resolve, the remedy for an ADR decision.",
+        help_text="Reason or text. Needed for `resolve` (how the complaint was resolved) and "
+        "for `issue_deadlock_letter` (the company's final position): without it, 400 on `note`. "
+        "For `record_adr_decision`, the remedy; for other transitions, optional.",
     )
     expected_state = serializers.ChoiceField(
         choices=State.choices,

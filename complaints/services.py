@@ -854,6 +854,14 @@ def complaint_withdraw(
     )
 
 
+# The field each transition's own service gives the note to, and names its errors after.
+NOTE_FIELDS = {
+    "issue_deadlock_letter": "final_position",
+    "record_adr_decision": "remedy",
+    "resolve": "summary",
+}
+
+
 def complaint_transition(
     *,
     complaint: Complaint,
@@ -863,7 +871,10 @@ def complaint_transition(
     expected_state: str | None = None,
     **fields: Any,
 ) -> Complaint:
-    """Fire a transition by name (the API's ``{"name", "note"}``), through its own service."""
+    """Fire a transition by name (the API's ``{"name", "note"}``), through its own service.
+
+    A ``ValidationError`` on the note (a resolution without its summary, a deadlock letter
+    without the final position) is raised on ``note``, the field the caller gave."""
     from adr.services import (
         complaint_issue_deadlock,
         complaint_record_adr_decision,
@@ -919,7 +930,14 @@ def complaint_transition(
     if name not in services:
         raise ValidationError({"name": f"Unknown transition “{name}”."})
     transition_check(complaint, name, by=by, expected_state=expected_state)
-    return services[name]()
+    try:
+        return services[name]()
+    except ValidationError as exc:
+        field = NOTE_FIELDS.get(name)
+        if not hasattr(exc, "error_dict") or field not in exc.error_dict:
+            raise
+        errors = {("note" if key == field else key): value for key, value in exc.error_dict.items()}
+        raise ValidationError(errors) from None
 
 
 # --- The audit trail of reads -----------------------------------------------------------------

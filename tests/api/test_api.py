@@ -365,15 +365,26 @@ def test_an_unknown_transition_is_400(agent, file_complaint):
     assert response.status_code == 400 and "name" in response.json()
 
 
-def test_a_deadlock_letter_needs_a_final_position(manager, file_complaint):
+@pytest.mark.parametrize(
+    "note", [{}, {"note": ""}, {"note": "   "}], ids=["none", "empty", "blank"]
+)
+@pytest.mark.parametrize(
+    ("name", "wanted"),
+    [("resolve", "how it was resolved"), ("issue_deadlock_letter", "the final position")],
+)
+def test_a_resolution_or_deadlock_letter_without_its_note_is_a_400_on_note(
+    manager, file_complaint, name, wanted, note
+):
     complaint = file_complaint().complaint
     response = api(manager).post(
-        f"{URL}{complaint.reference}/transitions/",
-        {"name": "issue_deadlock_letter", "note": ""},
-        format="json",
+        f"{URL}{complaint.reference}/transitions/", {"name": name, **note}, format="json"
     )
-    assert response.status_code == 400 and "final_position" in response.json()
+    assert response.status_code == 400
+    assert list(response.json()) == ["note"]
+    assert wanted in response.json()["note"][0]
+    assert fresh(complaint).state == State.CS_TEAM
     assert not complaint.letters.filter(kind="deadlock").exists()
+    assert not complaint.events.filter(kind="transition").exists()
 
 
 def test_cisas_referral_and_decision_through_the_api(manager, complaint_in):
@@ -454,6 +465,19 @@ def test_the_schema_validates_without_warnings(tmp_path):
     schema = (tmp_path / "s.yaml").read_text()
     for path in ("/api/v1/complaints/", "/api/v1/complaints/{reference}/transitions/"):
         assert path in schema
+
+
+def openapi() -> dict:
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def test_the_schema_says_which_transitions_need_a_note():
+    note = openapi()["components"]["schemas"]["TransitionRequest"]["properties"]["note"]
+    assert "`resolve`" in note["description"]
+    assert "`issue_deadlock_letter`" in note["description"]
+    assert "400 on `note`" in note["description"]
 
 
 def test_the_docs_page_serves_its_assets_locally(client):
