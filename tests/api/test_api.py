@@ -247,6 +247,31 @@ def test_list_filters_and_orders_by_reply_due_date(agent, manager, file_complain
     assert client.get(URL, {"state": "cs_manager"}).json()["count"] == 0
 
 
+@pytest.mark.parametrize("value", ["yes", "maybe", "", "no", "1"])
+def test_an_overdue_filter_that_is_not_true_or_false_is_400(agent, file_complaint, value):
+    file_complaint()
+    response = api(agent).get(URL, {"overdue": value})
+    assert response.status_code == 400
+    assert response.json() == {"overdue": ["Use true or false."]}
+
+
+@pytest.mark.parametrize(("value", "count"), [("true", 0), ("false", 1), ("False", 1)])
+def test_the_overdue_filter_takes_true_or_false(agent, file_complaint, value, count):
+    file_complaint()
+    response = api(agent).get(URL, {"overdue": value})
+    assert response.status_code == 200
+    assert response.json()["count"] == count
+
+
+def test_the_schema_types_the_overdue_filter_as_a_boolean():
+    (overdue,) = [
+        p
+        for p in openapi()["paths"]["/api/v1/complaints/"]["get"]["parameters"]
+        if p["name"] == "overdue"
+    ]
+    assert overdue["schema"] == {"type": "boolean"}
+
+
 def test_a_list_page_costs_the_same_queries_for_3_complaints_as_for_30(
     agent, file_complaint, django_assert_max_num_queries
 ):
