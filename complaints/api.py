@@ -9,7 +9,9 @@ service call, and every service is one transaction.
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404
@@ -17,7 +19,12 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied
@@ -68,6 +75,16 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         body = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, RequestDataTooBig):
+        # Raised when the view first reads the body; left to Django it is an HTML 400 page.
+        return Response(
+            {
+                "detail": "The request body is too large: at most "
+                f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
+                "code": "request_too_large",
+            },
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, Http404):
         exc = NotFound("Not found: no complaint, letter or page with that reference.")
     elif isinstance(exc, DjangoPermissionDenied):
@@ -288,8 +305,18 @@ ERRORS = {
     403: OpenApiResponse(ErrorSerializer, description="Your role may not do this."),
     404: OpenApiResponse(ErrorSerializer, description="No complaint with that reference."),
 }
+# Any text is looked up, so that a reference not in this form is the same JSON 404 as one that
+# is but names no complaint.
+REFERENCE = OpenApiParameter(
+    "reference",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The complaint's reference, like CMP-2026-000123. Any other is a 404.",
+)
 BAD_INPUT = OpenApiResponse(
-    OpenApiTypes.OBJECT, description='Field errors: {"field": ["message", ...]}; nothing written.'
+    OpenApiTypes.OBJECT,
+    description='Field errors: {"field": ["message", ...]}; or {"detail": ..., "code": ...} when '
+    "the body cannot be read (not JSON, nested too deep, too large). Nothing written.",
 )
 CONFLICT = OpenApiResponse(
     ConflictSerializer,
@@ -308,7 +335,11 @@ CONFLICT = OpenApiResponse(
             404: OpenApiResponse(ErrorSerializer, description="No such page."),
         },
     ),
-    retrieve=extend_schema(summary="One complaint", responses={200: ComplaintSerializer, **ERRORS}),
+    retrieve=extend_schema(
+        summary="One complaint",
+        parameters=[REFERENCE],
+        responses={200: ComplaintSerializer, **ERRORS},
+    ),
     create=extend_schema(
         summary="Log a complaint (received by phone, e-mail, letter or on the web)",
         responses={201: ComplaintSerializer, 400: BAD_INPUT, 401: ERRORS[401], 403: ERRORS[403]},
@@ -326,7 +357,7 @@ class ComplaintViewSet(
     filter_backends = [filters.DjangoFilterBackend]
     filterset_class = ComplaintFilter
     lookup_field = "reference"
-    lookup_value_regex = r"CMP-\d{4}-\d{6}"
+    lookup_value_regex = r"[^/]+"  # not only CMP-YYYY-NNNNNN: see REFERENCE
 
     def get_queryset(self) -> QuerySet[Complaint]:
         # Two queries a page whatever its length: the complaints (with assignee) and their letters.
@@ -372,6 +403,7 @@ class ComplaintViewSet(
         return Response(self.get_serializer(filed.complaint).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        parameters=[REFERENCE],
         summary="The complaint's timeline, oldest first",
         responses={
             200: EventSerializer(many=True),
@@ -391,6 +423,7 @@ class ComplaintViewSet(
         return self.get_paginated_response(EventSerializer(page, many=True).data)
 
     @extend_schema(
+        parameters=[REFERENCE],
         summary="Fire a transition",
         request=TransitionSerializer,
         responses={200: ComplaintSerializer, 400: BAD_INPUT, 409: CONFLICT, **ERRORS},
@@ -412,6 +445,7 @@ class ComplaintViewSet(
         return self._respond(complaint)
 
     @extend_schema(
+        parameters=[REFERENCE],
         summary="Record a reply (a phone call, or a written reply sent as a letter)",
         request=ReplySerializer,
         responses={200: ComplaintSerializer, 400: BAD_INPUT, 409: CONFLICT, **ERRORS},
@@ -427,6 +461,7 @@ class ComplaintViewSet(
         return self._respond(complaint)
 
     @extend_schema(
+        parameters=[REFERENCE],
         summary="Send the customer a message",
         request=MessageSerializer,
         responses={200: ComplaintSerializer, 400: BAD_INPUT, 409: CONFLICT, **ERRORS},
@@ -442,6 +477,7 @@ class ComplaintViewSet(
         return self._respond(complaint)
 
     @extend_schema(
+        parameters=[REFERENCE],
         summary="Assign or unassign the complaint",
         request=AssignSerializer,
         responses={200: ComplaintSerializer, 400: BAD_INPUT, 409: CONFLICT, **ERRORS},
@@ -459,6 +495,7 @@ class ComplaintViewSet(
         return self._respond(complaint)
 
     @extend_schema(
+        parameters=[REFERENCE],
         summary="Download a letter's PDF",
         responses={
             (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The PDF"),

@@ -50,19 +50,19 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "staff/closure-days/": (302, 302, 403, 200, 200),
     "staff/closure-days/<int:pk>/delete/": (405, 405, 405, 405, 405),
     "api/v1/^complaints/$": (401, 401, 200, 200, 200),
-    "api/v1/^complaints/(?P<reference>CMP-\\d{4}-\\d{6})/$": (401, 401, 200, 200, 200),
-    "api/v1/^complaints/(?P<reference>CMP-\\d{4}-\\d{6})/assign/$": (401, 401, 405, 405, 405),
-    "api/v1/^complaints/(?P<reference>CMP-\\d{4}-\\d{6})/events/$": (401, 401, 200, 200, 200),
-    "api/v1/^complaints/(?P<reference>CMP-\\d{4}-\\d{6})/letters/(?P<letter_id>\\d+)/$": (
+    "api/v1/^complaints/(?P<reference>[^/]+)/$": (401, 401, 200, 200, 200),
+    "api/v1/^complaints/(?P<reference>[^/]+)/assign/$": (401, 401, 405, 405, 405),
+    "api/v1/^complaints/(?P<reference>[^/]+)/events/$": (401, 401, 200, 200, 200),
+    "api/v1/^complaints/(?P<reference>[^/]+)/letters/(?P<letter_id>\\d+)/$": (
         401,
         401,
         200,
         200,
         200,
     ),
-    "api/v1/^complaints/(?P<reference>CMP-\\d{4}-\\d{6})/messages/$": (401, 401, 405, 405, 405),
-    "api/v1/^complaints/(?P<reference>CMP-\\d{4}-\\d{6})/replies/$": (401, 401, 405, 405, 405),
-    "api/v1/^complaints/(?P<reference>CMP-\\d{4}-\\d{6})/transitions/$": (
+    "api/v1/^complaints/(?P<reference>[^/]+)/messages/$": (401, 401, 405, 405, 405),
+    "api/v1/^complaints/(?P<reference>[^/]+)/replies/$": (401, 401, 405, 405, 405),
+    "api/v1/^complaints/(?P<reference>[^/]+)/transitions/$": (
         401,
         401,
         405,
@@ -114,9 +114,9 @@ def cast(db, agent, manager, administrator, file_complaint, tmp_path):
 def concrete(pattern: str, cast: dict) -> str:
     c = cast["complaint"]
     url = (
-        pattern.replace("^", "")
+        pattern.replace("(?P<reference>[^/]+)", c.reference)
+        .replace("^", "")
         .replace("$", "")
-        .replace("(?P<reference>CMP-\\d{4}-\\d{6})", c.reference)
         .replace("(?P<letter_id>\\d+)", str(cast["letter"].pk))
         .replace("<str:reference>", c.reference)
         .replace("<str:secret>", cast["secret"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import time_machine
@@ -304,6 +305,52 @@ def test_detail_events_and_unknown_reference(agent, file_complaint):
     assert [e["kind"] for e in events] == ["filed"]
     assert client.get(f"{URL}CMP-2026-999999/").status_code == 404
     assert client.get(f"{URL}CMP-2026-999999/events/").status_code == 404
+
+
+# "lower case" is a real complaint's reference in lower case.
+NOT_REFERENCES = ["lower case", "CMP-2026-1", "ÇMP-2026-000001", "CMP–2026–000001", "a.b", "0"]
+COMPLAINT_ROUTES = [
+    ("get", ""),
+    ("get", "events/"),
+    ("post", "transitions/"),
+    ("post", "replies/"),
+    ("post", "messages/"),
+    ("post", "assign/"),
+    ("get", "letters/1/"),
+]
+
+
+@pytest.mark.parametrize("reference", NOT_REFERENCES)
+@pytest.mark.parametrize(("method", "action"), COMPLAINT_ROUTES)
+def test_a_reference_not_in_the_reference_form_is_the_apis_json_404(
+    agent, file_complaint, reference, method, action
+):
+    from urllib.parse import quote
+
+    filed = file_complaint().complaint
+    if reference == "lower case":
+        reference = filed.reference.lower()
+    client = api(agent)
+    unknown = getattr(client, method)(f"{URL}CMP-2026-999999/{action}", {}, format="json")
+    response = getattr(client, method)(f"{URL}{quote(reference)}/{action}", {}, format="json")
+    assert response.status_code == unknown.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == unknown.json() == {
+        "detail": "Not found: no complaint, letter or page with that reference.",
+        "code": "not_found",
+    }
+
+
+def test_a_body_larger_than_the_upload_limit_is_a_json_400_and_writes_nothing(agent, settings):
+    body = json.dumps({**NEW, "description": "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE})
+    response = api(agent).post(URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "The request body is too large: at most "
+        f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
+        "code": "request_too_large",
+    }
+    assert not Complaint.objects.exists()
 
 
 def test_a_letter_downloads_as_pdf_and_matches_its_sha256(agent, file_complaint):
