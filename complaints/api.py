@@ -54,21 +54,12 @@ from .serializers import (
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Domain errors become the status codes DESIGN.md promises; every error body has a code."""
     if isinstance(exc, services.ComplaintChanged):
-        complaint = exc.complaint
-        return Response(
-            {
-                "detail": exc.message,
-                "code": exc.code,
-                "state": complaint.state,
-                "allowed": services.available_transitions(complaint, _actor(context["request"])),
-            },
-            status=status.HTTP_409_CONFLICT,
-        )
+        return _conflict(exc, exc.complaint, context["request"])
     if isinstance(exc, services.TransitionNotAllowed):
-        body = {"detail": exc.message, "code": exc.code, "allowed": exc.allowed}
         complaint = context.get("complaint")
         if complaint is not None:
-            body["state"] = complaint.state
+            return _conflict(exc, complaint, context["request"])
+        body = {"detail": exc.message, "code": exc.code, "allowed": exc.allowed}
         return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, services.NotPermitted):
         return Response({"detail": exc.message, "code": exc.code}, status=403)
@@ -93,6 +84,21 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is not None and isinstance(exc, APIException) and "detail" in response.data:
         response.data = {"detail": response.data["detail"], "code": exc.get_codes()}
     return response
+
+
+def _conflict(exc: services.ComplaintError, complaint: Complaint, request: Request) -> Response:
+    """A 409, whichever operation refused: why, the complaint's state, and the transitions the
+    caller may fire in that state. Services that are not transitions (a reply, an assignment)
+    refuse without working those out; the list is the same whoever refused."""
+    return Response(
+        {
+            "detail": exc.message,
+            "code": exc.code,
+            "state": complaint.state,
+            "allowed": services.available_transitions(complaint, _actor(request)),
+        },
+        status=status.HTTP_409_CONFLICT,
+    )
 
 
 class IsComplaintsStaff(permissions.BasePermission):

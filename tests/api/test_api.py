@@ -400,6 +400,26 @@ def test_a_transition_the_state_does_not_permit_is_409_with_the_allowed_list(
     assert fresh(complaint).state == State.CS_TEAM
 
 
+@pytest.mark.parametrize("who", ["agent", "manager"])
+def test_a_reply_or_assignment_refused_in_the_state_is_409_with_the_allowed_list(
+    who, request, complaint_in
+):
+    complaint = complaint_in(State.RESOLVED)
+    client = api(request.getfixturevalue(who))
+    base = f"{URL}{complaint.reference}"
+    transition = client.post(f"{base}/transitions/", {"name": "resolve"}, format="json")
+    reply = client.post(f"{base}/replies/", {"method": "phone", "summary": "Hi."}, format="json")
+    assign = client.post(f"{base}/assign/", {"assigned_to": who}, format="json")
+    allowed = {"agent": ["reopen"], "manager": ["reopen", "close"]}[who]
+    for response in (transition, reply, assign):
+        assert response.status_code == 409
+        assert response.json()["state"] == "resolved"
+        assert response.json()["allowed"] == allowed
+    assert reply.json()["code"] == assign.json()["code"] == "transition_not_allowed"
+    assert fresh(complaint).assigned_to is None
+    assert not complaint.events.filter(kind="reply").exists()
+
+
 def test_a_transition_the_role_may_not_fire_is_403(agent, file_complaint):
     complaint = file_complaint().complaint
     response = api(agent).post(
