@@ -373,6 +373,12 @@ class ComplaintViewSet(
             .order_by(*keyset.queryset_order(ORDERINGS[DEFAULT_ORDERING]))
         )
 
+    def filter_queryset(self, queryset: QuerySet[Complaint]) -> QuerySet[Complaint]:
+        # The list's filters are the list's: one complaint is found by its reference alone.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
     def page_segments(self, request: Request) -> list[keyset.Segment]:
         """The order of the list being paged, for ComplaintPagination's links."""
         if self.action == "events":
@@ -393,10 +399,9 @@ class ComplaintViewSet(
         return Response(self.get_serializer(fresh).data, status=code)
 
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
-        response = super().retrieve(request, *args, **kwargs)
-        complaint = Complaint.objects.get(reference=kwargs["reference"])
+        complaint = self.get_object()
         services.case_view_record(complaint=complaint, by=_actor(request), via="api")
-        return response
+        return Response(self.get_serializer(complaint).data)
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(data=request.data)

@@ -353,6 +353,25 @@ def test_a_body_larger_than_the_upload_limit_is_a_json_400_and_writes_nothing(ag
     assert not Complaint.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"state": "closed"},
+        {"state": "bogus"},
+        {"overdue": "true"},
+        {"overdue": "maybe"},
+        {"assigned_to": "agent"},
+        {"ordering": "nonsense"},
+    ],
+)
+def test_one_complaint_is_found_whatever_the_lists_filters_say(agent, file_complaint, query):
+    complaint = file_complaint().complaint
+    client = api(agent)
+    response = client.get(f"{URL}{complaint.reference}/", query)
+    assert response.status_code == 200
+    assert response.json() == client.get(f"{URL}{complaint.reference}/").json()
+
+
 def test_a_letter_downloads_as_pdf_and_matches_its_sha256(agent, file_complaint):
     import hashlib
 
