@@ -423,7 +423,9 @@ class ComplaintViewSet(
             404: OpenApiResponse(ErrorSerializer, description="No such complaint, or page."),
         },
     )
-    @action(detail=True, methods=["get"])
+    # No filter backends: the list's filters are not the timeline's, and the schema should not
+    # offer them here.
+    @action(detail=True, methods=["get"], filter_backends=[])
     def events(self, request: Request, reference: str) -> Response:
         complaint = self._get_complaint()
         services.case_view_record(complaint=complaint, by=_actor(request), via="api")

@@ -372,6 +372,15 @@ def test_one_complaint_is_found_whatever_the_lists_filters_say(agent, file_compl
     assert response.json() == client.get(f"{URL}{complaint.reference}/").json()
 
 
+def test_the_schema_offers_the_lists_filters_on_the_list_only():
+    paths = openapi()["paths"]
+    listed = {p["name"] for p in paths["/api/v1/complaints/"]["get"]["parameters"]}
+    timeline = paths["/api/v1/complaints/{reference}/events/"]["get"]
+    events = {p["name"] for p in timeline["parameters"]}
+    assert {"state", "overdue", "assigned_to", "ordering"} <= listed
+    assert events == {"reference", "page", "page_size", "after", "before"}
+
+
 def test_a_letter_downloads_as_pdf_and_matches_its_sha256(agent, file_complaint):
     import hashlib
 
