@@ -8,9 +8,10 @@ import datetime as dt
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from . import clocks, services
+from . import clocks, selectors, services
 from .models import (
     TRANSITION_NAMES,
     AdrOutcome,
@@ -64,10 +65,10 @@ class ComplaintSerializer(serializers.ModelSerializer):
         help_text="When the complaint was received (ISO 8601). Defaults to now; never in the "
         "future. The clocks count from its Europe/London date.",
     )
-    response_due_date = serializers.DateField(
-        read_only=True,
-        allow_null=True,
-        help_text="The current stage's reply is due by the end of this London date.",
+    response_due_date = serializers.SerializerMethodField(
+        help_text="The current stage's reply is due by the end of this London date. Null when "
+        "no reply clock runs: a reply has been recorded in this stage, or the complaint is past "
+        "the three stages (stage is null).",
     )
     adr_eligible_date = serializers.DateField(
         read_only=True, help_text="From this London date the customer may go to CISAS."
@@ -114,6 +115,12 @@ class ComplaintSerializer(serializers.ModelSerializer):
             "vulnerability_notes",
         ]
         read_only_fields = ["reference"]
+
+    @extend_schema_field(serializers.DateField(allow_null=True))
+    def get_response_due_date(self, complaint: Complaint) -> dt.date | None:
+        # As the staff case page shows it: the stored due instant stays for the reports, but a
+        # stopped clock has no date to reply by.
+        return complaint.response_due_date if selectors.stage_clock_running(complaint) else None
 
     def validate_received_at(self, value: dt.datetime) -> dt.datetime:
         try:

@@ -273,6 +273,44 @@ def test_the_schema_types_the_overdue_filter_as_a_boolean():
     assert overdue["schema"] == {"type": "boolean"}
 
 
+@pytest.mark.parametrize("state", State.values)
+def test_a_reply_due_date_is_given_only_while_the_case_page_gives_one(
+    agent, client, complaint_in, state
+):
+    complaint = complaint_in(state)
+    body = api(agent).get(f"{URL}{complaint.reference}/").json()
+    client.force_login(agent)
+    page = client.get(f"/staff/complaints/{complaint.reference}/").content.decode()
+    due = complaint.response_due_date
+    if state in ("cs_team", "cs_manager", "formal_written"):
+        assert body["stage"] is not None
+        assert body["response_due_date"] == due.isoformat()
+        assert f"{due:%a} {due.day} {due:%b %Y}" in page
+    else:
+        assert body["stage"] is None
+        assert body["response_due_date"] is None
+        assert "No reply deadline" in page or "Answered" in page
+    listed = api(agent).get(URL).json()["results"]
+    assert [c["response_due_date"] for c in listed] == [body["response_due_date"]]
+
+
+def test_a_reply_recorded_in_the_stage_stops_its_due_date(agent, file_complaint):
+    complaint = file_complaint().complaint
+    client = api(agent)
+    assert client.get(f"{URL}{complaint.reference}/").json()["response_due_date"] is not None
+    replied = client.post(
+        f"{URL}{complaint.reference}/replies/",
+        {"method": "phone", "summary": "Explained the fault."},
+        format="json",
+    )
+    assert replied.status_code == 200
+    assert replied.json()["stage"] == 1 and replied.json()["response_due_date"] is None
+    escalated = client.post(
+        f"{URL}{complaint.reference}/transitions/", {"name": "escalate_to_manager"}, format="json"
+    )
+    assert escalated.json()["response_due_date"] == fresh(complaint).response_due_date.isoformat()
+
+
 def test_a_list_page_costs_the_same_queries_for_3_complaints_as_for_30(
     agent, file_complaint, django_assert_max_num_queries
 ):
