@@ -8,6 +8,7 @@ import datetime as dt
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -35,6 +36,16 @@ class LondonDateField(serializers.Field):
         return clocks.london_date(value).isoformat()
 
 
+class InstantField(serializers.DateTimeField):
+    """An ISO 8601 instant. DRF takes a time without an offset as the site's local time (London),
+    even one the clocks skip; this field leaves it without one, for the validator to refuse."""
+
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        if timezone.is_naive(value):
+            return value
+        return super().enforce_timezone(value)
+
+
 class LetterSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=LetterKind.choices)
     url = serializers.SerializerMethodField(help_text="Download link for the PDF (token auth).")
@@ -60,9 +71,10 @@ class ComplaintSerializer(serializers.ModelSerializer):
     stage = serializers.IntegerField(
         read_only=True, allow_null=True, help_text="1, 2 or 3 while a stage clock runs; else null."
     )
-    received_at = serializers.DateTimeField(
+    received_at = InstantField(
         required=False,
-        help_text="When the complaint was received (ISO 8601). Defaults to now; never in the "
+        help_text="When the complaint was received: ISO 8601 with its offset from UTC "
+        "(`2026-12-05T10:00:00Z`, `...+00:00`); without one, 400. Defaults to now; never in the "
         "future. The clocks count from its Europe/London date.",
     )
     response_due_date = serializers.SerializerMethodField(

@@ -189,9 +189,13 @@ def _not_in_future(value: dt.datetime, field: str, label: str, now: dt.datetime)
 
 
 def check_received_at(value: dt.datetime, now: dt.datetime | None = None) -> None:
-    """When a complaint was received: never in the future, and in 2000 or later. Raises
-    ``ValidationError`` on ``received_at``. ``complaint_file`` asks it, and so do the staff page
-    and the API before it, so that their other fields' errors come back with this one."""
+    """When a complaint was received: an instant with its time zone (a local time alone can be
+    ambiguous, or not exist, when the clocks change), never in the future, and in 2000 or later.
+    Raises ``ValidationError`` on ``received_at``. ``complaint_file`` asks it, and so do the
+    staff page and the API before it, so that their other fields' errors come back with this
+    one."""
+    if timezone.is_naive(value):
+        raise ValidationError({"received_at": "Give the time with its time zone."})
     _not_in_future(value, "received_at", "The date received", now or timezone.now())
     if value.year < 2000:
         raise ValidationError({"received_at": "The date received must be in 2000 or later."})
@@ -351,8 +355,6 @@ def complaint_file(
     now = timezone.now()
     if received_at is None:
         received_at = now
-    if timezone.is_naive(received_at):
-        raise ValidationError({"received_at": "Give the time with its time zone."})
     check_received_at(received_at, now)
     if by.role == Role.CUSTOMER and channel != Channel.WEB:
         raise ValidationError({"channel": "Complaints filed online come through the web form."})

@@ -141,6 +141,22 @@ def test_bad_input_is_400_with_field_errors_and_writes_nothing(agent):
     assert not Complaint.objects.exists() and not ComplaintEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "received_at",
+    [
+        "2026-12-05T10:00:00",
+        "2026-12-05",
+        "2026-03-29T01:30:00",  # a time London's clocks skip
+        "2026-10-25T01:30:00",  # a time London's clocks pass twice
+    ],
+)
+def test_a_received_time_without_its_offset_is_400_and_writes_nothing(agent, received_at):
+    response = api(agent).post(URL, {**NEW, "received_at": received_at}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"received_at": ["Give the time with its time zone."]}
+    assert not Complaint.objects.exists() and not ComplaintEvent.objects.exists()
+
+
 def test_a_phone_reply_without_a_phone_number_is_400_and_writes_nothing(agent):
     response = api(agent).post(
         URL, {**NEW, "channel": "letter", "phone": "", "preferred_response": "phone"}, format="json"
