@@ -377,7 +377,10 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
 
     @property
     def awaiting_reply(self) -> bool:
-        """The stage's reply clock is running: no reply yet at this stage."""
+        """The stage's reply clock is running: in stage 1, 2 or 3, and no reply recorded in it.
+        Only then does the case page give a reply due date and the days left, the queues their
+        days left, the API a ``response_due_date``, and the customer the offer of a written
+        reply."""
         return self.state in CLOCK_STATES and self.responded_at is None
 
     def is_overdue(self, now: dt.datetime | None = None) -> bool:

@@ -41,13 +41,6 @@ ALL_OPEN = "open"
 ALL_CASES = "all"
 
 
-def stage_clock_running(complaint: Complaint) -> bool:
-    """Whether the complaint waits for a reply against a stage clock: in stage 1, 2 or 3, and no
-    reply recorded in it. Only then does the case page give a reply due date and the days left,
-    the queues their days left, and the API a ``response_due_date``."""
-    return complaint.state in CLOCK_STATES and complaint.responded_at is None
-
-
 def overdue_q(now: dt.datetime) -> Q:
     """The same rule as ``Complaint.is_overdue``, as a query."""
     return Q(state__in=CLOCK_STATES, responded_at__isnull=True, response_due_at__lte=now)
@@ -178,7 +171,7 @@ def with_days_left(
     cases = list(cases)
     calendars = calendars or Calendars.load()
     for case in cases:
-        running = stage_clock_running(case)
+        running = case.awaiting_reply
         case.days_left = calendars.working_days_left(case, now) if running else None
         case.days_overdue = -case.days_left if case.days_left is not None else None
     return cases

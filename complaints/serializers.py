@@ -12,7 +12,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from . import clocks, selectors, services
+from . import clocks, services
 from .models import (
     TRANSITION_NAMES,
     AdrOutcome,
@@ -132,7 +132,7 @@ class ComplaintSerializer(serializers.ModelSerializer):
     def get_response_due_date(self, complaint: Complaint) -> dt.date | None:
         # As the staff case page shows it: the stored due instant stays for the reports, but a
         # stopped clock has no date to reply by.
-        return complaint.response_due_date if selectors.stage_clock_running(complaint) else None
+        return complaint.response_due_date if complaint.awaiting_reply else None
 
     def validate_received_at(self, value: dt.datetime) -> dt.datetime:
         try:

@@ -278,7 +278,7 @@ def _reassign(c: Complaint, by: Actor, d: dict) -> str:
 
 
 def _reply_phone(c: Complaint, by: Actor, d: dict) -> str:
-    was_running = selectors.stage_clock_running(c)
+    was_running = c.awaiting_reply
     services.complaint_record_reply(
         complaint=c,
         by=by,
@@ -291,7 +291,7 @@ def _reply_phone(c: Complaint, by: Actor, d: dict) -> str:
 
 
 def _reply_written(c: Complaint, by: Actor, d: dict) -> str:
-    was_running = selectors.stage_clock_running(c)
+    was_running = c.awaiting_reply
     services.complaint_record_reply(
         complaint=c, by=by, method=ResponseMethod.WRITTEN, summary=d["summary"]
     )
@@ -485,7 +485,7 @@ ACTIONS: dict[str, Action] = {
 def actions_for(complaint: Complaint, by: Actor) -> list[str]:
     """What this member of staff may do to the case as it stands, the likely next step first."""
     transitions = set(services.available_transitions(complaint, by))
-    waiting_for_reply = selectors.stage_clock_running(complaint)
+    waiting_for_reply = complaint.awaiting_reply
     replies = ["reply_phone", "reply_written"] if complaint.state in CLOCK_STATES else []
     if complaint.preferred_response == ResponseMethod.WRITTEN:
         replies.reverse()  # the way the customer asked to be answered first
@@ -525,7 +525,7 @@ def actions_for(complaint: Complaint, by: Actor) -> list[str]:
 def next_step(complaint: Complaint, names: list[str]) -> str | None:
     """The form to open on arrival: a reply while one is awaited, then resolving the stage. Anything
     else is a decision (escalate, deadlock, withdraw...) that nobody should be nudged towards."""
-    awaiting_reply = selectors.stage_clock_running(complaint)
+    awaiting_reply = complaint.awaiting_reply
     if awaiting_reply:
         replies = [n for n in names if n in ("reply_phone", "reply_written")]
         if replies:
@@ -628,7 +628,7 @@ def _render_case(
     opened = bound[0] if bound else next_step(complaint, names)
     for entry in forms:
         entry["open"] = entry["name"] == opened
-    running = selectors.stage_clock_running(complaint)
+    running = complaint.awaiting_reply
     days_left = (
         clocks.working_days_left(complaint.response_due_at, now, complaint.nation)
         if running
