@@ -84,3 +84,22 @@ def test_lost_link_is_rate_limited_to_five_an_hour(client, one_rate_window):
     response = client.post(LOST, details)
     assert response.status_code == 429
     assert "Please wait a moment" in response.content.decode()
+
+
+def test_the_new_link_e_mail_says_the_old_link_is_gone_and_what_to_do_if_not_asked(
+    client, file_complaint
+):
+    complaint = file_complaint().complaint
+    outbox.email_deliver_due()
+    mail.outbox.clear()
+    ask(client, complaint.reference, complaint.email)
+    outbox.email_deliver_due()
+    message = mail.outbox[0]
+    html = message.alternatives[0][0]
+    for text in (" ".join(message.body.split()), " ".join(html.split())):
+        # The old link stopped working when this was sent: ignoring it would leave no link at all.
+        assert "ignore this e-mail" not in text
+        assert "Your old link has stopped working: please use this one from now on." in text
+        assert "If you did not ask for a new link" in text
+        assert "Please use this link, and tell us on 0800 849 3366 or at" in text
+        assert "support@expresstelephony.co.uk" in text
