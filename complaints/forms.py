@@ -375,10 +375,28 @@ class ActionForm(ExpectedStateMixin):
 # --- Lost my link -----------------------------------------------------------------------------
 
 
+# A reference as people type it: any case, with spaces, hyphens (or dashes, dots, slashes) or
+# nothing between its parts, and "CMP" sometimes left off. The year is 20xx, which tells
+# "CMP 2026 000009" apart from a number typed without its year.
+TYPED_REFERENCE = re.compile(
+    r"(?:CMP)?[\s\-\u2010-\u2015_./]*(20\d\d)[\s\-\u2010-\u2015_./]*(\d{1,9})", re.IGNORECASE
+)
+
+
+def normalise_reference(typed: str) -> str | None:
+    """``CMP-YYYY-NNNNNN`` for a reference typed any of the ways people do, or None when what was
+    typed cannot be a complaint reference."""
+    match = TYPED_REFERENCE.fullmatch(typed.strip())
+    if match is None:
+        return None
+    year, number = match.groups()
+    return f"CMP-{year}-{int(number):06d}"
+
+
 class LostLinkForm(PublicForm):
     reference = TextField(
         noun="your complaint reference",
-        max_length=20,
+        max_length=40,
         label="Complaint reference",
         help_text="It starts with CMP, for example CMP-2026-000123. It is in our e-mails and "
         "letters to you.",
@@ -391,7 +409,13 @@ class LostLinkForm(PublicForm):
     )
 
     def clean_reference(self) -> str:
-        return re.sub(r"\s+", "", self.cleaned_data["reference"]).upper()
+        reference = normalise_reference(self.cleaned_data["reference"])
+        if reference is None:
+            raise ValidationError(
+                "Enter your complaint reference as it is in our e-mails and letters, like "
+                "CMP-2026-000123"
+            )
+        return reference
 
 
 # --- From the answers to the service's fields -------------------------------------------------

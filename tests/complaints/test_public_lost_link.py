@@ -66,6 +66,46 @@ def test_a_new_link_is_emailed_only_on_a_match_and_the_old_link_stops_working(
     assert client.get(new).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "{year} {number}",  # the digits alone, with a space
+        "CMP {year} {number}",
+        "cmp {year} {number}",
+        "CMP{year}{number}",
+        "cmp{year}{number}",
+        "CMP – {year} – {number}",  # dashes, as some e-mail programs turn hyphens into
+        "CMP-{year}-{short}",  # the number's leading zeros left off
+    ],
+)
+def test_a_reference_typed_with_spaces_or_no_separators_still_gets_a_new_link(
+    client, file_complaint, typed
+):
+    complaint = file_complaint().complaint
+    outbox.email_deliver_due()
+    mail.outbox.clear()
+    _, year, number = complaint.reference.split("-")
+    typed = typed.format(year=year, number=number, short=int(number))
+    response = ask(client, typed, complaint.email)
+    assert SAME_ANSWER in response.content.decode()
+    assert outbox.email_deliver_due() == 1
+    assert f"/track/{complaint.reference}/" in mail.outbox[0].body
+
+
+@pytest.mark.parametrize("typed", ["CMP-1", "CMP-000009", "my complaint about billing", "2026"])
+def test_what_cannot_be_a_reference_is_an_error_that_shows_one(client, file_complaint, typed):
+    complaint = file_complaint().complaint
+    response = client.post(LOST, {"reference": typed, "email": complaint.email})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<title>Error: Get a new link" in page
+    assert (
+        '<a href="#id_reference">Enter your complaint reference as it is in our e-mails and '
+        "letters, like CMP-2026-000123</a>"
+    ) in page
+    assert not OutboundEmail.objects.filter(template="new_link").exists()
+
+
 def test_empty_or_malformed_details_are_errors_with_the_typing_kept(client):
     response = client.post(LOST, {"reference": "CMP-1", "email": "not an email"})
     page = response.content.decode()
