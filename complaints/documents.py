@@ -62,6 +62,7 @@ def base_context(
         "email": complaint.email,
         "received_date": complaint.received_date.isoformat(),
         "category_label": complaint.get_category_display(),
+        "category_about": complaint.category_about,
         "nation": complaint.nation,
         "summary": complaint.description,
         "signed_by": signed_by,

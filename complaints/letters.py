@@ -147,6 +147,14 @@ def _weasy():
     return _font_config, _print_css, _url_fetcher
 
 
+def category_about(label: str) -> str:
+    """The phrase for a category, "your complaint about <this>", from its label."""
+    from .models import CATEGORY_ABOUT, Category
+
+    by_label = {Category(value).label: phrase for value, phrase in CATEGORY_ABOUT.items()}
+    return by_label.get(label, label.lower())
+
+
 def _as_date(key: str, value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -188,6 +196,8 @@ def _prepare(kind: str, context: dict) -> dict:
         # A manager's deadlock letter without the company's final position fails the regulator's
         # checklist: refuse it rather than send it.
         raise ValueError("letter context key 'final_position' is empty and by_clock is false")
+    # Letters issued before the context held the category's phrase: found from its label.
+    ctx["category_about"] = context.get("category_about") or category_about(ctx["category_label"])
     ctx["postal_lines"] = [
         line.strip() for line in str(ctx["postal_address"] or "").splitlines() if line.strip()
     ]

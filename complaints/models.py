@@ -56,6 +56,20 @@ class Category(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# What each category reads as in a sentence, "your complaint about ...", in letters and e-mails.
+# (The labels are headings and list entries: "about other" or "about service fault" is no
+# English.)
+CATEGORY_ABOUT = {
+    Category.BILLING: "your bill",
+    Category.SERVICE_FAULT: "a fault with your service",
+    Category.NUMBER_PORTING: "moving (porting) your phone number",
+    Category.PROVISIONING_SECURITY: "how your phone equipment is set up and kept secure",
+    Category.CUSTOMER_SERVICE: "our customer service",
+    Category.CONTRACT: "your contract",
+    Category.OTHER: "something else",
+}
+
+
 class Channel(models.TextChoices):
     WEB = "web", "Web form"
     PHONE = "phone", "Phone"
@@ -370,6 +384,11 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     @property
     def response_due_date(self) -> dt.date | None:
         return clocks.due_date(self.response_due_at)
+
+    @property
+    def category_about(self) -> str:
+        """The category as it reads after "your complaint about"."""
+        return CATEGORY_ABOUT.get(self.category, self.get_category_display().lower())
 
     @property
     def is_open(self) -> bool:

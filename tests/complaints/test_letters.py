@@ -13,6 +13,7 @@ from django.conf import settings
 from pypdf import PdfReader
 
 from complaints import letters
+from complaints.models import CATEGORY_ABOUT, Category
 
 REFERENCE = "CMP-2026-000123"
 ADDRESS = "Flat 2, 14 Mill Lane\nHertford\nSG14 1AB"
@@ -235,13 +236,49 @@ def test_a_letter_signed_by_a_role_does_not_repeat_it():
 
 def test_the_acknowledgement_gives_the_reply_date_and_the_cisas_date():
     text = pdf_text(letters.render_pdf("acknowledgement", acknowledgement_context()))
-    assert "We received your complaint on 2 November 2026 about billing" in text
+    assert "We received your complaint on 2 November 2026 about your bill" in text
     assert "We aim to reply by 23 November 2026, within 15 working days" in text
     assert "You asked us to reply in writing." in text
     assert "If your complaint is not resolved by 22 January 2027 (56 working days" in text
     assert "Customer Services Manager" in text
     assert "free of charge" in text
     assert settings.CISAS["website"] in text
+
+
+# How each letter puts the category in its opening sentence.
+ABOUT = {
+    "acknowledgement": "We received your complaint on 2 November 2026 about {about}, and we are",
+    "written_reply": "Thank you for your complaint about {about}, which we received on",
+    "deadlock": "We received your complaint about {about} on 2 November 2026.",
+}
+
+
+@pytest.mark.parametrize("kind", letters.KINDS)
+@pytest.mark.parametrize("category", Category)
+def test_each_letter_names_the_category_in_words_that_read_as_a_sentence(kind, category):
+    context = CONTEXTS[kind](
+        category_label=category.label, category_about=CATEGORY_ABOUT[category]
+    )
+    text = pdf_text(letters.render_pdf(kind, context))
+    assert ABOUT[kind].format(about=CATEGORY_ABOUT[category]) in text
+    assert f"about {category.label.lower()} " not in text
+
+
+def test_every_category_reads_as_a_phrase_not_its_label():
+    assert set(CATEGORY_ABOUT) == set(Category)
+    assert CATEGORY_ABOUT[Category.OTHER] == "something else"
+    assert CATEGORY_ABOUT[Category.SERVICE_FAULT] == "a fault with your service"
+    assert CATEGORY_ABOUT[Category.CONTRACT] == "your contract"
+    for category, phrase in CATEGORY_ABOUT.items():
+        assert phrase != category.label.lower()
+
+
+def test_a_letter_issued_before_it_held_the_phrase_finds_it_from_the_label():
+    # Its context, fixed when it was issued, names the category by its label only.
+    context = deadlock_context(category_label="Service fault")
+    assert "category_about" not in context
+    html = letters.render_html("deadlock", context)
+    assert "about <strong>a fault with your service</strong>" in html
 
 
 def test_the_acknowledgement_follows_the_8_week_policy_when_told_to():

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from adr import services as adr_services
 from complaints import documents, letters, outbox, services
-from complaints.models import Letter, LetterKind, OutboundEmail, State
+from complaints.models import Category, Letter, LetterKind, OutboundEmail, State
 from complaints.roles import Actor
 from tests.conftest import fresh
 
@@ -157,10 +157,23 @@ def test_a_complaint_filed_today_is_told_when_to_expect_the_reply(file_complaint
         outbox.email_deliver_due()
     text = pdf_text(c.letters.get())
     assert "We aim to reply by: 23 November 2026" in text
-    assert "about billing," in text
+    assert "about your bill," in text
     (message,) = mail.outbox
     assert "We aim to reply by 23 November 2026." in message.body
     assert "If you would like our reply in writing" in message.body
+
+
+def test_the_letters_put_the_category_in_words_that_read(file_complaint, manager):
+    c = file_complaint(category=Category.OTHER).complaint
+    adr_services.complaint_issue_deadlock(
+        complaint=c, by=Actor.staff(manager), final_position="Our offer stands."
+    )
+    outbox.email_deliver_due()
+    acknowledgement = pdf_text(c.letters.get(kind=LetterKind.ACKNOWLEDGEMENT))
+    deadlock = pdf_text(c.letters.get(kind=LetterKind.DEADLOCK))
+    assert "your complaint on" in acknowledgement and "about something else," in acknowledgement
+    assert "We received your complaint about something else on" in deadlock
+    assert "about other" not in acknowledgement + deadlock
 
 
 def test_a_scottish_customer_is_pointed_to_the_sheriff_court(file_complaint, manager):
