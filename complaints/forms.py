@@ -372,6 +372,19 @@ class ActionForm(ExpectedStateMixin):
     )
 
 
+class FormalComplaintForm(ActionForm):
+    """A formal written complaint: the customer's words are what the manager answers, so they are
+    not optional (``services.complaint_make_formal`` refuses it without them)."""
+
+    reason = long_text(
+        "your formal complaint",
+        label="Your formal complaint",
+        hint="Tell us what is still wrong, and what you want us to do to put it right.",
+        required=False,  # the service's rule, and its message, apply: not a second copy here
+        max_length=NOTE_LIMIT,
+    )
+
+
 # --- Lost my link -----------------------------------------------------------------------------
 
 

@@ -172,9 +172,10 @@ class TransitionSerializer(serializers.Serializer):
         allow_blank=True,
         max_length=20000,
         default="",
-        help_text="Reason or text. Needed for `resolve` (how the complaint was resolved) and "
-        "for `issue_deadlock_letter` (the company's final position): without it, 400 on `note`. "
-        "For `record_adr_decision`, the remedy; for other transitions, optional.",
+        help_text="Reason or text. Needed for `resolve` (how the complaint was resolved), for "
+        "`issue_deadlock_letter` (the company's final position) and for `make_formal_complaint` "
+        "(the customer's formal complaint, in their words): without it, 400 on `note`. For "
+        "`record_adr_decision`, the remedy; for other transitions, optional.",
     )
     expected_state = serializers.ChoiceField(
         choices=State.choices,

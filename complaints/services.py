@@ -778,9 +778,20 @@ def complaint_escalate(
 
 
 def complaint_make_formal(
-    *, complaint: Complaint, by: Actor, text: str = "", expected_state: str | None = None
+    *, complaint: Complaint, by: Actor, text: str, expected_state: str | None = None
 ) -> Complaint:
-    """Stage 2 to stage 3: a formal written complaint; a new reply clock starts."""
+    """Stage 2 to stage 3: a formal written complaint; a new reply clock starts.
+
+    The complaint's own words are required, whoever records it (the tracking page, the case
+    page, the API): stage 3 is the manager's answer to them. ``ValidationError`` on ``text``
+    when there are none."""
+    transition_check(complaint, "make_formal_complaint", by=by, expected_state=expected_state)
+    wanted = (
+        "your formal complaint: what is still wrong, and what you want us to do"
+        if by.role == Role.CUSTOMER
+        else "the customer's formal complaint, in their words"  # from their letter or call
+    )
+    text = require_text(text, "text", wanted)
     return _enter_new_stage(
         complaint, "make_formal_complaint", by=by, text=text, expected_state=expected_state
     )
@@ -859,6 +870,7 @@ def complaint_withdraw(
 # The field each transition's own service gives the note to, and names its errors after.
 NOTE_FIELDS = {
     "issue_deadlock_letter": "final_position",
+    "make_formal_complaint": "text",
     "record_adr_decision": "remedy",
     "resolve": "summary",
 }

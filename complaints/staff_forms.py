@@ -280,11 +280,12 @@ class EscalateForm(CaseActionForm):
 
 class MakeFormalForm(CaseActionForm):
     text = forms.CharField(
-        label="What the customer's formal complaint says",
+        label="The customer's formal complaint, in their words",
         widget=text_area(4),
         max_length=20000,
-        required=False,
-        help_text="A new 15 working day reply deadline starts and the customer is told.",
+        required=False,  # required by services.complaint_make_formal, with its message
+        help_text="From their letter or e-mail, or what they said on the phone: the manager "
+        "answers it. A new 15 working day reply deadline starts and the customer is told.",
     )
 
 

@@ -37,6 +37,7 @@ from .forms import (
     AboutYouForm,
     ActionForm,
     ComplaintForm,
+    FormalComplaintForm,
     LostLinkForm,
     MessageForm,
     SendForm,
@@ -611,6 +612,7 @@ class Action:
     text_argument: str
     done: str
     button: str
+    form: type[ActionForm] = ActionForm
 
 
 ACTIONS = {
@@ -629,6 +631,7 @@ ACTIONS = {
         "We have recorded your formal written complaint. We have e-mailed you the date we aim to "
         "reply by.",
         "Make a formal written complaint",
+        FormalComplaintForm,
     ),
     "reopen": Action(
         "reopen",
@@ -664,7 +667,7 @@ def _render_track(
         {
             "name": name,
             "action": action,
-            "form": action_forms.get(name) or ActionForm(initial=state, auto_id=f"id_{name}_%s"),
+            "form": action_forms.get(name) or action.form(initial=state, auto_id=f"id_{name}_%s"),
             "url": _track_url(complaint, secret, "track_action", name),
         }
         for name, action in ACTIONS.items()
@@ -777,7 +780,7 @@ def track_action(
         if name != "withdraw":
             return redirect(_track_url(complaint, secret))
         return _render_withdraw(request, complaint, secret)
-    form = ActionForm(request.POST, auto_id=f"id_{name}_%s")
+    form = action.form(request.POST, auto_id=f"id_{name}_%s")
     if not form.is_valid():
         if set(form.errors) <= {"expected_state"}:
             return redirect(_track_url(complaint, secret))
@@ -795,6 +798,12 @@ def track_action(
         _changed(request, complaint)
     except services.ComplaintError as exc:
         messages.error(request, _plain(exc))
+    except ValidationError as exc:
+        # The service's rule for the text (a formal complaint needs one), shown at the text box.
+        form.add_error("reason", exc.messages)
+        if name == "withdraw":
+            return _render_withdraw(request, complaint, secret, form=form)
+        return _render_track(request, complaint, secret, action_forms={name: form})
     else:
         messages.success(request, action.done)
     return redirect(_track_url(complaint, secret))

@@ -123,7 +123,9 @@ def complaint_in(file_complaint, manager) -> Callable[[str], Complaint]:
         if state in (State.CS_MANAGER, State.FORMAL_WRITTEN):
             services.complaint_escalate(complaint=c, by=by)
             if state == State.FORMAL_WRITTEN:
-                services.complaint_make_formal(complaint=c, by=by)
+                services.complaint_make_formal(
+                    complaint=c, by=by, text="Letter received: the refund has not arrived."
+                )
             return c
         if state in (State.DEADLOCK, State.ADR_REFERRED, State.COURT):
             adr_services.complaint_issue_deadlock(

@@ -541,6 +541,21 @@ def test_an_unknown_transition_is_400(agent, file_complaint):
     assert response.status_code == 400 and "name" in response.json()
 
 
+def test_a_formal_complaint_needs_the_customers_words(manager, complaint_in):
+    complaint = complaint_in(State.CS_MANAGER)
+    url = f"{URL}{complaint.reference}/transitions/"
+    response = api(manager).post(url, {"name": "make_formal_complaint"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"note": ["Enter the customer's formal complaint, in their words."]}
+    assert fresh(complaint).state == State.CS_MANAGER
+    said = "Letter of 3 March: the refund promised at stage 2 has not arrived."
+    response = api(manager).post(
+        url, {"name": "make_formal_complaint", "note": said}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["state"] == "formal_written"
+    assert complaint.events.get(transition="make_formal_complaint").text == said
+
+
 @pytest.mark.parametrize(
     "note", [{}, {"note": ""}, {"note": "   "}], ids=["none", "empty", "blank"]
 )

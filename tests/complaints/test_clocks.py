@@ -80,7 +80,9 @@ def test_each_escalation_restarts_the_reply_clock_from_its_own_date(file_complai
     # Mon 16 Nov + 15 working days = Mon 7 Dec.
     assert c.stage == 2 and c.response_due_date == dt.date(2026, 12, 7)
     with time_machine.travel(dt.datetime(2026, 12, 1, 10, 0, tzinfo=UTC), tick=False):
-        services.complaint_make_formal(complaint=c, by=Actor.customer())
+        services.complaint_make_formal(
+            complaint=c, by=Actor.customer(), text="The refund has still not arrived."
+        )
     c = fresh(c)
     # Tue 1 Dec + 15: 2-4 (3), 7-11 (8), 14-18 (13), 21, 22 (15) = Tue 22 Dec.
     assert c.stage == 3 and c.response_due_date == dt.date(2026, 12, 22)

@@ -122,7 +122,9 @@ def test_a_formal_written_complaint_email_says_so_in_its_subject(complaint_in):
     c = complaint_in(State.CS_MANAGER)
     outbox.email_deliver_due()
     mail.outbox.clear()
-    services.complaint_make_formal(complaint=c, by=Actor.customer())
+    services.complaint_make_formal(
+        complaint=c, by=Actor.customer(), text="The refund has still not arrived."
+    )
     outbox.email_deliver_due()
     (message,) = mail.outbox
     assert message.subject == f"We have recorded your formal written complaint {c.reference}"

@@ -10,7 +10,7 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from complaints import services, views
-from complaints.models import ComplaintEvent, EventKind, ResponseMethod, State
+from complaints.models import ComplaintEvent, EventKind, OutboundEmail, ResponseMethod, State
 from complaints.roles import Actor
 from tests.conftest import fresh
 
@@ -278,13 +278,38 @@ def test_the_customer_escalates_to_the_manager(client, tracked, mailoutbox):
 def test_the_customer_makes_a_formal_written_complaint_from_stage_two(client, tracked_in):
     complaint, url = tracked_in(State.CS_MANAGER)
     assert fresh(complaint).preferred_response == ResponseMethod.PHONE
-    client.post(f"{url}formal/", {"expected_state": "cs_manager", "reason": ""})
+    form = client.get(url).content.decode()
+    assert '<label class="form-label" for="id_formal_reason">Your formal complaint' in form
+    assert "Tell us what is still wrong, and what you want us to do" in form
+    statement = "The manager did not answer my question about the second charge."
+    client.post(f"{url}formal/", {"expected_state": "cs_manager", "reason": statement})
     complaint = fresh(complaint)
     assert complaint.state == State.FORMAL_WRITTEN
+    event = complaint.events.get(transition="make_formal_complaint")
+    assert event.actor_role == "customer" and event.text == statement
     # A formal written complaint is answered in writing: no offer to ask for what is given.
     assert complaint.preferred_response == ResponseMethod.WRITTEN
     page = client.get(url).content.decode()
     assert "Ask for a written reply" not in page
+
+
+@pytest.mark.parametrize("reason", ["", "   \n  "])
+def test_a_formal_complaint_with_nothing_in_it_is_an_error_and_changes_nothing(
+    client, tracked_in, reason
+):
+    complaint, url = tracked_in(State.CS_MANAGER)
+    emails = OutboundEmail.objects.count()
+    response = client.post(f"{url}formal/", {"expected_state": "cs_manager", "reason": reason})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<title>Error: Your complaint" in page
+    assert (
+        '<a href="#id_formal_reason">Enter your formal complaint: what is still wrong, and what '
+        "you want us to do.</a>"
+    ) in page
+    assert fresh(complaint).state == State.CS_MANAGER
+    assert not complaint.events.filter(transition="make_formal_complaint").exists()
+    assert OutboundEmail.objects.count() == emails  # not told of a stage 3 that never began
 
 
 def test_the_history_is_dated_when_things_happened_not_when_they_were_logged(

@@ -445,6 +445,20 @@ def test_each_transition_goes_through_its_service_and_writes_its_event(
     assert 'class="alert alert-success"' in follow
 
 
+def test_staff_recording_a_formal_complaint_must_give_the_customers_words(
+    client, agent, complaint_in
+):
+    complaint = complaint_in(State.CS_MANAGER)
+    client.force_login(agent)
+    response = act(client, complaint, "make_formal", text="  ")
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Enter the customer&#x27;s formal complaint, in their words." in page
+    assert "The customer&#x27;s formal complaint, in their words" in page  # the field's label
+    assert fresh(complaint).state == State.CS_MANAGER
+    assert not complaint.events.filter(transition="make_formal_complaint").exists()
+
+
 def test_issuing_a_deadlock_letter_makes_the_letter(client, manager, complaint_in):
     complaint = complaint_in(State.CS_MANAGER)
     client.force_login(manager)

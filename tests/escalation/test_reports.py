@@ -90,7 +90,9 @@ def year(file_complaint, agent, manager):
     with at("2024-04-11"):
         services.complaint_escalate(complaint=cases["C"], by=by_agent)
     with at("2024-04-12"):
-        services.complaint_make_formal(complaint=cases["C"], by=by_manager)
+        services.complaint_make_formal(
+            complaint=cases["C"], by=by_manager, text="Letter of 12 April: still charged twice."
+        )
     with at("2024-06-03"):
         cases["D"] = file_complaint(
             category=Category.CONTRACT, channel=Channel.LETTER, by=by_agent, vulnerable=True
