@@ -675,6 +675,7 @@ def _render_track(
     ]
     bound = [f for f in [message_form, *action_forms.values()] if f is not None]
     can_message = complaint.state not in (State.CLOSED, State.WITHDRAWN)
+    now = timezone.now()
     return render(
         request,
         "complaints/public/track.html",
@@ -683,6 +684,10 @@ def _render_track(
             "secret": secret,
             "state_text": STATE_TEXT.get(complaint.state, complaint.get_state_display()),
             "clock_running": complaint.state in CLOCK_STATES,
+            # The rule the staff pages and the sweep use: past the due date with no reply.
+            "overdue": complaint.is_overdue(now),
+            "today": clocks.london_date(now),
+            "action_names": [item["name"] for item in actions],
             "timeline": _timeline(complaint),
             "letters": list(complaint.letters.all()),
             "attachments": list(complaint.attachments.filter(customer_visible=True)),

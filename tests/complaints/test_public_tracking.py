@@ -564,3 +564,92 @@ def test_the_history_shows_london_time_in_summer(client, file_complaint):
     text = page.content.decode()
     assert "1 July 2026, 12:15 p.m." in text
     assert '<time datetime="2026-07-01T12:15:00+01:00">' in text
+
+
+# --- A late reply -------------------------------------------------------------------------------
+
+RECEIVED = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)  # a Monday: due Monday 23 November
+DUE_DAY = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)
+DAY_AFTER = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+
+
+def page_text(client, url: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", client.get(url).content.decode()).split())
+
+
+@pytest.fixture
+def filed_2_november(file_complaint):
+    with time_machine.travel(RECEIVED, tick=False):
+        filed = file_complaint()
+    return filed.complaint, f"/track/{filed.complaint.reference}/{filed.tracking_secret}/"
+
+
+def test_an_overdue_reply_is_called_late_with_an_apology_and_what_to_do_now(
+    client, filed_2_november
+):
+    complaint, url = filed_2_november
+    with time_machine.travel(DAY_AFTER, tick=False):
+        assert fresh(complaint).is_overdue()  # what the staff pages and the sweep call overdue
+        text = page_text(client, url)
+    assert "We aim to reply by" not in text
+    assert "Our reply was due by 23 November 2026 (late)" in text
+    assert "Our reply is late" in text
+    assert "Our reply was due by 23 November 2026 and we have not sent it yet." in text
+    assert "We are sorry." in text
+    # What the page offers now: the manager, CISAS when the procedure allows, or a call.
+    assert "you can ask for our Customer Services Manager to review your complaint now" in text
+    assert 'href="#escalate-heading"' in client.get(url).content.decode()
+    adr_date = f"{complaint.adr_eligible_date:%-d %B %Y}"  # 56 working days after 2 November
+    assert (
+        f"you can take your complaint to CISAS, free of charge, from {adr_date} if it is not "
+        "resolved by then, or straight away if we send you a deadlock letter before then"
+    ) in text
+    assert "you can call us on 0800 849 3366" in text
+
+
+def test_an_overdue_reply_at_stage_two_points_to_the_formal_complaint(
+    client, filed_2_november, manager
+):
+    complaint, url = filed_2_november
+    with time_machine.travel(RECEIVED + dt.timedelta(days=1), tick=False):
+        services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+    # Escalated Tuesday 3 November: the manager's reply is due Tuesday 24 November.
+    with time_machine.travel(dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC), tick=False):
+        text = page_text(client, url)
+    assert "Our reply was due by 24 November 2026 (late)" in text
+    assert "you can make a formal written complaint now" in text
+    assert "review your complaint now" not in text
+
+
+def test_an_overdue_case_past_its_adr_date_says_cisas_now(client, filed_2_november):
+    complaint, url = filed_2_november
+    # On the ADR date, before the sweep has issued the deadlock letter.
+    adr_day = dt.datetime.combine(complaint.adr_eligible_date, dt.time(9, 0), tzinfo=dt.UTC)
+    with time_machine.travel(adr_day, tick=False):
+        text = page_text(client, url)
+    assert "Our reply is late" in text
+    assert "you can take your complaint to CISAS now, free of charge" in text
+
+
+@pytest.mark.parametrize("moment", [RECEIVED + dt.timedelta(days=7), DUE_DAY])
+def test_a_reply_not_yet_due_is_not_called_late(client, filed_2_november, moment):
+    complaint, url = filed_2_november
+    with time_machine.travel(moment, tick=False):
+        assert not fresh(complaint).is_overdue()
+        text = page_text(client, url)
+    assert "We aim to reply by 23 November 2026" in text
+    assert "Our reply is late" not in text and "(late)" not in text
+
+
+def test_a_reply_given_stops_the_page_calling_it_late(client, filed_2_november, agent):
+    complaint, url = filed_2_november
+    with time_machine.travel(DAY_AFTER, tick=False):
+        services.complaint_record_reply(
+            complaint=complaint,
+            by=Actor.staff(agent),
+            method=ResponseMethod.PHONE,
+            summary="Called: refund agreed.",
+        )
+        text = page_text(client, url)
+    assert "Our reply is late" not in text
+    assert "We replied 24 November 2026" in text
