@@ -12,6 +12,7 @@ from complaints import services, views
 from complaints.roles import Actor
 from tests.browser.axe import serious_violations
 from tests.browser.conftest import SCREENSHOTS
+from tests.browser.focus import assert_portal_focus, focus_by_keyboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -146,6 +147,18 @@ def test_the_filing_and_tracking_pages_reflow_at_320_pixels(page, file_complaint
     page.locator(".tracking-link a").click()
     assert reflows(page), "tracking"
     page.screenshot(path=str(SCREENSHOTS / "customer-tracking-320.png"), full_page=True)
+
+
+def test_buttons_text_boxes_and_radios_show_the_portals_strong_focus(page):
+    page.goto("/complain/")
+    for name, control in [
+        ("text box", page.get_by_label("Full name")),
+        ("address box", page.get_by_label("Postal address (optional)")),
+        ("radio", page.get_by_label("England and Wales")),
+        ("button", page.get_by_role("button", name="Continue")),
+        ("link", page.get_by_role("link", name="Back")),
+    ]:
+        assert_portal_focus(focus_by_keyboard(page, control), name)
 
 
 def test_focus_is_always_visible_and_targets_are_big_enough(page):

@@ -16,6 +16,7 @@ from complaints.models import Category, Channel, Complaint, State
 from complaints.roles import Actor
 from tests.browser.axe import serious_violations
 from tests.browser.conftest import SCREENSHOTS
+from tests.browser.focus import assert_portal_focus, focus_by_keyboard
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -277,3 +278,14 @@ def test_the_idle_warning_has_no_serious_accessibility_failures(page, agent, set
     page.clock.fast_forward(61_000)
     expect(page.get_by_role("alertdialog")).to_be_visible()
     assert serious_violations(page) == []
+
+
+def test_the_queues_filters_and_buttons_show_the_portals_strong_focus(page, agent):
+    sign_in(page, "agent")
+    for name, control in [
+        ("search box", page.locator("#id_q")),
+        ("select", page.locator("#id_state")),
+        ("checkbox", page.get_by_label("Overdue only")),
+        ("button", page.get_by_role("button", name="Search and filter")),
+    ]:
+        assert_portal_focus(focus_by_keyboard(page, control), name)
