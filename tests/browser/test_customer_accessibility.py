@@ -174,3 +174,36 @@ def test_focus_is_always_visible_and_targets_are_big_enough(page):
     assert outline != "none" or shadow != "none"
     button = page.get_by_role("button", name="Continue").bounding_box()
     assert button["height"] >= 24
+
+
+# A 1-by-1 pixel PNG: evidence is checked for what it really is, not only for its name.
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+LONG_NAME = "IMG_20261201_134501_Portrait_Mode_Edited_Final_Copy.png"
+
+
+def test_a_long_file_name_wraps_on_a_phone_wherever_it_is_listed(page, tmp_path):
+    photo = tmp_path / LONG_NAME
+    photo.write_bytes(TINY_PNG)
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto("/complain/")
+    fill_about_you(page)
+    page.get_by_label("Number porting").check()
+    page.get_by_label("What went wrong?").fill("My number was not moved on the agreed date.")
+    page.get_by_label("Evidence (optional)").set_input_files(str(photo))
+    page.get_by_role("button", name="Continue").click()
+    page.goto("/complain/your-complaint/")
+    expect(page.get_by_label(f"Remove {LONG_NAME}")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, "your complaint"
+    page.screenshot(path=str(SCREENSHOTS / "customer-long-file-name-375.png"), full_page=True)
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("In writing").check()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_text(LONG_NAME)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, "check your answers"
+    page.get_by_role("button", name="Send your complaint").click()
+    page.locator(".tracking-link a").click()
+    expect(page.get_by_role("link", name=LONG_NAME).first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, "tracking"
