@@ -30,3 +30,15 @@ def serious_violations(page) -> list[dict]:
         for v in result["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def violations_of(page, *rules: str) -> list[dict]:
+    """The page's violations of the named axe-core rules, whatever their impact or tags."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "rules => axe.run(document, {runOnly: {type: 'rule', values: rules}})", list(rules)
+    )
+    return [
+        {"id": v["id"], "help": v["help"], "targets": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+    ]

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from complaints import services, views
 from complaints.roles import Actor
-from tests.browser.axe import serious_violations
+from tests.browser.axe import serious_violations, violations_of
 from tests.browser.conftest import SCREENSHOTS
 from tests.browser.focus import assert_portal_focus, focus_by_keyboard
 
@@ -207,3 +207,15 @@ def test_a_long_file_name_wraps_on_a_phone_wherever_it_is_listed(page, tmp_path)
     page.locator(".tracking-link a").click()
     expect(page.get_by_role("link", name=LONG_NAME).first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375, "tracking"
+
+
+
+def test_every_landmark_is_named_once_and_the_contact_bar_stays_a_landmark(page):
+    for url in ("/", "/complain/", "/track/lost/"):
+        page.goto(url)
+        # Best-practice rules, which the WCAG run above leaves out.
+        rules = ("landmark-unique", "landmark-complementary-is-top-level")
+        assert violations_of(page, *rules) == [], url
+        contact_bar = page.get_by_role("complementary", name="Contact Customer Services")
+        expect(contact_bar).to_have_count(1)
+        expect(contact_bar).to_contain_text("0800 849 3366")
