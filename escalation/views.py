@@ -10,6 +10,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.admin.models import ADDITION, DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -238,9 +241,11 @@ def report_figures_csv(request: HttpRequest, start: dt.date, end: dt.date) -> Ht
 def closure_days(request: HttpRequest) -> HttpResponse:
     form = ClosureDayForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        day = ClosureDay.objects.create(
-            date=form.cleaned_data["date"], reason=form.cleaned_data["reason"].strip()
-        )
+        with transaction.atomic():
+            day = ClosureDay.objects.create(
+                date=form.cleaned_data["date"], reason=form.cleaned_data["reason"].strip()
+            )
+            _log_closure_day(request, day, ADDITION)
         messages.success(request, f"{day.date:%A %-d %B %Y} is now a closure day: {day.reason}.")
         return redirect("escalation:closure_days")
     today = clocks.london_date(timezone.now())
@@ -253,8 +258,32 @@ def closure_days(request: HttpRequest) -> HttpResponse:
             "upcoming": [d for d in days if d.date >= today],
             "past": [d for d in days if d.date < today][-20:][::-1],
             "today": today,
+            "changes": _closure_day_changes(),
         },
         status=400 if form.errors else 200,
+    )
+
+
+def _log_closure_day(request: HttpRequest, day: ClosureDay, flag: int) -> None:
+    """Who added or removed a closure day, and when, in the record the admin keeps of its own
+    changes (its "Recent actions" and history): a closure day moves every deadline set while it
+    stands, so an auditor asking why a date is what it is can see who changed the calendar."""
+    LogEntry.objects.log_actions(
+        user_id=request.user.pk,
+        queryset=[day],
+        action_flag=flag,
+        change_message="On the managers' closure days page",
+        single_object=True,
+    )
+
+
+def _closure_day_changes() -> list[LogEntry]:
+    """The latest additions and removals of closure days, here or in the admin, newest first."""
+    kind = ContentType.objects.get_for_model(ClosureDay)
+    return list(
+        LogEntry.objects.filter(content_type=kind, action_flag__in=(ADDITION, DELETION))
+        .select_related("user")
+        .order_by("-action_time")[:20]
     )
 
 
@@ -268,6 +297,8 @@ def closure_day_delete(request: HttpRequest, pk: int) -> HttpResponse:
             f"{day.date:%-d %B %Y} has already started or passed, so it stays on the record.",
         )
     else:
-        day.delete()
+        with transaction.atomic():
+            _log_closure_day(request, day, DELETION)
+            day.delete()
         messages.success(request, f"{day.date:%A %-d %B %Y} is no longer a closure day.")
     return redirect("escalation:closure_days")

@@ -100,3 +100,22 @@ def test_future_closure_days_can_be_removed_past_ones_cannot(client, manager, on
 def test_removing_an_unknown_day_is_404(client, manager):
     client.force_login(manager)
     assert client.post("/staff/closure-days/999/delete/").status_code == 404
+
+
+def test_who_added_and_removed_a_closure_day_is_on_record(client, manager, on_a_monday):
+    from django.contrib.admin.models import LogEntry
+
+    manager.first_name, manager.last_name = "Morgan", "Manager"
+    manager.save()
+    client.force_login(manager)
+    client.post("/staff/closure-days/", {"date": "2031-06-05", "reason": "Office move"})
+    day = ClosureDay.objects.get(date=dt.date(2031, 6, 5))
+    client.post(f"/staff/closure-days/{day.pk}/delete/")
+    assert not ClosureDay.objects.exists()
+    added, removed = LogEntry.objects.order_by("action_time", "id")
+    assert (added.user, added.object_repr) == (manager, "05 Jun 2031: Office move")
+    assert added.is_addition() and removed.is_deletion() and removed.user == manager
+    html = client.get("/staff/closure-days/").content.decode()
+    assert "Changes to closure days" in html
+    assert "Morgan Manager added 05 Jun 2031: Office move" in html
+    assert "Morgan Manager removed 05 Jun 2031: Office move" in html
