@@ -103,6 +103,26 @@ class DateTimeInput(forms.DateTimeInput):
         super().__init__(attrs, format="%Y-%m-%dT%H:%M")
 
 
+class UKDateTimeField(forms.DateTimeField):
+    """A date and time given in UK time. In the hour the clocks change, a time is not one moment
+    (in October it happens twice, in March never): Django's own message for that names the time
+    zone's code and says "it may be ambiguous", which tells nobody what to type instead."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except forms.ValidationError as error:
+            if error.code != "ambiguous_timezone":
+                raise
+            when = error.params["datetime"]
+            raise forms.ValidationError(
+                f"The clocks changed in the early hours of {when:%-d %B %Y}, so {when:%H:%M} UK "
+                "time is not one moment: it happened twice, or not at all. Enter the nearest time "
+                "before 01:00 or from 02:00.",
+                code="clock_change",
+            ) from None
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -203,7 +223,7 @@ class AssignForm(ClaimForm):
 
 
 class PhoneReplyForm(CaseActionForm):
-    replied_at = forms.DateTimeField(
+    replied_at = UKDateTimeField(
         label="When was the call?",
         widget=DateTimeInput,
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
@@ -507,7 +527,7 @@ class LogComplaintForm(forms.Form):
     channel = forms.ChoiceField(
         label="How did the complaint reach us?", choices=STAFF_CHANNELS, widget=forms.RadioSelect
     )
-    received_at = forms.DateTimeField(
+    received_at = UKDateTimeField(
         label="When was it received?",
         widget=DateTimeInput,
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],

@@ -99,6 +99,9 @@ def test_the_same_complaint_logged_again_from_a_fresh_page_is_questioned(client,
     ("change", "field", "message"),
     [
         ({"received_at": "2026-12-08T09:00"}, "received_at", "cannot be in the future"),
+        # 01:30 happened twice on 25 October 2026, and never on 29 March.
+        ({"received_at": "2026-10-25T01:30"}, "received_at", "01:30 UK time is not one moment"),
+        ({"received_at": "2026-03-29T01:30"}, "received_at", "before 01:00 or from 02:00"),
         ({"preferred_response": "phone"}, "preferred_response", "needs a phone number"),
         ({"email": "not an address"}, "email", "valid email"),
         ({"channel": "web"}, "channel", "Select a valid choice"),
