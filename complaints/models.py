@@ -769,6 +769,24 @@ class Letter(models.Model):
         return self.rendered_at is not None
 
 
+class AttachmentQuerySet(models.QuerySet):
+    def with_sender(self) -> AttachmentQuerySet:
+        """Annotates ``from_customer``: the customer's own evidence, whether they sent it on the
+        portal or staff attached it when logging the complaint they sent by post or e-mail (the
+        filing's files). Staff's files are the rest."""
+        return self.annotate(
+            from_customer=models.Case(
+                models.When(
+                    models.Q(uploaded_by_role=Role.CUSTOMER)
+                    | models.Q(event__kind=EventKind.FILED),
+                    then=models.Value(True),
+                ),
+                default=models.Value(False),
+                output_field=models.BooleanField(),
+            )
+        )
+
+
 class Attachment(models.Model):
     """An evidence file from the customer or staff, kept outside the web root under a random name
     and served only through views that check access (see ``evidence.py``)."""
@@ -788,6 +806,8 @@ class Attachment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     uploaded_by_role = models.CharField(max_length=10)
+
+    objects = AttachmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["uploaded_at", "id"]

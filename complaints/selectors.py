@@ -246,4 +246,6 @@ def case_letters(complaint: Complaint) -> QuerySet[Letter]:
 
 
 def case_attachments(complaint: Complaint) -> QuerySet[Attachment]:
-    return Attachment.objects.filter(complaint=complaint).order_by("uploaded_at", "id")
+    return (
+        Attachment.objects.filter(complaint=complaint).with_sender().order_by("uploaded_at", "id")
+    )

@@ -690,7 +690,9 @@ def _render_track(
             "action_names": [item["name"] for item in actions],
             "timeline": _timeline(complaint),
             "letters": list(complaint.letters.all()),
-            "attachments": list(complaint.attachments.filter(customer_visible=True)),
+            "attachments": list(
+                complaint.attachments.filter(customer_visible=True).with_sender()
+            ),
             "actions": actions,
             "can_withdraw": "withdraw" in allowed,
             "can_message": can_message,

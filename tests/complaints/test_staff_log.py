@@ -61,6 +61,9 @@ def test_an_agent_logs_a_letter_and_its_clocks_run_from_the_day_it_came(client, 
     case = client.get(response["Location"])
     assert f"Complaint {complaint.reference} logged." in case.content.decode()
     assert "Wednesday 23 December 2026" in case.content.decode()
+    # The bill came with the customer's letter: it is theirs, not staff's.
+    assert "· from the customer" in case.content.decode()
+    assert "· from staff" not in case.content.decode()
 
 
 @time_machine.travel(NOW, tick=False)
