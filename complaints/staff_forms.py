@@ -504,8 +504,12 @@ class ReportPeriodForm(forms.Form):
         if start and end:
             if end < start:
                 self.add_error("end", "The end date must be on or after the start date.")
-            elif start.year < 2000 or end.year > 2079:
-                self.add_error("start", "Choose dates between 2000 and 2079.")
+            else:
+                # The error on whichever date is out of range (both, if both are).
+                if start.year < 2000:
+                    self.add_error("start", "Choose dates between 2000 and 2079.")
+                if end.year > 2079:
+                    self.add_error("end", "Choose dates between 2000 and 2079.")
         return data
 
     def period(self) -> tuple[dt.date, dt.date]:

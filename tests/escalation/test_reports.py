@@ -277,6 +277,19 @@ def test_a_backwards_period_is_an_error(client, manager):
     assert "The end date must be on or after the start date." in response.content.decode()
 
 
+def test_a_date_out_of_range_is_named_on_its_own_field(client, manager):
+    from complaints.staff_forms import ReportPeriodForm
+
+    form = ReportPeriodForm({"start": "2026-01-01", "end": "2080-01-01"})
+    assert not form.is_valid() and list(form.errors) == ["end"]
+    form = ReportPeriodForm({"start": "1999-12-31", "end": "2026-01-01"})
+    assert not form.is_valid() and list(form.errors) == ["start"]
+    client.force_login(manager)
+    response = client.get("/staff/reports/", {"start": "2026-01-01", "end": "2080-01-01"})
+    assert response.status_code == 400
+    assert "Choose dates between 2000 and 2079." in response.content.decode()
+
+
 def test_the_case_list_csv_has_one_row_per_case(client, manager, year):
     client.force_login(manager)
     response = client.get("/staff/reports/cases.csv", {"start": "2024-01-01", "end": "2024-06-30"})
