@@ -192,7 +192,9 @@ class TransitionSerializer(serializers.Serializer):
 class ReplySerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=ResponseMethod.choices)
     summary = serializers.CharField(max_length=20000, help_text="What was said or written.")
-    replied_at = serializers.DateTimeField(required=False)
+    replied_at = InstantField(
+        required=False, help_text="When the reply was given: ISO 8601 with its offset from UTC."
+    )
     call_reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
 

@@ -188,14 +188,18 @@ def _not_in_future(value: dt.datetime, field: str, label: str, now: dt.datetime)
         raise ValidationError({field: f"{label} cannot be in the future."})
 
 
+def _with_time_zone(value: dt.datetime, field: str) -> None:
+    if timezone.is_naive(value):
+        raise ValidationError({field: "Give the time with its time zone."})
+
+
 def check_received_at(value: dt.datetime, now: dt.datetime | None = None) -> None:
     """When a complaint was received: an instant with its time zone (a local time alone can be
     ambiguous, or not exist, when the clocks change), never in the future, and in 2000 or later.
     Raises ``ValidationError`` on ``received_at``. ``complaint_file`` asks it, and so do the
     staff page and the API before it, so that their other fields' errors come back with this
     one."""
-    if timezone.is_naive(value):
-        raise ValidationError({"received_at": "Give the time with its time zone."})
+    _with_time_zone(value, "received_at")
     _not_in_future(value, "received_at", "The date received", now or timezone.now())
     if value.year < 2000:
         raise ValidationError({"received_at": "The date received must be in 2000 or later."})
@@ -521,6 +525,7 @@ def complaint_record_reply(
     summary = require_text(summary, "summary", "a summary of the reply")
     now = timezone.now()
     replied_at = replied_at or now
+    _with_time_zone(replied_at, "replied_at")  # a local time alone can be ambiguous, or not exist
     _not_in_future(replied_at, "replied_at", "The time of the reply", now)
     if replied_at < complaint.received_at:
         raise ValidationError(

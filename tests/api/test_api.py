@@ -157,6 +157,22 @@ def test_a_received_time_without_its_offset_is_400_and_writes_nothing(agent, rec
     assert not Complaint.objects.exists() and not ComplaintEvent.objects.exists()
 
 
+@pytest.mark.parametrize("replied_at", ["2026-03-29T01:30:00", "2026-12-05T10:00:00"])
+def test_a_reply_time_without_its_offset_is_400_and_writes_nothing(
+    agent, file_complaint, replied_at
+):
+    complaint = file_complaint().complaint
+    response = api(agent).post(
+        f"{URL}{complaint.reference}/replies/",
+        {"method": "written", "summary": "Our answer.", "replied_at": replied_at},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"replied_at": ["Give the time with its time zone."]}
+    assert fresh(complaint).responded_at is None
+    assert not complaint.events.filter(kind="reply").exists()
+
+
 def test_a_phone_reply_without_a_phone_number_is_400_and_writes_nothing(agent):
     response = api(agent).post(
         URL, {**NEW, "channel": "letter", "phone": "", "preferred_response": "phone"}, format="json"
