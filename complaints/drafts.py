@@ -71,6 +71,16 @@ class Draft:
 
     def set_answers(self, step: str, answers: dict[str, Any]) -> None:
         self.data["answers"][step] = answers
+        self.data.get("typed", {}).pop(step, None)
+
+    def typed(self, step: str) -> dict[str, Any] | None:
+        """What was typed on a page that came back with errors and was then left (to fix an
+        earlier page, say): shown again when the customer returns to it, so nothing is typed
+        twice. Not an answer until the page is sent without errors."""
+        return self.data.get("typed", {}).get(step)
+
+    def set_typed(self, step: str, typed: dict[str, Any]) -> None:
+        self.data.setdefault("typed", {})[step] = typed
 
     def first_unanswered(self) -> str | None:
         return next((step for step in STEPS if self.answers(step) is None), None)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -180,11 +181,12 @@ def complain_step(request: HttpRequest, slug: str) -> HttpResponse:
             if returning or following == len(STEPS):
                 return redirect("complaints:complain_check")
             return redirect(_step_url(STEPS[following]))
+        draft.set_typed(step.key, _typed(form, request))
         draft.save()
     elif draft.answers(step.key) is not None:
         form = _saved_form(step, draft)
     else:
-        form = step.form_class(**_form_kwargs(step, draft))
+        form = step.form_class(initial=draft.typed(step.key), **_form_kwargs(step, draft))
 
     index = STEPS.index(step)
     if returning:
@@ -206,6 +208,15 @@ def complain_step(request: HttpRequest, slug: str) -> HttpResponse:
             "action_url": _step_url(step, returning=returning),
         },
     )
+
+
+def _typed(form: forms.Form, request: HttpRequest) -> dict[str, Any]:
+    """The page's answers as typed, whether or not they passed its checks (files apart)."""
+    return {
+        name: field.widget.value_from_datadict(request.POST, request.FILES, form.add_prefix(name))
+        for name, field in form.fields.items()
+        if name not in NOT_ANSWERS
+    }
 
 
 def _keep_evidence(draft: Draft, form: ComplaintForm) -> None:

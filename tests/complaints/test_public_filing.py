@@ -198,6 +198,20 @@ def test_a_phone_reply_needs_a_phone_number(client):
     assert "You have not given us a phone number" in response.content.decode()
 
 
+def test_a_choice_refused_for_want_of_a_phone_number_is_kept_while_it_is_added(client):
+    client.post(ABOUT, {**ABOUT_ANSWERS, "phone": ""})
+    client.post(COMPLAINT, COMPLAINT_ANSWERS)
+    needs = "Large print, please."
+    client.post(SUPPORT, {"preferred_response": "phone", "support_needs": needs})
+    # As the message says: back to "About you" to add the number, then on through page 2.
+    assert client.post(ABOUT, ABOUT_ANSWERS).status_code == 302
+    assert client.post(COMPLAINT, COMPLAINT_ANSWERS).status_code == 302
+    page = client.get(SUPPORT).content.decode()
+    assert re.search(r'<input[^>]*value="phone"[^>]*checked', page)
+    assert needs in page
+    assert "There is a problem" not in page, "shown again, not refused again"
+
+
 def test_removing_the_phone_number_later_sends_the_customer_to_fix_the_reply_method(client):
     answer_all(client, support={"preferred_response": "phone"})
     client.post(f"{ABOUT}?return=check", {**ABOUT_ANSWERS, "phone": ""})
