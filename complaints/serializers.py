@@ -196,6 +196,11 @@ class ReplySerializer(serializers.Serializer):
         required=False, help_text="When the reply was given: ISO 8601 with its offset from UTC."
     )
     call_reference = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    phone_agreed = serializers.BooleanField(
+        required=False,
+        help_text="For a phone reply to a customer who asked for one in writing: they agreed on "
+        "the call to be answered by phone. Without it, such a reply is a 400.",
+    )
 
 
 class MessageSerializer(serializers.Serializer):

@@ -508,6 +508,10 @@ def complaint_assign(
     return complaint
 
 
+def _minute_of(instant: dt.datetime) -> dt.datetime:
+    return instant.replace(second=0, microsecond=0)
+
+
 def complaint_record_reply(
     *,
     complaint: Complaint,
@@ -516,9 +520,15 @@ def complaint_record_reply(
     summary: str,
     replied_at: dt.datetime | None = None,
     call_reference: str = "",
+    phone_agreed: bool = False,
 ) -> ComplaintEvent:
     """Record the company's reply to the customer (a phone call logged, or a written reply). The
-    first reply in a stage stops that stage's clock."""
+    first reply in a stage stops that stage's clock.
+
+    A customer who asked for a written reply is answered in writing: a call stops the clock only
+    if they agreed, on it, to be answered by phone instead (``phone_agreed``, recorded with the
+    reply, and their preference is then a phone reply). A formal written complaint is always
+    answered in writing."""
     require_role(by, Role.AGENT, Role.MANAGER, doing="record replies")
     if method not in ResponseMethod.values:
         raise ValidationError({"method": "Choose phone call or written reply."})
@@ -527,10 +537,13 @@ def complaint_record_reply(
     replied_at = replied_at or now
     _with_time_zone(replied_at, "replied_at")  # a local time alone can be ambiguous, or not exist
     _not_in_future(replied_at, "replied_at", "The time of the reply", now)
-    if replied_at < complaint.received_at:
+    # Times of calls are given to the minute: one in the minute the complaint came in, or the
+    # stage began, counts from that moment.
+    if replied_at < _minute_of(complaint.received_at):
         raise ValidationError(
             {"replied_at": "The reply cannot be before the complaint was received."}
         )
+    replied_at = max(replied_at, complaint.received_at)
     if not complaint.is_open:
         raise TransitionNotAllowed(
             f"A complaint that is “{complaint.get_state_display()}” takes no more replies.",
@@ -540,24 +553,36 @@ def complaint_record_reply(
     if stage_clock and replied_at < complaint.stage_started_at:
         # A call made before an escalation or a reopening answered the stage before, not this
         # one: it must not stop this stage's clock as if it came in time.
-        began = timezone.localtime(complaint.stage_started_at)
-        raise ValidationError(
-            {
-                "replied_at": "The reply cannot be before this stage began, on "
-                f"{began:%-d %B %Y} at {began:%H:%M}."
-            }
-        )
+        if replied_at < _minute_of(complaint.stage_started_at):
+            began = timezone.localtime(complaint.stage_started_at)
+            raise ValidationError(
+                {
+                    "replied_at": "The reply cannot be before this stage began, on "
+                    f"{began:%-d %B %Y} at {began:%H:%M}."
+                }
+            )
+        replied_at = complaint.stage_started_at
+    waived = False
     if (
-        complaint.state == State.FORMAL_WRITTEN
-        and complaint.responded_at is None
+        complaint.awaiting_reply
+        and complaint.preferred_response == ResponseMethod.WRITTEN
         and method == ResponseMethod.PHONE
     ):
-        raise ValidationError(
-            {
-                "method": "A formal written complaint is answered in writing: send a written "
-                "reply. To keep a record of a call, add a note."
-            }
-        )
+        if complaint.state == State.FORMAL_WRITTEN:
+            raise ValidationError(
+                {
+                    "method": "A formal written complaint is answered in writing: send a written "
+                    "reply. To keep a record of a call, add a note."
+                }
+            )
+        if not phone_agreed:
+            raise ValidationError(
+                {
+                    "phone_agreed": "The customer asked for a reply in writing: send a written "
+                    "reply, or tick that they agreed on this call to be answered by phone."
+                }
+            )
+        waived = True
     with transaction.atomic():
         if stage_clock and complaint.responded_at is None:
             # Compare-and-set: stops the clock only for the stage the caller saw (the same state,
@@ -567,9 +592,15 @@ def complaint_record_reply(
                 state=complaint.state,
                 stage_started_at=complaint.stage_started_at,
                 responded_at__isnull=True,
-            ).update(responded_at=replied_at, updated_at=now)
+            ).update(
+                responded_at=replied_at,
+                updated_at=now,
+                **({"preferred_response": ResponseMethod.PHONE} if waived else {}),
+            )
             if stopped:
                 complaint.responded_at = replied_at
+                if waived:
+                    complaint.preferred_response = ResponseMethod.PHONE
             else:
                 fresh = Complaint.objects.only("state", "stage_started_at").get(pk=complaint.pk)
                 if (fresh.state, fresh.stage_started_at) != (
@@ -598,6 +629,7 @@ def complaint_record_reply(
                 "replied_at": replied_at.isoformat(),
                 "call_reference": call_reference.strip(),
                 "label": label,
+                **({"phone_agreed": True} if waived else {}),
             },
             at=now,
         )

@@ -248,6 +248,10 @@ class PhoneReplyForm(CaseActionForm):
                 "The customer asked for a written reply. Log a call only if they agreed to be "
                 "answered by phone; otherwise send a written reply."
             )
+            self.fields["phone_agreed"] = forms.BooleanField(
+                label="The customer agreed on this call to be answered by phone, not in writing",
+                required=False,
+            )
 
 
 class WrittenReplyForm(CaseActionForm):

@@ -277,6 +277,15 @@ def _reassign(c: Complaint, by: Actor, d: dict) -> str:
     return f"{c.reference} is now assigned to {_name(d['assignee'])}."
 
 
+def _deadline_said(c: Complaint, was_running: bool) -> str:
+    """What a reply that stopped the stage's clock did to its deadline."""
+    if not was_running or c.responded_at is None:
+        return ""
+    if c.responded_at <= c.response_due_at:
+        return " The reply deadline is met."
+    return f" The reply is late: it was due by {c.response_due_date:%-d %B %Y}."
+
+
 def _reply_phone(c: Complaint, by: Actor, d: dict) -> str:
     was_running = c.awaiting_reply
     services.complaint_record_reply(
@@ -286,8 +295,9 @@ def _reply_phone(c: Complaint, by: Actor, d: dict) -> str:
         summary=d["summary"],
         replied_at=d["replied_at"],
         call_reference=d["call_reference"],
+        phone_agreed=d.get("phone_agreed", False),
     )
-    return "Phone reply logged." + (" The reply deadline is met." if was_running else "")
+    return "Phone reply logged." + _deadline_said(c, was_running)
 
 
 def _reply_written(c: Complaint, by: Actor, d: dict) -> str:
@@ -297,7 +307,7 @@ def _reply_written(c: Complaint, by: Actor, d: dict) -> str:
     )
     return (
         "Written reply sent: the letter is on the case and is being e-mailed to the customer."
-        + (" The reply deadline is met." if was_running else "")
+        + _deadline_said(c, was_running)
     )
 
 

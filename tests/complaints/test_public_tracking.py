@@ -10,7 +10,14 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from complaints import services, views
-from complaints.models import ComplaintEvent, EventKind, OutboundEmail, ResponseMethod, State
+from complaints.models import (
+    Complaint,
+    ComplaintEvent,
+    EventKind,
+    OutboundEmail,
+    ResponseMethod,
+    State,
+)
 from complaints.roles import Actor
 from tests.conftest import fresh
 
@@ -529,6 +536,15 @@ def test_a_written_reply_is_offered_only_while_a_reply_is_awaited(client, tracke
     after = fresh(complaint)
     assert after.preferred_response == ResponseMethod.PHONE
     assert not after.events.filter(kind=EventKind.MESSAGE).exists()
+
+
+@pytest.mark.parametrize("state", [State.DEADLOCK, State.ADR_REFERRED, State.RESOLVED])
+def test_no_written_reply_is_promised_where_no_reply_is_awaited(client, tracked_in, state):
+    complaint, url = tracked_in(state)
+    Complaint.objects.filter(pk=complaint.pk).update(preferred_response=ResponseMethod.WRITTEN)
+    page = client.get(url).content.decode()
+    assert 'id="written-heading"' not in page
+    assert "We will send our reply as a letter" not in page
 
 
 def test_html_in_messages_is_shown_escaped(client, tracked):

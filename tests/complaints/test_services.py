@@ -241,6 +241,23 @@ def test_a_reply_from_before_the_stage_began_cannot_answer_it(file_complaint, ag
     assert fresh(complaint).responded_at is not None
 
 
+def test_a_call_typed_in_the_minute_the_stage_began_answers_it(file_complaint, manager):
+    with time_machine.travel(dt.datetime(2026, 12, 7, 10, 15, 10, tzinfo=dt.UTC), tick=False):
+        complaint = file_complaint().complaint
+    with time_machine.travel(dt.datetime(2026, 12, 7, 10, 15, 37, tzinfo=dt.UTC), tick=False):
+        services.complaint_escalate(complaint=complaint, by=Actor.customer(), reason="Unhappy")
+        escalated = fresh(complaint)
+        typed = timezone.localtime().replace(second=0, microsecond=0)  # the form's default
+        services.complaint_record_reply(
+            complaint=escalated,
+            by=Actor.staff(manager),
+            method="phone",
+            summary="Called.",
+            replied_at=typed,
+        )
+    assert fresh(complaint).responded_at == escalated.stage_started_at
+
+
 def test_a_formal_written_complaint_is_answered_in_writing_not_by_phone(file_complaint, manager):
     complaint = file_complaint().complaint
     services.complaint_escalate(complaint=complaint, by=Actor.customer(), reason="Unhappy")

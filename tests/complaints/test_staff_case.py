@@ -221,7 +221,7 @@ def test_the_first_action_is_open_and_the_rest_folded(client, agent, file_compla
     )
 
 
-def test_a_customer_who_asked_for_a_written_reply_is_offered_one_first(
+def test_a_customer_who_asked_for_a_written_reply_is_answered_in_writing(
     client, agent, file_complaint
 ):
     complaint = file_complaint(preferred_response="written").complaint
@@ -233,6 +233,20 @@ def test_a_customer_who_asked_for_a_written_reply_is_offered_one_first(
         "reply_written"
     ]
     assert "The customer asked for a written reply." in response.content.decode()
+    call = {
+        "replied_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "summary": "Called instead.",
+    }
+    # A call does not answer them, unless they agreed on it to be answered by phone.
+    refused = act(client, complaint, "reply_phone", **call)
+    assert refused.status_code == 400
+    assert "tick that they agreed on this call" in refused.content.decode()
+    assert fresh(complaint).responded_at is None
+    response = act(client, complaint, "reply_phone", phone_agreed="on", **call)
+    assert response.status_code == 302
+    after = fresh(complaint)
+    assert after.responded_at is not None and after.preferred_response == "phone"
+    assert after.events.get(kind="reply").data["phone_agreed"] is True
 
 
 @pytest.mark.parametrize(
