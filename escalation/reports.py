@@ -111,14 +111,21 @@ def received_by_category(start: dt.date, end: dt.date) -> list[dict[str, Any]]:
     return _counts_by(start, end, "category", Category.choices)
 
 
+def _ran_out(now: dt.datetime) -> Q:
+    """A reply clock that finished unanswered: its due date passed with no reply (cases
+    withdrawn before their reply was due are left out). Counted late, in the figures and the
+    case list alike."""
+    return Q(responded_at__isnull=True, response_due_at__lte=now) & ~Q(
+        withdrawn_at__isnull=False, withdrawn_at__lt=F("response_due_at")
+    )
+
+
 def replied_in_time(start: dt.date, end: dt.date, *, now: dt.datetime | None = None) -> dict:
     """See ``REPLIED_IN_TIME_HELP``: measured, in time, late, and the share (None when nothing
     was measured)."""
     now = now or timezone.now()
     answered = Q(responded_at__isnull=False)
-    ran_out = Q(responded_at__isnull=True, response_due_at__lte=now) & ~Q(
-        withdrawn_at__isnull=False, withdrawn_at__lt=F("response_due_at")
-    )
+    ran_out = _ran_out(now)
     figures = received(start, end).aggregate(
         measured=Count("id", filter=answered | ran_out),
         in_time=Count("id", filter=answered & Q(responded_at__lte=F("response_due_at"))),
@@ -399,9 +406,10 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
             ),
             replied_day=_day("responded_at"),
             in_time=Case(
-                When(responded_at__isnull=True, then=Value("")),
                 When(responded_at__lte=F("response_due_at"), then=Value("yes")),
-                default=Value("no"),
+                When(responded_at__isnull=False, then=Value("no")),
+                When(_ran_out(timezone.now()), then=Value("no")),  # late, with no reply at all
+                default=Value(""),  # still running, or withdrawn before it was due
                 output_field=CharField(),
             ),
             resolved_day=_day("resolved_at"),

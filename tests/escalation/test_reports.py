@@ -302,6 +302,10 @@ def test_the_case_list_csv_has_one_row_per_case(client, manager, year):
     assert sorted(row["Reference"] for row in rows) == sorted(
         year[name].reference for name in "ABCDEFI"
     )
+    # Each row's "Replied in time" adds up to the reports' figure, the unanswered late included.
+    figures = reports.replied_in_time(dt.date(2024, 1, 1), dt.date(2024, 6, 30))
+    said = [row["Replied in time"] for row in rows]
+    assert (said.count("yes"), said.count("no")) == (figures["in_time"], figures["late"])
     b = next(row for row in rows if row["Reference"] == year["B"].reference)
     assert b["Channel"] == "Phone"
     assert b["Status"] == "Resolved"
