@@ -307,7 +307,7 @@ class MakeFormalForm(CaseActionForm):
         label="The customer's formal complaint, in their words",
         widget=text_area(4),
         max_length=20000,
-        required=False,  # required by services.complaint_make_formal, with its message
+        error_messages={"required": "Enter the customer's formal complaint, in their words."},
         help_text="From their letter or e-mail, or what they said on the phone: the manager "
         "answers it. A new 15 working day reply deadline starts and the customer is told.",
     )

@@ -469,6 +469,8 @@ def test_staff_recording_a_formal_complaint_must_give_the_customers_words(
     assert response.status_code == 400
     assert "Enter the customer&#x27;s formal complaint, in their words." in page
     assert "The customer&#x27;s formal complaint, in their words" in page  # the field's label
+    # Marked as needed, as the page's other required fields are.
+    assert response.context["error_form"].fields["text"].required
     assert fresh(complaint).state == State.CS_MANAGER
     assert not complaint.events.filter(transition="make_formal_complaint").exists()
 
