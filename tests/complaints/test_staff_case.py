@@ -114,6 +114,19 @@ def test_renaming_an_account_does_not_rewrite_who_did_what(client, agent, manage
     assert "Alex Agent" in authors and "Mallory Intruder" in authors
 
 
+def test_renaming_an_account_does_not_rewrite_who_signed_a_letter(client, manager, complaint_in):
+    complaint = complaint_in(State.CS_MANAGER)
+    manager.first_name, manager.last_name = "Morgan", "Manager"
+    manager.save()
+    client.force_login(manager)
+    act(client, complaint, "deadlock", final_position="Our offer of £20 stands.")
+    manager.first_name, manager.last_name = "Alexandra", "Newname"
+    manager.save()
+    html = page(client, complaint).content.decode()
+    letters = html[html.index("Deadlock letter (PDF)") :][:600]
+    assert "Morgan Manager" in letters and "Newname" not in letters
+
+
 def test_an_overdue_case_says_so(client, agent, file_complaint):
     complaint = file_complaint(
         by=Actor.staff(agent),
