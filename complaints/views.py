@@ -535,7 +535,7 @@ STATE_TEXT = {
     State.CS_MANAGER: "Our Customer Services Manager is reviewing your complaint.",
     State.FORMAL_WRITTEN: "We are dealing with your formal written complaint. Our Customer "
     "Services Manager will reply in writing.",
-    State.DEADLOCK: "We have sent you a deadlock letter with our final position. You can now take "
+    State.DEADLOCK: "We have sent you a deadlock letter, our final response. You can now take "
     "your complaint to CISAS, free of charge.",
     State.ADR_REFERRED: "Your complaint has been referred to CISAS, the independent adjudication "
     "scheme.",

@@ -186,3 +186,6 @@ def test_an_accepted_decision_that_did_not_uphold_the_complaint_leaves_no_remedy
     client.force_login(manager)
     page = client.get(f"/staff/complaints/{after.reference}/").content.decode()
     assert "Remedy due" not in page and "Record the remedy as done" not in page
+    # As the customer's tracking page: an accepted decision settles it, so they cannot reopen.
+    assert "customer may reopen" not in page
+    assert "settled by the CISAS decision the customer accepted" in page
