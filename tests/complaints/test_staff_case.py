@@ -138,6 +138,27 @@ def test_an_overdue_case_says_so(client, agent, file_complaint):
     assert "The reply is overdue." in html
 
 
+def test_a_late_reply_is_not_called_in_time(client, agent, file_complaint):
+    complaint = file_complaint(
+        by=Actor.staff(agent),
+        channel="phone",
+        phone="07700 900123",
+        preferred_response="phone",
+        received_at=timezone.now() - dt.timedelta(days=40),
+    ).complaint
+    client.force_login(agent)
+    response = act(
+        client,
+        complaint,
+        "reply_phone",
+        replied_at=timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        summary="Called at last.",
+    )
+    said = client.get(response["Location"]).content.decode()
+    assert "The reply deadline is met" not in said
+    assert f"The reply is late: it was due by {complaint.response_due_date:%-d %B %Y}." in said
+
+
 @pytest.mark.parametrize(
     "who, state, expected",
     [
