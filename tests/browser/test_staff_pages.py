@@ -99,7 +99,10 @@ def test_an_agent_claims_the_case_at_the_top_and_a_phone_reply_takes_it_off_the_
     )
     reply.get_by_label("Call recording reference").fill("REC-4471")
     reply.get_by_role("button", name="Log a phone reply").click()
-    expect(page.get_by_text("Phone reply logged. The reply deadline is met.")).to_be_visible()
+    due = f"{overdue.response_due_date:%-d %B %Y}"
+    expect(
+        page.get_by_text(f"Phone reply logged. The reply is late: it was due by {due}.")
+    ).to_be_visible()
     expect(page.get_by_text("The reply is overdue.")).to_have_count(0)
     expect(page.locator(".case-timeline")).to_contain_text("recording REC-4471")
 
