@@ -292,3 +292,12 @@ def test_the_queues_filters_and_buttons_show_the_portals_strong_focus(page, agen
         ("button", page.get_by_role("button", name="Search and filter")),
     ]:
         assert_portal_focus(focus_by_keyboard(page, control), name)
+
+
+def test_the_escalations_page_fits_a_phone_without_scrolling_sideways(page, manager, complaint_in):
+    complaint_in(State.CS_MANAGER)  # a row with its "Assign ... to" form and hidden label
+    page.set_viewport_size({"width": 375, "height": 800})
+    sign_in(page, "manager")
+    page.goto(page.url.split("/staff/")[0] + "/staff/escalations/")
+    expect(page.locator("table.queue-table tbody tr")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
