@@ -34,8 +34,8 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import documents, keyset, services
-from .models import CLOCK_STATES, Complaint, Letter, State
+from . import documents, keyset, selectors, services
+from .models import Complaint, Letter, State
 from .roles import Actor, Role, staff_role
 from .serializers import (
     AssignSerializer,
@@ -291,12 +291,8 @@ class ComplaintFilter(filters.FilterSet):
     # Never called with None (the filter is left out); the hint on value is also what types the
     # parameter as a boolean in the schema.
     def filter_overdue(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
-        overdue = {
-            "state__in": CLOCK_STATES,
-            "responded_at__isnull": True,
-            "response_due_at__lte": timezone.now(),
-        }
-        return queryset.filter(**overdue) if value else queryset.exclude(**overdue)
+        overdue = selectors.overdue_q(timezone.now())  # Complaint.is_overdue, as a query
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
     def filter_assigned_to(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value == "none":
