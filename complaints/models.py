@@ -404,11 +404,17 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
 
     def is_overdue(self, now: dt.datetime | None = None) -> bool:
         return (
-            self.state in CLOCK_STATES
-            and self.responded_at is None
+            self.awaiting_reply
             and self.response_due_at is not None
             and self.response_due_at <= (now or timezone.now())
         )
+
+    @property
+    def answered_in_time(self) -> bool | None:
+        """Whether the stage's reply came by its due date (None while there is none)."""
+        if self.responded_at is None or self.response_due_at is None:
+            return None
+        return self.responded_at <= self.response_due_at
 
     @property
     def cisas_deadline(self) -> dt.date | None:

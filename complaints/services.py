@@ -508,8 +508,12 @@ def complaint_assign(
     return complaint
 
 
-def _minute_of(instant: dt.datetime) -> dt.datetime:
-    return instant.replace(second=0, microsecond=0)
+def _not_before(replied_at: dt.datetime, start: dt.datetime, message: str) -> dt.datetime:
+    """A reply's time checked against when something began. Times of calls are given to the
+    minute, so one in the minute it began counts from that moment (the time returned)."""
+    if replied_at < start.replace(second=0, microsecond=0):
+        raise ValidationError({"replied_at": message})
+    return max(replied_at, start)
 
 
 def complaint_record_reply(
@@ -537,31 +541,23 @@ def complaint_record_reply(
     replied_at = replied_at or now
     _with_time_zone(replied_at, "replied_at")  # a local time alone can be ambiguous, or not exist
     _not_in_future(replied_at, "replied_at", "The time of the reply", now)
-    # Times of calls are given to the minute: one in the minute the complaint came in, or the
-    # stage began, counts from that moment.
-    if replied_at < _minute_of(complaint.received_at):
-        raise ValidationError(
-            {"replied_at": "The reply cannot be before the complaint was received."}
-        )
-    replied_at = max(replied_at, complaint.received_at)
+    replied_at = _not_before(
+        replied_at, complaint.received_at, "The reply cannot be before the complaint was received."
+    )
     if not complaint.is_open:
         raise TransitionNotAllowed(
             f"A complaint that is “{complaint.get_state_display()}” takes no more replies.",
             allowed=[],
         )
-    stage_clock = complaint.state in CLOCK_STATES
-    if stage_clock and replied_at < complaint.stage_started_at:
+    if complaint.state in CLOCK_STATES:
         # A call made before an escalation or a reopening answered the stage before, not this
         # one: it must not stop this stage's clock as if it came in time.
-        if replied_at < _minute_of(complaint.stage_started_at):
-            began = timezone.localtime(complaint.stage_started_at)
-            raise ValidationError(
-                {
-                    "replied_at": "The reply cannot be before this stage began, on "
-                    f"{began:%-d %B %Y} at {began:%H:%M}."
-                }
-            )
-        replied_at = complaint.stage_started_at
+        began = timezone.localtime(complaint.stage_started_at)
+        replied_at = _not_before(
+            replied_at,
+            complaint.stage_started_at,
+            f"The reply cannot be before this stage began, on {began:%-d %B %Y} at {began:%H:%M}.",
+        )
     waived = False
     if (
         complaint.awaiting_reply
@@ -584,7 +580,7 @@ def complaint_record_reply(
             )
         waived = True
     with transaction.atomic():
-        if stage_clock and complaint.responded_at is None:
+        if complaint.awaiting_reply:
             # Compare-and-set: stops the clock only for the stage the caller saw (the same state,
             # entered at the same time, still unanswered).
             stopped = Complaint.objects.filter(

@@ -279,9 +279,9 @@ def _reassign(c: Complaint, by: Actor, d: dict) -> str:
 
 def _deadline_said(c: Complaint, was_running: bool) -> str:
     """What a reply that stopped the stage's clock did to its deadline."""
-    if not was_running or c.responded_at is None:
+    if not was_running or c.answered_in_time is None:
         return ""
-    if c.responded_at <= c.response_due_at:
+    if c.answered_in_time:
         return " The reply deadline is met."
     return f" The reply is late: it was due by {c.response_due_date:%-d %B %Y}."
 
