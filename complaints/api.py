@@ -8,6 +8,10 @@ service call, and every service is one transaction.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+
 from django import forms
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -63,6 +67,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, services.NotPermitted):
         return Response({"detail": exc.message, "code": exc.code}, status=403)
+    if isinstance(exc, services.KeyReused):
+        return Response({"detail": exc.message, "code": exc.code}, status=422)
     if isinstance(exc, DjangoValidationError):
         body = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
@@ -106,6 +112,30 @@ class IsComplaintsStaff(permissions.BasePermission):
 
     def has_permission(self, request: Request, view: object) -> bool:
         return staff_role(request.user) in (Role.AGENT, Role.MANAGER)
+
+
+class BadIdempotencyKey(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "bad_idempotency_key"
+    default_detail = (
+        "The Idempotency-Key header must be 1 to 200 printable characters (letters, digits and "
+        "punctuation), like a UUID."
+    )
+
+
+IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?")
+
+
+def _request_key(request: Request) -> services.RequestKey | None:
+    """The ``Idempotency-Key`` header, with a fingerprint of what the request asks for: its JSON
+    with the keys sorted, so that the same details sent in another order are the same request."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY_RE.fullmatch(key):
+        raise BadIdempotencyKey()
+    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
+    return services.RequestKey(key=key, fingerprint=hashlib.sha256(body.encode()).hexdigest())
 
 
 def _actor(request: Request) -> Actor:
@@ -320,6 +350,20 @@ BAD_INPUT = OpenApiResponse(
     description='Field errors: {"field": ["message", ...]}; or {"detail": ..., "code": ...} when '
     "the body cannot be read (not JSON, nested too deep, too large). Nothing written.",
 )
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Optional; any text up to 200 printable characters, new for each complaint (a "
+    "UUID, say). Send the same request again with the same key, after a timeout or a dropped "
+    "connection, and you get the complaint it filed (201, with `Idempotent-Replayed: true`), not "
+    "a second complaint and a second letter to the customer. The same key with different details "
+    "is refused (422).",
+)
+KEY_REUSED = OpenApiResponse(
+    ErrorSerializer, description="The Idempotency-Key was used before for another complaint."
+)
 CONFLICT = OpenApiResponse(
     ConflictSerializer,
     description="Not possible in the complaint's current state, or it changed since you looked.",
@@ -344,7 +388,14 @@ CONFLICT = OpenApiResponse(
     ),
     create=extend_schema(
         summary="Log a complaint (received by phone, e-mail, letter or on the web)",
-        responses={201: ComplaintSerializer, 400: BAD_INPUT, 401: ERRORS[401], 403: ERRORS[403]},
+        parameters=[IDEMPOTENCY_KEY],
+        responses={
+            201: ComplaintSerializer,
+            400: BAD_INPUT,
+            401: ERRORS[401],
+            403: ERRORS[403],
+            422: KEY_REUSED,
+        },
     ),
 )
 class ComplaintViewSet(
@@ -400,10 +451,15 @@ class ComplaintViewSet(
         return Response(self.get_serializer(complaint).data)
 
     def create(self, request: Request, *args, **kwargs) -> Response:
+        request_key = _request_key(request)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        filed = services.complaint_file(by=_actor(request), **data)
+        filed = services.complaint_file(by=_actor(request), request_key=request_key, **data)
+        if filed.replayed:
+            response = self._respond(filed.complaint, status.HTTP_201_CREATED)
+            response["Idempotent-Replayed"] = "true"
+            return response
         # The tracking link's secret goes to the customer by e-mail only, never to the API client.
         # The complaint as filed, not read back: nobody is assigned to it yet, and its letters
         # (the acknowledgement) are one query through the relation.

@@ -704,6 +704,32 @@ class ReferenceCounter(models.Model):
         return f"{self.year}: {self.last}"
 
 
+class FilingKey(models.Model):
+    """The ``Idempotency-Key`` an API client sent with a complaint it logged. The same request sent
+    again with the same key (a retry after a timeout or a dropped connection) gets the complaint
+    it filed the first time, not a second complaint and a second acknowledgement to the customer.
+    Kept with the complaint."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=200)
+    # SHA-256 of the request's body (its JSON with sorted keys): the same key with another body is
+    # a mistake in the client, refused rather than answered with a complaint it did not describe.
+    fingerprint = models.CharField(max_length=64)
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Two copies of one request at once: the second's INSERT waits on this index for the
+            # first's transaction, then fails, and it answers with the first's complaint.
+            # Also the lookup by (user, key) before filing.
+            models.UniqueConstraint(fields=["user", "key"], name="one_complaint_per_filing_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} -> {self.complaint_id}"
+
+
 class ClosureDay(models.Model):
     """A company-wide non-working day (e.g. the office closed between Christmas and New Year)."""
 

@@ -7,7 +7,8 @@ wrong, which the views turn into messages and the API into status codes:
 - ``TransitionNotAllowed``: the case's state does not permit it (HTTP 409, with what is allowed);
 - ``NotPermitted``: this role may not do it (HTTP 403);
 - ``ComplaintChanged``: someone else changed the case first (HTTP 409; the page shows the fresh
-  state).
+  state);
+- ``KeyReused``: an API client's ``Idempotency-Key`` came again with another complaint (HTTP 422).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
@@ -39,6 +40,7 @@ from .models import (
     ComplaintEvent,
     EmailTemplate,
     EventKind,
+    FilingKey,
     Letter,
     LetterKind,
     ReferenceCounter,
@@ -68,6 +70,12 @@ class TransitionNotAllowed(ComplaintError):
 
 class NotPermitted(ComplaintError):
     code = "not_permitted"
+
+
+class KeyReused(ComplaintError):
+    """An ``Idempotency-Key`` sent again with a different complaint (HTTP 422)."""
+
+    code = "idempotency_key_reused"
 
 
 class ComplaintChanged(ComplaintError):
@@ -302,7 +310,33 @@ def fire_transition(
 class Filed:
     complaint: Complaint
     tracking_secret: str  # shown once and e-mailed; only its hash is stored
-    acknowledgement: Letter  # the letter issued with it
+    acknowledgement: Letter | None  # the letter issued with it
+    replayed: bool = False  # filed before, by an earlier copy of the same request
+
+
+@dataclass(frozen=True)
+class RequestKey:
+    """An API client's ``Idempotency-Key`` and what its request asked for (``FilingKey``)."""
+
+    key: str
+    fingerprint: str
+
+
+def _filed_before(user: Any, request_key: RequestKey) -> Filed | None:
+    """The complaint an earlier copy of this request filed, if one did."""
+    earlier = (
+        FilingKey.objects.select_related("complaint").filter(user=user, key=request_key.key).first()
+    )
+    if earlier is None:
+        return None
+    if earlier.fingerprint != request_key.fingerprint:
+        raise KeyReused(
+            f"This Idempotency-Key was already used for complaint {earlier.complaint.reference}, "
+            "with different details. Send a new key for a new complaint."
+        )
+    return Filed(
+        complaint=earlier.complaint, tracking_secret="", acknowledgement=None, replayed=True
+    )
 
 
 def hash_secret(secret: str) -> str:
@@ -346,6 +380,7 @@ def complaint_file(
     vulnerable: bool = False,
     vulnerability_notes: str = "",
     attachments: list | tuple = (),
+    request_key: RequestKey | None = None,
 ) -> Filed:
     """File a complaint: reference, tracking secret, both clocks started, one ``filed`` event.
 
@@ -353,9 +388,14 @@ def complaint_file(
     came by phone, e-mail or letter, with the time they were received, never in the future. A
     phone reply needs a phone number; unless told, the reply is by phone when there is a number,
     in writing otherwise.
+
+    With ``request_key`` (staff through the API), a request already filed under that key returns
+    the complaint it filed (``Filed.replayed``), and nothing new is written.
     """
     if by.role not in (Role.CUSTOMER, Role.AGENT, Role.MANAGER):
         raise NotPermitted("You are not allowed to log complaints.")
+    if request_key is not None and (earlier := _filed_before(by.user, request_key)):
+        return earlier
     now = timezone.now()
     if received_at is None:
         received_at = now
@@ -413,32 +453,66 @@ def complaint_file(
         # Logged on a later day than it came in (a letter, a call taken on paper): the event is
         # dated when it was logged, so its text says when the complaint was received.
         received_text += f" on {received_day:%-d %B %Y}"
-    with transaction.atomic():
-        complaint.reference = _next_reference(received_day.year)
-        complaint.save()
-        filed_event = write_event(
-            complaint,
-            kind=EventKind.FILED,
-            by=by,
-            text=f"{received_text}.",
-            data={"channel": channel, "files": len(checked)},
-            at=now,
-        )
-        store_attachments(complaint, checked, by=by, event=filed_event)
-        letter = documents.letter_issue(
-            complaint=complaint,
-            kind=LetterKind.ACKNOWLEDGEMENT,
-            context=documents.acknowledgement_context(complaint, by=by, at=now),
-            by=by,
-            at=now,
-            email=outbox.customer_email(
+    try:
+        with transaction.atomic():
+            letter = _file(
                 complaint,
-                EmailTemplate.ACKNOWLEDGEMENT,
-                dedupe_key=f"acknowledgement:{complaint.pk}",
-                tracking_url=tracking_url(complaint, secret),
-            ),
-        )
+                by=by,
+                at=now,
+                text=f"{received_text}.",
+                data={"channel": channel, "files": len(checked)},
+                checked=checked,
+                secret=secret,
+                request_key=request_key,
+            )
+    except IntegrityError:
+        # A copy of the same request, sent at the same time, filed it first (FilingKey's unique
+        # constraint); everything written here was rolled back.
+        earlier = request_key and _filed_before(by.user, request_key)
+        if not earlier:
+            raise
+        return earlier
     return Filed(complaint=complaint, tracking_secret=secret, acknowledgement=letter)
+
+
+def _file(
+    complaint: Complaint,
+    *,
+    by: Actor,
+    at: dt.datetime,
+    text: str,
+    data: dict,
+    checked: list,
+    secret: str,
+    request_key: RequestKey | None,
+) -> Letter:
+    """complaint_file's writes, in its transaction; returns the acknowledgement."""
+    received_day = clocks.london_date(complaint.received_at)
+    complaint.reference = _next_reference(received_day.year)
+    complaint.save()
+    if request_key is not None:
+        FilingKey.objects.create(
+            user=by.user,
+            key=request_key.key,
+            fingerprint=request_key.fingerprint,
+            complaint=complaint,
+        )
+    filed_event = write_event(complaint, kind=EventKind.FILED, by=by, text=text, data=data, at=at)
+    store_attachments(complaint, checked, by=by, event=filed_event)
+    letter = documents.letter_issue(
+        complaint=complaint,
+        kind=LetterKind.ACKNOWLEDGEMENT,
+        context=documents.acknowledgement_context(complaint, by=by, at=at),
+        by=by,
+        at=at,
+        email=outbox.customer_email(
+            complaint,
+            EmailTemplate.ACKNOWLEDGEMENT,
+            dedupe_key=f"acknowledgement:{complaint.pk}",
+            tracking_url=tracking_url(complaint, secret),
+        ),
+    )
+    return letter
 
 
 def tracking_url(complaint: Complaint, secret: str) -> str:

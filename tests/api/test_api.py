@@ -130,6 +130,88 @@ def test_the_201_body_is_what_reading_the_complaint_back_returns(agent):
     assert created.json() == read.json()
 
 
+def test_a_retry_with_the_same_idempotency_key_gets_the_first_complaint_not_a_second(agent):
+    """A CRM that timed out and sends the same request again must not give the customer two
+    complaints and two acknowledgement letters."""
+    client = api(agent)
+    first = client.post(URL, NEW, format="json", HTTP_IDEMPOTENCY_KEY="crm-4711")
+    assert first.status_code == 201, first.json()
+    assert "Idempotent-Replayed" not in first
+    again = client.post(
+        URL, dict(reversed(NEW.items())), format="json", HTTP_IDEMPOTENCY_KEY="crm-4711"
+    )
+    assert again.status_code == 201, again.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert again.json()["reference"] == first.json()["reference"]
+    assert again.json() == client.get(f"{URL}{first.json()['reference']}/").json()
+    assert Complaint.objects.count() == 1
+    complaint = Complaint.objects.get()
+    assert complaint.letters.count() == 1
+    assert complaint.events.filter(kind="filed").count() == 1
+    from complaints.models import OutboundEmail
+
+    assert OutboundEmail.objects.count() == 1
+
+
+def test_a_new_idempotency_key_or_none_files_a_new_complaint(agent):
+    client = api(agent)
+    assert client.post(URL, NEW, format="json", HTTP_IDEMPOTENCY_KEY="a").status_code == 201
+    assert client.post(URL, NEW, format="json", HTTP_IDEMPOTENCY_KEY="b").status_code == 201
+    assert client.post(URL, NEW, format="json").status_code == 201
+    assert client.post(URL, NEW, format="json").status_code == 201
+    assert Complaint.objects.count() == 4
+
+
+def test_an_idempotency_key_is_the_senders_own(agent, manager):
+    """Two systems (two staff accounts) that happen to pick the same key each file their own."""
+    first = api(agent).post(URL, NEW, format="json", HTTP_IDEMPOTENCY_KEY="1")
+    second = api(manager).post(URL, NEW, format="json", HTTP_IDEMPOTENCY_KEY="1")
+    assert first.status_code == second.status_code == 201
+    assert first.json()["reference"] != second.json()["reference"]
+
+
+def test_the_same_idempotency_key_with_other_details_is_422_and_writes_nothing(agent):
+    client = api(agent)
+    first = client.post(URL, NEW, format="json", HTTP_IDEMPOTENCY_KEY="crm-4712")
+    response = client.post(
+        URL,
+        {**NEW, "customer_name": "Someone Else"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="crm-4712",
+    )
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "idempotency_key_reused"
+    assert first.json()["reference"] in body["detail"]
+    assert Complaint.objects.count() == 1
+
+
+@pytest.mark.parametrize("key", ["", " padded ", "x" * 201, "caf\u00e9"])
+def test_an_unusable_idempotency_key_is_400_and_writes_nothing(agent, key):
+    response = api(agent).post(URL, NEW, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_idempotency_key"
+    assert Complaint.objects.count() == 0
+
+
+def test_a_request_refused_for_bad_input_does_not_use_up_its_key(agent):
+    client = api(agent)
+    bad = client.post(URL, {**NEW, "email": ""}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert bad.status_code == 400
+    good = client.post(URL, NEW, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert good.status_code == 201 and "Idempotent-Replayed" not in good
+
+
+def test_the_schema_documents_the_idempotency_key():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    create = schema["paths"]["/api/v1/complaints/"]["post"]
+    header = [p for p in create["parameters"] if p["name"] == "Idempotency-Key"]
+    assert header and header[0]["in"] == "header" and not header[0].get("required")
+    assert "422" in create["responses"]
+
+
 def test_bad_input_is_400_with_field_errors_and_writes_nothing(agent):
     response = api(agent).post(
         URL,

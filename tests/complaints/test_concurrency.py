@@ -79,3 +79,66 @@ def test_the_same_transition_twice_at_once_happens_once(file_complaint, agent, m
     assert sum(isinstance(r, services.ComplaintChanged) for r in results) == 1
     assert fresh(complaint).state == State.CS_MANAGER
     assert complaint.events.filter(transition="escalate_to_manager").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_copies_of_one_api_request_at_once_file_one_complaint(agent):
+    """A client that retries before its first request has answered: both copies arrive together
+    with the same Idempotency-Key, and both get the one complaint."""
+    from complaints.models import Complaint, FilingKey
+
+    key = services.RequestKey(key="retry-1", fingerprint="f" * 64)
+
+    def file(barrier):
+        barrier.wait()
+        return services.complaint_file(
+            customer_name="Raj Patel",
+            email="raj@example.com",
+            description="Calls drop.",
+            category="service_fault",
+            channel="phone",
+            by=Actor.staff(agent),
+            request_key=key,
+        )
+
+    results = race(file, file)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert results[0].complaint.pk == results[1].complaint.pk
+    assert sorted(r.replayed for r in results) == [False, True]
+    assert Complaint.objects.count() == 1 and FilingKey.objects.count() == 1
+    assert Complaint.objects.get().letters.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_copy_that_lost_the_race_after_its_first_look_rolls_back_and_answers_the_first(
+    agent, monkeypatch
+):
+    """The copy that looked before the other committed (so it saw no key) fails on the key's
+    unique index: what it wrote is rolled back, its reference number with it, and it answers
+    with the complaint the other filed."""
+    from complaints.models import Complaint, ReferenceCounter
+
+    key = services.RequestKey(key="retry-2", fingerprint="e" * 64)
+    details = dict(
+        customer_name="Raj Patel",
+        email="raj@example.com",
+        description="Calls drop.",
+        category="service_fault",
+        channel="phone",
+        by=Actor.staff(agent),
+        request_key=key,
+    )
+    first = services.complaint_file(**details)
+    looked = services._filed_before
+    calls = []
+
+    def saw_nothing_first(user, request_key):
+        calls.append(1)
+        return None if len(calls) == 1 else looked(user, request_key)
+
+    monkeypatch.setattr(services, "_filed_before", saw_nothing_first)
+    second = services.complaint_file(**details)
+    assert second.replayed and second.complaint.pk == first.complaint.pk
+    assert len(calls) == 2
+    assert Complaint.objects.count() == 1
+    assert ReferenceCounter.objects.get().last == 1, "the rolled-back filing's number is reused"
