@@ -39,6 +39,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import documents, keyset, selectors, services
+from .errors import API_NOT_FOUND
 from .models import Complaint, Letter, State
 from .roles import Actor, Role, staff_role
 from .serializers import (
@@ -83,7 +84,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, Http404):
-        exc = NotFound("Not found: no complaint, letter or page with that reference.")
+        exc = NotFound(API_NOT_FOUND)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = PermissionDenied()
     response = drf_exception_handler(exc, context)

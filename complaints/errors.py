@@ -17,7 +17,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.db.utils import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 DATABASE_DOWN = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 60
 API_PREFIX = "/api/"  # the page says "try again in a minute"
+API_NOT_FOUND = "Not found: no complaint, letter or page with that reference."
 
 
 def _database_down(exc: BaseException | None) -> bool:
@@ -61,6 +62,16 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _database_down(exception):
         return service_unavailable()
     return defaults.bad_request(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: under the API, its JSON error for an address that matches none of its routes
+    (a reference with an encoded "/" in it, say), as for a reference that names no complaint;
+    the site's page elsewhere."""
+    if request.path.startswith(API_PREFIX):
+        body = {"detail": API_NOT_FOUND, "code": "not_found"}
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 class RefuseNulBytesMiddleware:

@@ -35,4 +35,5 @@ urlpatterns = [
 
 # While the database is unreachable: a 503 page with Retry-After, not a 500 (complaints.errors).
 handler500 = "complaints.errors.server_error"
+handler404 = "complaints.errors.page_not_found"  # the API's 404s in its JSON
 handler400 = "complaints.errors.bad_request"  # a session that could not be saved, for one
