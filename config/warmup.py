@@ -15,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.utils import translation
+from django.core.validators import validate_email
+from django.utils import formats, translation
 
 
 def warm_up() -> dict[str, int]:
@@ -26,7 +27,8 @@ def warm_up() -> dict[str, int]:
 
     from complaints import calendar
 
-    # Every view module, and the resolver's tables that reverse() and resolve() build on first use.
+    # Every view module, and the resolver's tables that reverse() and resolve() build on first use
+    # (building them compiles each address's regular expression).
     resolver = get_resolver()
     resolver.url_patterns  # noqa: B018
     resolver.reverse_dict  # noqa: B018
@@ -45,16 +47,54 @@ def warm_up() -> dict[str, int]:
     # The layout, the customers' pages and questions, and the form widgets, in the one Jinja2
     # environment (config/jinja2.py), found as a request finds them: Django's engine is asked first,
     # and remembers that it has none of them.
-    jinja2_templates = engines["jinja2"].env.list_templates()
+    jinja2_env = engines["jinja2"].env
+    jinja2_templates = jinja2_env.list_templates()
     for name in jinja2_templates:
         loader.get_template(name)
+        # And as Jinja2's own {% extends %} and {% include %} find them: "base.html" is a name in
+        # both engines, so the loop above finds Django's, and the customers' pages extend Jinja2's.
+        jinja2_env.get_template(name)
     get_default_renderer()  # config/form_renderer.py
 
     calendar.load_bank_holidays()
+
+    # What the first request of each worker would import and set up for itself, each time gunicorn
+    # recycles a worker (every ``max_requests``): the cache's and the broker's client libraries,
+    # Celery's publishing side, the context processors, the messages and session classes. Imports
+    # and objects only; no connection is opened.
+    _import_first_use()
+    # Django compiles its validators' regular expressions on first use: the e-mail address's take
+    # some 25 ms.
+    validate_email("warm-up@example.com")
 
     # The site's one language, made this thread's active one, as the workers' requests inherit it.
     # It is what Django uses when none is active, but finding none active raised and caught two
     # exceptions on each look, three looks for every reverse(): some 270 in a web filing.
     translation.activate(settings.LANGUAGE_CODE)
+    formats.get_format("DATE_INPUT_FORMATS")  # imports the language's formats, once
 
     return {"templates": len(pages), "jinja2_templates": len(jinja2_templates)}
+
+
+def _import_first_use() -> None:
+    from django.core.cache.backends.redis import RedisCache
+    from django.template import engines
+    from django.utils.module_loading import import_module, import_string
+    from kombu.transport import resolve_transport
+
+    from config.celery import app
+
+    if issubclass(import_string(settings.CACHES["default"]["BACKEND"]), RedisCache):
+        import redis  # noqa: F401 (imported by RedisCacheClient on first use)
+    import_string(settings.MESSAGE_STORAGE)
+    import_string(settings.SESSION_SERIALIZER)
+    for engine in engines.all():
+        getattr(engine, "engine", engine).template_context_processors  # noqa: B018 (imports them)
+    # Celery: the tasks bound to the app, the publishing machinery, the broker's transport class.
+    app.finalize(auto=True)
+    app.amqp  # noqa: B018
+    import_module("celery.app.events")
+    import_module("celery.events.dispatcher")
+    import_module("celery.result")
+    with app.connection_for_write() as connection:  # not connected: names its transport
+        resolve_transport(connection.transport_cls)
