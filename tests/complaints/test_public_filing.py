@@ -224,6 +224,27 @@ def test_removing_the_phone_number_later_sends_the_customer_to_fix_the_reply_met
 # --- Validation --------------------------------------------------------------------------------
 
 
+def test_one_customers_typed_answers_never_show_on_anothers_page():
+    """Unanswered pages are the same for everyone and rendered once; what one customer typed,
+    kept for them on a page with errors, must never appear on another customer's page."""
+    from complaints import views
+
+    def without_token(page: str) -> str:
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", page)
+
+    views._UNANSWERED.clear()
+    alice, bob = Client(), Client()
+    first = without_token(alice.get(ABOUT).content.decode())
+    refused = alice.post(ABOUT, {"customer_name": "Alice Q. Private", "email": "not an address"})
+    assert refused.status_code == 200
+    assert 'value="Alice Q. Private"' in alice.get(ABOUT).content.decode()
+    page = without_token(bob.get(ABOUT).content.decode())
+    assert "Alice Q. Private" not in page and "not an address" not in page
+    assert page == first
+    views._UNANSWERED.clear()
+    assert without_token(Client().get(ABOUT).content.decode()) == first
+
+
 def test_an_empty_page_shows_every_error_in_a_summary_and_beside_its_field(client):
     response = client.post(ABOUT, {"phone": "07700 900123", "account_number": "ET1"})
     page = response.content.decode()
