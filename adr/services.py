@@ -146,7 +146,7 @@ def complaint_record_adr_decision(
             "record_adr_decision",
             by=by,
             expected_state=expected_state,
-            text=remedy.strip(),
+            text=_decision_text(outcome, remedy.strip(), accepted_on),
             data={
                 "outcome": outcome,
                 "accepted_on": accepted_on.isoformat() if accepted_on else None,
@@ -170,6 +170,20 @@ def complaint_record_adr_decision(
             )
         )
     return complaint
+
+
+def _decision_text(outcome: str, remedy: str, accepted_on: dt.date | None) -> str:
+    """The timeline's record of the adjudication: what CISAS decided and whether the customer
+    accepted it, which the remedy alone does not say (and a decision with no remedy would leave
+    the entry empty)."""
+    decided = f"CISAS's decision: {AdrOutcome(outcome).label.lower()}."
+    if accepted_on is not None:
+        answer = f"Accepted on {accepted_on:%-d %B %Y}."
+    else:
+        answer = "Not accepted, so the complaint is closed."
+    return "\n\n".join(
+        part for part in (f"{decided} {answer}", remedy and f"Remedy: {remedy}") if part
+    )
 
 
 def complaint_start_court_action(
@@ -196,7 +210,11 @@ def complaint_start_court_action(
         "start_court_action",
         by=by,
         expected_state=expected_state,
-        text=note.strip(),
+        text="\n\n".join(
+            part
+            for part in (f"Court action started on {started_on:%-d %B %Y}.", note.strip())
+            if part
+        ),
         data={"started_on": started_on.isoformat()},
         at=timezone.now(),
         started_on=started_on,

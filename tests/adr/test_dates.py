@@ -189,3 +189,45 @@ def test_an_accepted_decision_that_did_not_uphold_the_complaint_leaves_no_remedy
     # As the customer's tracking page: an accepted decision settles it, so they cannot reopen.
     assert "customer may reopen" not in page
     assert "settled by the CISAS decision the customer accepted" in page
+
+
+def test_the_timeline_records_what_cisas_decided_and_whether_it_was_accepted(
+    referred, manager, client
+):
+    with time_machine.travel(LATER, tick=False):
+        adr_services.complaint_record_adr_decision(
+            complaint=referred, by=Actor.staff(manager), outcome="not_upheld", accepted_on=None
+        )
+    client.force_login(manager)
+    page = client.get(f"/staff/complaints/{referred.reference}/").content.decode()
+    timeline = page.split("Timeline")[1]
+    assert "CISAS decision recorded" in timeline
+    assert (
+        "CISAS&#x27;s decision: not upheld. Not accepted, so the complaint is closed." in timeline
+    )
+
+
+def test_an_accepted_decision_on_the_timeline_names_the_day_and_the_remedy(referred, manager):
+    with time_machine.travel(LATER, tick=False):
+        adr_services.complaint_record_adr_decision(
+            complaint=referred,
+            by=Actor.staff(manager),
+            outcome="partly_upheld",
+            remedy="Refund the £40 charged twice.",
+            accepted_on=dt.date(2026, 12, 3),
+        )
+    event = ComplaintEvent.objects.get(complaint=referred, transition="record_adr_decision")
+    assert event.text == (
+        "CISAS's decision: partly upheld. Accepted on 3 December 2026.\n\n"
+        "Remedy: Refund the £40 charged twice."
+    )
+    assert event.actor == manager
+
+
+def test_the_timeline_records_the_day_court_action_started(deadlocked, manager):
+    with time_machine.travel(LATER, tick=False):
+        adr_services.complaint_start_court_action(
+            complaint=deadlocked, by=Actor.staff(manager), started_on=dt.date(2026, 12, 1)
+        )
+    event = ComplaintEvent.objects.get(complaint=deadlocked, transition="start_court_action")
+    assert event.text == "Court action started on 1 December 2026."

@@ -669,3 +669,16 @@ def test_a_reply_given_stops_the_page_calling_it_late(client, filed_2_november, 
         text = page_text(client, url)
     assert "Our reply is late" not in text
     assert "We replied 24 November 2026" in text
+
+
+def test_a_cisas_decision_the_customer_rejected_is_on_their_page(client, tracked_in, manager):
+    from adr import services as adr_services
+
+    complaint, url = tracked_in(State.ADR_REFERRED)
+    adr_services.complaint_record_adr_decision(
+        complaint=complaint, by=Actor.staff(manager), outcome="not_upheld", accepted_on=None
+    )
+    page = client.get(url).content.decode()
+    assert "Not upheld, not accepted by you" in page
+    history = page.split('id="history"')[1]
+    assert "Not accepted, so the complaint is closed." in history
