@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import clocks, letters
-from .models import Complaint, Letter, ResponseMethod
+from .models import Complaint, EventKind, Letter, ResponseMethod
 from .outbox import email_record, queue_after_commit
 from .roles import MANAGERS_GROUP, Actor
 
@@ -81,7 +81,22 @@ def acknowledgement_context(complaint: Complaint, *, by: Actor, at: dt.datetime)
 
 
 def written_reply_context(complaint: Complaint, *, by: Actor, at: dt.datetime, text: str) -> dict:
-    return {**base_context(complaint, by=by, at=at), "reply_text": text, "stage": complaint.stage}
+    context = {
+        **base_context(complaint, by=by, at=at),
+        "reply_text": text,
+        "stage": complaint.stage,
+    }
+    if complaint.stage == 3:
+        # Stage 3 answers the formal written complaint: the letter quotes it, not only the first
+        # complaint it followed.
+        context["formal_complaint"] = (
+            complaint.events.filter(kind=EventKind.TRANSITION, transition="make_formal_complaint")
+            .order_by("-created_at", "-id")
+            .values_list("text", flat=True)
+            .first()
+            or ""
+        )
+    return context
 
 
 def deadlock_context(

@@ -437,3 +437,27 @@ def test_a_render_that_dies_half_way_leaves_one_letter_and_one_file(
 
 def fresh_letter(letter: Letter) -> Letter:
     return Letter.objects.get(pk=letter.pk)
+
+
+def test_the_reply_to_a_formal_written_complaint_quotes_it(complaint_in, manager):
+    c = complaint_in(State.FORMAL_WRITTEN)
+    services.complaint_record_reply(
+        complaint=c, by=Actor.staff(manager), method="written", summary="We have refunded £40."
+    )
+    outbox.email_deliver_due()
+    text = pdf_text(c.letters.get(kind=LetterKind.WRITTEN_REPLY))
+    assert (
+        "Your formal written complaint Letter received: the refund has not arrived. Our reply"
+        in text
+    )
+
+
+def test_a_reply_before_the_formal_written_complaint_has_none_to_quote(complaint_in, manager):
+    c = complaint_in(State.CS_MANAGER)
+    services.complaint_record_reply(
+        complaint=c, by=Actor.staff(manager), method="written", summary="We have refunded £40."
+    )
+    outbox.email_deliver_due()
+    assert "formal written complaint Letter" not in pdf_text(
+        c.letters.get(kind=LetterKind.WRITTEN_REPLY)
+    )
