@@ -458,8 +458,12 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
         target=State.FORMAL_WRITTEN,
         permission=_roles(Role.CUSTOMER, Role.AGENT, Role.MANAGER),
     )
-    def make_formal_complaint(self, *, at: dt.datetime) -> None:
-        self.start_stage_clock(at)
+    def make_formal_complaint(
+        self, *, at: dt.datetime, received_at: dt.datetime | None = None
+    ) -> None:
+        """``received_at``: when the customer's letter or e-mail reached us, if staff record it
+        later; the stage's 15 working days run from then, as a complaint's first ones do."""
+        self.start_stage_clock(received_at or at)
         # A formal written complaint is answered in writing, whatever was asked before.
         self.preferred_response = ResponseMethod.WRITTEN
 
@@ -652,6 +656,13 @@ class ComplaintEvent(models.Model):
         """For a reply, when it was given, which for a phone call logged afterwards is earlier
         than the event (``complaint_record_reply`` keeps it in the event's data)."""
         value = self.data.get("replied_at") if self.kind == EventKind.REPLY else None
+        return dt.datetime.fromisoformat(value) if value else None
+
+    @property
+    def received_at(self) -> dt.datetime | None:
+        """For a formal written complaint staff recorded after it came in, when it reached us
+        (``complaint_make_formal`` keeps it in the event's data)."""
+        value = self.data.get("received_at") if self.transition == "make_formal_complaint" else None
         return dt.datetime.fromisoformat(value) if value else None
 
 

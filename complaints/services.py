@@ -885,13 +885,22 @@ def complaint_escalate(
 
 
 def complaint_make_formal(
-    *, complaint: Complaint, by: Actor, text: str, expected_state: str | None = None
+    *,
+    complaint: Complaint,
+    by: Actor,
+    text: str,
+    expected_state: str | None = None,
+    received_at: dt.datetime | None = None,
 ) -> Complaint:
     """Stage 2 to stage 3: a formal written complaint; a new reply clock starts.
 
     The complaint's own words are required, whoever records it (the tracking page, the case
     page, the API): stage 3 is the manager's answer to them. ``ValidationError`` on ``text``
-    when there are none."""
+    when there are none.
+
+    Staff recording a letter or e-mail that came in earlier give ``received_at``: the reply is
+    due 15 working days after it reached us, not after it was typed in. It cannot be in the
+    future, nor before stage 2 began (``ValidationError`` on ``received_at``)."""
     transition_check(complaint, "make_formal_complaint", by=by, expected_state=expected_state)
     wanted = (
         "your formal complaint: what is still wrong, and what you want us to do"
@@ -899,8 +908,28 @@ def complaint_make_formal(
         else "the customer's formal complaint, in their words"  # from their letter or call
     )
     text = require_text(text, "text", wanted)
+    extra: dict[str, Any] = {}
+    if received_at is not None:
+        require_role(by, Role.AGENT, Role.MANAGER, doing="date a formal written complaint")
+        _with_time_zone(received_at, "received_at")
+        _not_in_future(received_at, "received_at", "The date received", timezone.now())
+        began = timezone.localtime(complaint.stage_started_at)
+        if received_at < complaint.stage_started_at.replace(second=0, microsecond=0):
+            raise ValidationError(
+                {
+                    "received_at": "A formal written complaint cannot have reached us before "
+                    f"stage 2 began, on {began:%-d %B %Y} at {began:%H:%M}."
+                }
+            )
+        received_at = max(received_at, complaint.stage_started_at)
+        extra = {"received_at": received_at, "data": {"received_at": received_at.isoformat()}}
     return _enter_new_stage(
-        complaint, "make_formal_complaint", by=by, text=text, expected_state=expected_state
+        complaint,
+        "make_formal_complaint",
+        by=by,
+        text=text,
+        expected_state=expected_state,
+        **extra,
     )
 
 

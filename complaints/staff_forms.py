@@ -303,6 +303,14 @@ class EscalateForm(CaseActionForm):
 
 
 class MakeFormalForm(CaseActionForm):
+    received_at = UKDateTimeField(
+        label="When did it reach us?",
+        widget=DateTimeInput,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        required=False,
+        help_text="UK time: when the letter or e-mail arrived, or the call was taken (now, if "
+        "left empty). The 15 working days to reply run from then.",
+    )
     text = forms.CharField(
         label="The customer's formal complaint, in their words",
         widget=text_area(4),
@@ -311,6 +319,11 @@ class MakeFormalForm(CaseActionForm):
         help_text="From their letter or e-mail, or what they said on the phone: the manager "
         "answers it. A new 15 working day reply deadline starts and the customer is told.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("received_at", _now_local())
 
 
 class DeadlockForm(CaseActionForm):

@@ -337,7 +337,11 @@ def _escalate(c: Complaint, by: Actor, d: dict) -> str:
 
 def _make_formal(c: Complaint, by: Actor, d: dict) -> str:
     services.complaint_make_formal(
-        complaint=c, by=by, text=d["text"], expected_state=d["expected_state"]
+        complaint=c,
+        by=by,
+        text=d["text"],
+        expected_state=d["expected_state"],
+        received_at=d["received_at"],
     )
     return f"{c.reference} is now a formal written complaint (stage 3). The customer is told."
 

@@ -615,7 +615,7 @@ def _happened_at(complaint: Complaint, event) -> dt.datetime:
     written down: the customer sees the day they sent it, or the day we called."""
     if event.kind == EventKind.FILED:
         return complaint.received_at
-    return event.replied_at or event.created_at
+    return event.replied_at or event.received_at or event.created_at
 
 
 def _event_title(event) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
@@ -819,3 +820,60 @@ def test_a_phone_reply_shows_when_the_call_was_made(client, agent, file_complain
     client.force_login(agent)
     html = page(client, complaint).content.decode()
     assert f"Phone call on {timezone.localtime(called):%-d %b %Y, %H:%M}" in html
+
+
+def test_a_formal_complaint_recorded_later_is_due_15_working_days_after_it_reached_us(
+    client, manager, file_complaint
+):
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC), tick=False):
+        complaint = file_complaint().complaint
+        services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+    client.force_login(manager)
+    # The customer's letter came on Tuesday 1 December; it is typed in on Friday 4 December.
+    with time_machine.travel(dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC), tick=False):
+        response = act(
+            client,
+            complaint,
+            "make_formal",
+            received_at="2026-12-01T09:30",
+            text="I still have not had my refund.",
+        )
+        assert response.status_code == 302, response.content.decode()[:3000]
+        html = page(client, complaint).content.decode()
+    complaint = fresh(complaint)
+    assert complaint.state == State.FORMAL_WRITTEN
+    # 15 working days after 1 December; counted from the day it was typed in, the bank holidays
+    # of Christmas would have put it at 29 December.
+    assert complaint.response_due_date == dt.date(2026, 12, 22)
+    assert "Tue 22 Dec 2026" in html
+    assert "Reached us on 1 Dec 2026, 09:30" in html
+    event = complaint.events.get(transition="make_formal_complaint")
+    assert event.actor == manager and event.created_at.date() == dt.date(2026, 12, 4)
+    # The customer's history dates it when they sent it too.
+    secret = services.complaint_new_tracking_secret(complaint=complaint)
+    client.logout()
+    history = client.get(f"/track/{complaint.reference}/{secret}/").content.decode()
+    assert '<time datetime="2026-12-01T09:30:00+00:00">' in history.split('id="history"')[1]
+
+
+@pytest.mark.parametrize(
+    "received_at, message",
+    [
+        ("2026-11-01T09:00", "cannot have reached us before stage 2 began, on 2 November 2026"),
+        ("2026-12-05T09:00", "The date received cannot be in the future."),
+    ],
+)
+def test_a_formal_complaint_cannot_be_dated_before_stage_2_or_in_the_future(
+    client, manager, file_complaint, received_at, message
+):
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC), tick=False):
+        complaint = file_complaint().complaint
+        services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+    client.force_login(manager)
+    with time_machine.travel(dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC), tick=False):
+        response = act(
+            client, complaint, "make_formal", received_at=received_at, text="Still no refund."
+        )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert fresh(complaint).state == State.CS_MANAGER
