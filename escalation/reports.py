@@ -358,9 +358,11 @@ CASE_COLUMNS = [
     "Replied (date)",
     "Replied in time",
     "Escalated to stage 2",
+    "Formal written complaint (stage 3)",
     "Resolved (date)",
     "Working days to resolution",
     "Deadlock letter (date)",
+    "Deadlock letter by",
     "CISAS reference",
     "CISAS referred (date)",
     "CISAS outcome",
@@ -387,15 +389,27 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
     channels = dict(Channel.choices)
     categories = dict(Category.choices)
     outcomes = dict(AdrOutcome.choices)
-    escalated = ComplaintEvent.objects.filter(
-        complaint=OuterRef("pk"),
-        kind=EventKind.TRANSITION,
-        transition="escalate_to_manager",
+
+    def transition(name: str) -> Exists:
+        return Exists(
+            ComplaintEvent.objects.filter(
+                complaint=OuterRef("pk"), kind=EventKind.TRANSITION, transition=name
+            )
+        )
+
+    # As the figures count them: "Deadlock letters" split by who issued them, "Escalations" by
+    # the stage reached, so each figure is the count of its column's "yes" or "ADR clock".
+    deadlock_by_clock = Exists(
+        Letter.objects.filter(
+            complaint=OuterRef("pk"), kind=LetterKind.DEADLOCK, context__by_clock=True
+        )
     )
     rows = (
         received(start, end)
         .annotate(
-            escalated=Exists(escalated),
+            escalated=transition("escalate_to_manager"),
+            formal=transition("make_formal_complaint"),
+            deadlock_by_clock=deadlock_by_clock,
             received_day=_day("received_at"),
             # clocks.due_date: the London day of the last instant before the stored deadline.
             due_day=_day(
@@ -433,9 +447,11 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
             "replied_day",
             "in_time",
             "escalated",
+            "formal",
             "resolved_day",
             "nation",
             "deadlock_day",
+            "deadlock_by_clock",
             "cisas_reference",
             "referred_text",
             "adr_outcome",
@@ -468,9 +484,11 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
         replied_day,
         in_time,
         was_escalated,
+        was_formal,
         resolved_day,
         nation,
         deadlock_day,
+        by_clock,
         cisas_reference,
         referred_on,
         outcome,
@@ -492,9 +510,11 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
             replied_day or "",
             in_time,
             "yes" if was_escalated else "no",
+            "yes" if was_formal else "no",
             resolved_day or "",
             "" if resolved_day is None else days_to_resolution(nation, received_day, resolved_day),
             deadlock_day or "",
+            ("ADR clock" if by_clock else "Manager") if deadlock_day else "",
             cisas_reference,
             referred_on or "",
             outcomes.get(outcome, ""),

@@ -318,6 +318,32 @@ def test_the_case_list_csv_has_one_row_per_case(client, manager, year):
     assert "Jane Doe" not in text and "jane@example.com" not in text
 
 
+def test_the_case_list_adds_up_to_the_escalation_and_deadlock_figures(client, manager, year):
+    client.force_login(manager)
+    period = {"start": "2024-01-01", "end": "2024-06-30"}
+    response = client.get("/staff/reports/cases.csv", period)
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+    )
+    figures = reports.summary(dt.date(2024, 1, 1), dt.date(2024, 6, 30))
+    stage_2 = [row["Escalated to stage 2"] for row in rows].count("yes")
+    stage_3 = [row["Formal written complaint (stage 3)"] for row in rows].count("yes")
+    assert (stage_2, stage_3) == (
+        figures["escalations"]["to_stage_2"],
+        figures["escalations"]["to_stage_3"],
+    )
+    by = [row["Deadlock letter by"] for row in rows]
+    assert (by.count("Manager"), by.count("ADR clock")) == (
+        figures["deadlock_letters"]["by_decision"],
+        figures["deadlock_letters"]["by_clock"],
+    )
+    by_reference = {row["Reference"]: row for row in rows}
+    assert by_reference[year["C"].reference]["Formal written complaint (stage 3)"] == "yes"
+    assert by_reference[year["B"].reference]["Deadlock letter by"] == "Manager"
+    assert by_reference[year["E"].reference]["Deadlock letter by"] == "ADR clock"
+    assert by_reference[year["D"].reference]["Deadlock letter by"] == ""
+
+
 def test_the_case_list_streams_from_the_database_in_chunks(client, manager, year, monkeypatch):
     # The CSV never holds the year in memory: the rows come from a chunked iterator.
     seen = []
