@@ -912,7 +912,11 @@ def complaint_make_formal(
     if received_at is not None:
         require_role(by, Role.AGENT, Role.MANAGER, doing="date a formal written complaint")
         _with_time_zone(received_at, "received_at")
-        _not_in_future(received_at, "received_at", "The date received", timezone.now())
+        now = timezone.now()
+        _not_in_future(received_at, "received_at", "The date received", now)
+        if received_at >= now.replace(second=0, microsecond=0):
+            received_at = None  # this minute, to the minute: it is being recorded as it came in
+    if received_at is not None:
         began = timezone.localtime(complaint.stage_started_at)
         if received_at < complaint.stage_started_at.replace(second=0, microsecond=0):
             raise ValidationError(

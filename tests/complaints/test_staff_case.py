@@ -877,3 +877,16 @@ def test_a_formal_complaint_cannot_be_dated_before_stage_2_or_in_the_future(
     assert response.status_code == 400
     assert message in response.content.decode()
     assert fresh(complaint).state == State.CS_MANAGER
+
+
+def test_a_formal_complaint_recorded_as_it_came_in_is_not_dated_twice(
+    client, manager, complaint_in
+):
+    complaint = complaint_in(State.CS_MANAGER)
+    client.force_login(manager)
+    typed = timezone.localtime(timezone.now()).strftime("%Y-%m-%dT%H:%M")  # the form's own "now"
+    response = act(client, complaint, "make_formal", received_at=typed, text="Still no refund.")
+    assert response.status_code == 302, response.content.decode()[:3000]
+    event = fresh(complaint).events.get(transition="make_formal_complaint")
+    assert event.received_at is None
+    assert "Reached us on" not in page(client, complaint).content.decode()
