@@ -682,3 +682,17 @@ def test_a_cisas_decision_the_customer_rejected_is_on_their_page(client, tracked
     assert "Not upheld, not accepted by you" in page
     history = page.split('id="history"')[1]
     assert "Not accepted, so the complaint is closed." in history
+
+
+def test_a_complaint_in_court_is_not_offered_cisas(client, tracked_in):
+    _, url = tracked_in(State.COURT)
+    page = client.get(url).content.decode()
+    assert "Court action" in page
+    assert "You can go to CISAS until" not in page
+
+
+def test_a_deadlocked_complaint_is_offered_cisas_until_its_deadline(client, tracked_in):
+    complaint, url = tracked_in(State.DEADLOCK)
+    page = client.get(url).content.decode()
+    assert "You can go to CISAS until" in page
+    assert f'<time datetime="{complaint.cisas_deadline}">' in page
