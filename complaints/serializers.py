@@ -187,6 +187,12 @@ class TransitionSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=AdrOutcome.choices, required=False)
     accepted_on = serializers.DateField(required=False, allow_null=True)
     started_on = serializers.DateField(required=False)
+    received_at = InstantField(
+        required=False,
+        help_text="For `make_formal_complaint` recorded after the customer's letter or e-mail "
+        "came in: when it reached us, ISO 8601 with its offset from UTC. The reply is due 15 "
+        "working days after it. Not before stage 2 began, nor in the future (400).",
+    )
 
 
 class ReplySerializer(serializers.Serializer):

@@ -1041,7 +1041,11 @@ def complaint_transition(
             complaint=complaint, by=by, reason=note, expected_state=expected_state
         ),
         "make_formal_complaint": lambda: complaint_make_formal(
-            complaint=complaint, by=by, text=note, expected_state=expected_state
+            complaint=complaint,
+            by=by,
+            text=note,
+            expected_state=expected_state,
+            received_at=fields.get("received_at"),
         ),
         "issue_deadlock_letter": lambda: complaint_issue_deadlock(
             complaint=complaint, by=by, final_position=note, expected_state=expected_state

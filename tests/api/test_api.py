@@ -783,3 +783,38 @@ def test_the_docs_page_serves_its_assets_locally(client):
     page = client.get("/api/docs/").content.decode()
     assert "swagger-ui" in page
     assert "cdn" not in page.lower() and "unpkg" not in page.lower()
+
+
+def test_a_formal_complaint_logged_through_the_api_is_due_from_when_it_reached_us(
+    manager, file_complaint
+):
+    from complaints import services
+    from complaints.roles import Actor
+
+    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC), tick=False):
+        complaint = file_complaint().complaint
+        services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+    url = f"{URL}{complaint.reference}/transitions/"
+    with time_machine.travel(dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC), tick=False):
+        early = api(manager).post(
+            url,
+            {
+                "name": "make_formal_complaint",
+                "note": "Still no refund.",
+                "received_at": "2026-11-01T09:00:00Z",
+            },
+            format="json",
+        )
+        assert early.status_code == 400 and "received_at" in early.json()
+        response = api(manager).post(
+            url,
+            {
+                "name": "make_formal_complaint",
+                "note": "Still no refund.",
+                "received_at": "2026-12-01T09:30:00Z",
+            },
+            format="json",
+        )
+    assert response.status_code == 200, response.content
+    assert response.json()["state"] == "formal_written"
+    assert response.json()["response_due_date"] == "2026-12-22"
