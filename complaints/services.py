@@ -582,12 +582,15 @@ def complaint_assign(
     return complaint
 
 
-def _not_before(replied_at: dt.datetime, start: dt.datetime, message: str) -> dt.datetime:
-    """A reply's time checked against when something began. Times of calls are given to the
-    minute, so one in the minute it began counts from that moment (the time returned)."""
-    if replied_at < start.replace(second=0, microsecond=0):
-        raise ValidationError({"replied_at": message})
-    return max(replied_at, start)
+def _not_before(
+    at: dt.datetime, start: dt.datetime, message: str, field: str = "replied_at"
+) -> dt.datetime:
+    """A time staff gave (a reply, a letter's arrival) checked against when something began.
+    Staff give times to the minute, so one in the minute it began counts from that moment (the
+    time returned)."""
+    if at < start.replace(second=0, microsecond=0):
+        raise ValidationError({field: message})
+    return max(at, start)
 
 
 def complaint_record_reply(
@@ -918,14 +921,13 @@ def complaint_make_formal(
             received_at = None  # this minute, to the minute: it is being recorded as it came in
     if received_at is not None:
         began = timezone.localtime(complaint.stage_started_at)
-        if received_at < complaint.stage_started_at.replace(second=0, microsecond=0):
-            raise ValidationError(
-                {
-                    "received_at": "A formal written complaint cannot have reached us before "
-                    f"stage 2 began, on {began:%-d %B %Y} at {began:%H:%M}."
-                }
-            )
-        received_at = max(received_at, complaint.stage_started_at)
+        received_at = _not_before(
+            received_at,
+            complaint.stage_started_at,
+            "A formal written complaint cannot have reached us before stage 2 began, on "
+            f"{began:%-d %B %Y} at {began:%H:%M}.",
+            field="received_at",
+        )
         extra = {"received_at": received_at, "data": {"received_at": received_at.isoformat()}}
     return _enter_new_stage(
         complaint,
