@@ -146,15 +146,23 @@ def _actor(request: Request) -> Actor:
 # --- Lists ------------------------------------------------------------------------------------
 
 
-# The list's orders, by the value of ``ordering``, as keyset segments (complaints/keyset.py); the
-# queryset's ORDER BY is derived from them (keyset.queryset_order). Every order ends with id, so
-# that pages never overlap or skip cases that share a date; cases without a reply due date come
-# last either way.
+# The list's orders, by the value of ``ordering``, as keyset segments (complaints/keyset.py), and
+# the same as one ORDER BY for the queryset. Every order ends with id, so that pages never overlap
+# or skip cases that share a date. By reply due date, cases with none (``response_due_date`` is
+# null: replied, or no longer at a stage) come last either way, as in the agents' queue: the
+# due instant a stage left behind is kept for the reports, not shown, and must not sort a case
+# answered long ago before one whose reply is due.
 ORDERINGS = {
-    "response_due_date": keyset.ordered_by("response_due_at"),
-    "-response_due_date": keyset.ordered_by("response_due_at", descending=True),
+    "response_due_date": selectors.awaiting_reply_first(),
+    "-response_due_date": selectors.awaiting_reply_first(descending=True),
     "received_at": keyset.ordered_by("received_at", nullable=False),
     "-received_at": keyset.ordered_by("received_at", nullable=False, descending=True),
+}
+ORDER_BY = {
+    "response_due_date": selectors.awaiting_reply_first_order(),
+    "-response_due_date": selectors.awaiting_reply_first_order(descending=True),
+    "received_at": keyset.queryset_order(ORDERINGS["received_at"]),
+    "-received_at": keyset.queryset_order(ORDERINGS["-received_at"]),
 }
 DEFAULT_ORDERING = "response_due_date"
 # A complaint's events, oldest first.
@@ -277,7 +285,7 @@ class ComplaintOrdering(filters.OrderingFilter):
     def filter(self, qs: QuerySet, value) -> QuerySet:
         if not value or value[0] not in ORDERINGS:
             return qs
-        return qs.order_by(*keyset.queryset_order(ORDERINGS[value[0]]))
+        return qs.order_by(*ORDER_BY[value[0]])
 
 
 class TrueOrFalseField(forms.Field):
@@ -418,7 +426,7 @@ class ComplaintViewSet(
         return (
             Complaint.objects.select_related("assigned_to")
             .prefetch_related("letters__complaint")
-            .order_by(*keyset.queryset_order(ORDERINGS[DEFAULT_ORDERING]))
+            .order_by(*ORDER_BY[DEFAULT_ORDERING])
         )
 
     def filter_queryset(self, queryset: QuerySet[Complaint]) -> QuerySet[Complaint]:

@@ -46,6 +46,13 @@ def overdue_q(now: dt.datetime) -> Q:
     return Q(state__in=CLOCK_STATES, responded_at__isnull=True, response_due_at__lte=now)
 
 
+def awaiting_reply_q() -> Q:
+    """The same rule as ``Complaint.awaiting_reply``, as a query: a stage's reply clock is
+    running. A case out of the stages (a deadlock letter the ADR clock sent, a withdrawal) has
+    no reply due, whatever its ``responded_at`` says."""
+    return Q(state__in=CLOCK_STATES, responded_at__isnull=True)
+
+
 def with_overdue(cases: QuerySet[Complaint], now: dt.datetime) -> QuerySet[Complaint]:
     return cases.annotate(
         overdue=Case(
@@ -121,26 +128,41 @@ def agent_queue(
     return (
         with_overdue(cases, now)
         .select_related("assigned_to")
-        .order_by(
-            # Cases still waiting for a reply come first; replied ones wait to be resolved.
-            Case(When(responded_at__isnull=True, then=Value(0)), default=Value(1)),
-            F("response_due_at").asc(nulls_last=True),
-            "id",
-        )
+        .order_by(*awaiting_reply_first_order())
     )
 
 
-# The same order as ``agent_queue``'s, as keyset segments (complaints/keyset.py) for the queue
-# pages: waiting for a reply first, each group by reply due date, undated last, then id.
-# Served by complaint_awaiting_reply_idx, complaint_open_queue_idx and complaint_due_idx.
-AWAITING_REPLY_FIRST = [
-    *keyset.ordered_by(
-        "response_due_at", Q(responded_at__isnull=True), lambda c: c.responded_at is None
-    ),
-    *keyset.ordered_by(
-        "response_due_at", Q(responded_at__isnull=False), lambda c: c.responded_at is not None
-    ),
-]
+def awaiting_reply_first(*, descending: bool = False) -> list[keyset.Segment]:
+    """Cases still waiting for a reply first, by reply due date (soonest first, or latest with
+    ``descending``), then the rest (replied, or out of the stages, with no reply due), as keyset
+    segments (complaints/keyset.py) for the pages. Served by complaint_awaiting_reply_idx,
+    complaint_open_queue_idx and complaint_due_idx, whose included state and responded_at
+    columns test the condition."""
+    waiting = awaiting_reply_q()
+    return [
+        *keyset.ordered_by(
+            "response_due_at", waiting, lambda c: c.awaiting_reply, descending=descending
+        ),
+        *keyset.ordered_by(
+            "response_due_at", ~waiting, lambda c: not c.awaiting_reply, descending=descending
+        ),
+    ]
+
+
+def awaiting_reply_first_order(*, descending: bool = False) -> list:
+    """``awaiting_reply_first`` as one ORDER BY, for a list that fits on one page or is read by
+    offset."""
+    due = F("response_due_at")
+    return [
+        Case(When(awaiting_reply_q(), then=Value(0)), default=Value(1)),
+        due.desc(nulls_last=True) if descending else due.asc(nulls_last=True),
+        "-id" if descending else "id",
+    ]
+
+
+# The agents' queue's order: waiting for a reply first, each group by reply due date, undated
+# last, then id.
+AWAITING_REPLY_FIRST = awaiting_reply_first()
 
 
 @dataclass(frozen=True)

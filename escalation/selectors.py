@@ -5,11 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 
 from complaints import clocks, keyset
 from complaints.models import CLOCK_STATES, Complaint, Nation, State
-from complaints.selectors import AWAITING_REPLY_FIRST, Calendars, overdue_q, with_overdue
+from complaints.selectors import (
+    AWAITING_REPLY_FIRST,
+    Calendars,
+    awaiting_reply_first_order,
+    overdue_q,
+    with_overdue,
+)
 
 ADR_SOON_WORKING_DAYS = 10
 
@@ -102,9 +108,8 @@ def section_counts(now: dt.datetime, calendars: Calendars) -> dict[str, int]:
     }
 
 
-_AWAITING_REPLY_FIRST = Case(When(responded_at__isnull=True, then=Value(0)), default=Value(1))
 ORDERING = {
-    "escalated": (_AWAITING_REPLY_FIRST, F("response_due_at").asc(nulls_last=True), "id"),
+    "escalated": tuple(awaiting_reply_first_order()),
     "overdue": ("response_due_at", "id"),
     "adr_soon": ("adr_eligible_date", "id"),
     "deadlock": ("deadlock_issued_at", "id"),

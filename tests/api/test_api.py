@@ -362,6 +362,45 @@ def test_list_filters_and_orders_by_reply_due_date(agent, manager, file_complain
     assert client.get(URL, {"state": "cs_manager"}).json()["count"] == 0
 
 
+@pytest.mark.parametrize("ordering", [None, "response_due_date", "-response_due_date"])
+def test_by_reply_due_date_cases_with_none_come_last(agent, file_complaint, ordering):
+    """A case answered, or deadlocked by the ADR clock, shows no ``response_due_date``: the due
+    date its stage left behind must not sort it before the cases whose reply is due."""
+    from complaints import services
+    from complaints.models import Channel
+    from complaints.roles import Actor
+    from escalation.services import sweep_adr_clock
+
+    def logged(day: int) -> Complaint:
+        received = dt.datetime(2026, 1, day, 9, tzinfo=dt.UTC)
+        return file_complaint(
+            by=Actor.staff(agent), channel=Channel.PHONE, received_at=received
+        ).complaint
+
+    clocked = logged(5)
+    assert sweep_adr_clock() == 1  # long past its ADR date
+    # Answered: no date shown, though its stage's due date is the latest of all.
+    waiting, later, replied = logged(6), logged(7), logged(8)
+    services.complaint_record_reply(
+        complaint=replied, by=Actor.staff(agent), method="phone", summary="Called back."
+    )
+    client = api(agent)
+    for page_size in (25, 1):  # on one page, and followed page by page
+        query = {"page_size": page_size, **({"ordering": ordering} if ordering else {})}
+        body = client.get(URL, query).json()
+        results = body["results"]
+        while body["next"]:
+            body = client.get(body["next"]).json()
+            results += body["results"]
+        dates = [c["response_due_date"] for c in results]
+        assert dates[2:] == [None, None]
+        assert {c["reference"] for c in results[2:]} == {clocked.reference, replied.reference}
+        waiting_first = [waiting.reference, later.reference]
+        if ordering == "-response_due_date":
+            waiting_first.reverse()
+        assert [c["reference"] for c in results[:2]] == waiting_first
+
+
 @pytest.mark.parametrize("value", ["yes", "maybe", "", "no", "1"])
 def test_an_overdue_filter_that_is_not_true_or_false_is_400(agent, file_complaint, value):
     file_complaint()

@@ -88,6 +88,30 @@ def test_it_lists_open_stage_1_cases_waiting_for_a_reply_the_soonest_due_first(
     assert escalated.reference not in refs(response)
 
 
+@pytest.mark.parametrize("shown", ["open", "all"])
+def test_a_case_with_no_reply_due_comes_after_those_waiting_for_one(
+    client, agent, file_complaint, shown
+):
+    """The ADR clock's deadlock letter and a withdrawal leave no reply recorded, and the stage's
+    old due date behind: neither is waiting for a reply, so neither goes above an overdue case."""
+    from escalation.services import sweep_adr_clock
+
+    clocked = logged(agent, file_complaint, 120)
+    assert sweep_adr_clock() == 1
+    withdrawn = logged(agent, file_complaint, 60)
+    services.complaint_withdraw(complaint=withdrawn, by=Actor.customer())
+    late = logged(agent, file_complaint, 30)
+    fresh_case = logged(agent, file_complaint, 1)
+    client.force_login(agent)
+    response = client.get("/staff/", {"state": shown})
+    expected = [late.reference, fresh_case.reference, clocked.reference]
+    if shown == "all":
+        expected.append(withdrawn.reference)
+    assert refs(response) == expected
+    page = response.content.decode()
+    assert page.index(late.reference) < page.index("No reply deadline")
+
+
 def test_overdue_cases_are_marked(client, agent, file_complaint):
     late = logged(agent, file_complaint, 40)
     logged(agent, file_complaint, 1)
