@@ -999,6 +999,12 @@ def complaint_close(
 def complaint_withdraw(
     *, complaint: Complaint, by: Actor, reason: str = "", expected_state: str | None = None
 ) -> Complaint:
+    """Withdrawn at the customer's request. The customer may simply withdraw; staff withdraw
+    only when the customer asked, and say how and when on the timeline (the case page, the
+    admin and the API alike). ``ValidationError`` on ``reason`` when staff give none."""
+    if by.is_staff:
+        transition_check(complaint, "withdraw", by=by, expected_state=expected_state)
+        reason = require_text(reason, "reason", "how and when the customer asked to withdraw")
     return fire_transition(
         complaint,
         "withdraw",
@@ -1015,6 +1021,7 @@ NOTE_FIELDS = {
     "make_formal_complaint": "text",
     "record_adr_decision": "remedy",
     "resolve": "summary",
+    "withdraw": "reason",
 }
 
 

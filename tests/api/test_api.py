@@ -680,6 +680,30 @@ def test_a_stale_expected_state_is_409_changed_by_someone_else(agent, file_compl
     assert fresh(complaint).state == State.CS_MANAGER
 
 
+@pytest.mark.parametrize("note", [None, "", "   "])
+def test_staff_withdraw_a_complaint_only_saying_how_the_customer_asked(
+    agent, file_complaint, note
+):
+    """As on the case page and in the admin: the timeline records the customer's request."""
+    complaint = file_complaint().complaint
+    body = {"name": "withdraw", **({"note": note} if note is not None else {})}
+    response = api(agent).post(f"{URL}{complaint.reference}/transitions/", body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "note": ["Enter how and when the customer asked to withdraw."]
+    }
+    assert fresh(complaint).state == State.CS_TEAM
+    assert not complaint.events.filter(transition="withdraw").exists()
+    response = api(agent).post(
+        f"{URL}{complaint.reference}/transitions/",
+        {"name": "withdraw", "note": "Customer rang on 6 December to withdraw."},
+        format="json",
+    )
+    assert response.status_code == 200 and response.json()["state"] == "withdrawn"
+    event = complaint.events.get(transition="withdraw")
+    assert event.text == "Customer rang on 6 December to withdraw."
+
+
 def test_an_unknown_transition_is_400(agent, file_complaint):
     complaint = file_complaint().complaint
     response = api(agent).post(
