@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -39,6 +40,25 @@ class EventInline(admin.TabularInline):
         return False
 
 
+class RecordsCaseViewsAdmin(admin.ModelAdmin):
+    """An admin page that shows a complaint's personal data (the complaint, a timeline entry, an
+    e-mail to the customer) logs who opened it, as the case page does: an auditor asking who
+    saw a customer's complaint gets every member of staff who did, administrators too."""
+
+    def complaint_of(self, obj):
+        return obj.complaint
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id)) if request.method == "GET" else None
+        if obj is not None and self.has_view_or_change_permission(request, obj):
+            complaint = self.complaint_of(obj)
+            if complaint is not None:
+                services.case_view_record(
+                    complaint=complaint, by=Actor.staff(request.user), via=CaseView.Via.ADMIN
+                )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
 class AppendOnlyAdmin(admin.ModelAdmin):
     """For the append-only records (the timeline, the log of who viewed what): listed, never
     added, changed or deleted from the admin."""
@@ -54,7 +74,7 @@ class AppendOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Complaint)
-class ComplaintAdmin(admin.ModelAdmin):
+class ComplaintAdmin(RecordsCaseViewsAdmin):
     list_display = (
         "reference",
         "customer_name",
@@ -70,6 +90,9 @@ class ComplaintAdmin(admin.ModelAdmin):
     list_select_related = ("assigned_to",)
     date_hierarchy = "received_at"
     inlines = [EventInline]
+
+    def complaint_of(self, obj):
+        return obj
     actions = ["withdraw_selected"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -122,7 +145,7 @@ class ComplaintAdmin(admin.ModelAdmin):
 
 
 @admin.register(ComplaintEvent)
-class ComplaintEventAdmin(AppendOnlyAdmin):
+class ComplaintEventAdmin(RecordsCaseViewsAdmin, AppendOnlyAdmin):
     list_display = ("complaint", "created_at", "kind", "actor", "actor_role", "to_state")
     list_filter = ("kind", "actor_role")
     search_fields = ("complaint__reference",)
@@ -182,7 +205,7 @@ class LetterAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
+class OutboundEmailAdmin(RecordsCaseViewsAdmin):
     list_display = ("template", "complaint", "created_at", "attempts", "sent_at", "last_error")
     list_filter = ("template", ("sent_at", admin.EmptyFieldListFilter))
     search_fields = ("complaint__reference", "dedupe_key")

@@ -676,6 +676,7 @@ class CaseView(models.Model):
         LETTER = "letter", "Letter downloaded"
         FILE = "file", "Evidence downloaded"
         EXPORT = "export", "Subject access export"
+        ADMIN = "admin", "Admin page"
 
     complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="views")
     viewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from complaints.models import ClosureDay, ComplaintEvent, State
+from complaints.models import CaseView, ClosureDay, ComplaintEvent, OutboundEmail, State
 from tests.conftest import fresh
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +26,29 @@ def test_the_complaint_page_shows_the_case_with_its_timeline_and_no_editable_sta
     assert 'name="state"' not in html
     assert 'name="customer_name"' not in html
     assert 'name="_save"' not in html, "no Save button that would save nothing"
+
+
+def test_an_administrator_opening_a_customers_complaint_is_on_the_record_of_views(
+    client, administrator, file_complaint
+):
+    """Who saw a customer's complaint: the complaint's page, one of its timeline entries and an
+    e-mail to the customer all show personal data, in the admin as on the case page."""
+    complaint = file_complaint().complaint
+    event = complaint.events.get()
+    email = OutboundEmail.objects.filter(complaint=complaint).first()
+    client.force_login(administrator)
+    pages = [
+        f"/admin/complaints/complaint/{complaint.pk}/change/",
+        f"/admin/complaints/complaintevent/{event.pk}/change/",
+        f"/admin/complaints/outboundemail/{email.pk}/change/",
+    ]
+    for url in pages:
+        assert client.get(url).status_code == 200
+    views = CaseView.objects.filter(complaint=complaint)
+    assert [(v.viewer, v.via) for v in views] == [(administrator, "admin")] * 3
+    assert views[0].get_via_display() == "Admin page"
+    client.get("/admin/complaints/complaint/")  # the list names no one in particular
+    assert views.count() == 3
 
 
 def test_the_admin_cannot_add_or_delete_complaints(client, administrator, file_complaint):
