@@ -6,4 +6,5 @@ class ComplaintsConfig(AppConfig):
     verbose_name = "Complaints"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        # The system checks, and the count of failed sign-ins by address, register themselves.
+        from . import checks, signin  # noqa: F401

@@ -39,6 +39,71 @@ def test_after_five_failures_the_right_password_is_refused_with_the_lockout_page
     assert client.get("/staff/").status_code == 302
 
 
+def test_one_persons_failures_do_not_lock_out_colleagues_at_the_same_address(
+    client, agent, manager, one_rate_window
+):
+    """An office, or the proxy in front of the portal, gives every member of staff one address:
+    an agent who forgot their password must not lock the manager out."""
+    for _ in range(5):
+        sign_in(client, password="wrong")
+    assert sign_in(client).status_code == 429  # the agent's account is locked
+    response = sign_in(client, username="manager")
+    assert response.status_code == 302 and response["Location"] == "/staff/"
+    assert client.get("/staff/escalations/").status_code == 200
+
+
+def test_an_address_trying_many_names_is_locked_out_whatever_name_it_tries_next(
+    client, agent, settings, one_rate_window
+):
+    settings.STAFF_SIGN_IN_ADDRESS_FAILURES = 6
+    for name in ("alice", "bob", "carol", "dave", "erin", "frank"):
+        assert sign_in(client, username=name, password="guess").status_code == 200
+    response = sign_in(client)  # the right password for a real account, from that address
+    assert response.status_code == 429
+    html = response.content.decode()
+    assert "too many failed attempts to sign in from your network" in html
+    assert "Try again in 15 minutes." in html
+    assert "_auth_user_id" not in client.session
+    # The admin's sign-in page is the same way in.
+    response = client.post("/admin/login/", {"username": "agent", "password": PASSWORD})
+    assert response.status_code == 429
+    # Another address is not affected.
+    response = client.post(
+        "/staff/login/",
+        {"username": "agent", "password": PASSWORD},
+        REMOTE_ADDR="192.0.2.10",
+    )
+    assert response.status_code == 302
+
+
+def test_behind_a_proxy_addresses_come_from_the_header_it_sets(
+    client, agent, settings, one_rate_window
+):
+    settings.RATELIMIT_IP_META_KEY = "HTTP_X_FORWARDED_FOR"
+    settings.STAFF_SIGN_IN_ADDRESS_FAILURES = 3
+    for name in ("alice", "bob", "carol"):
+        client.post(
+            "/staff/login/",
+            {"username": name, "password": "guess"},
+            HTTP_X_FORWARDED_FOR="203.0.113.7",
+        )
+    from axes.models import AccessAttempt
+
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.7"}
+    blocked = client.post(
+        "/staff/login/",
+        {"username": "agent", "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR="203.0.113.7",
+    )
+    assert blocked.status_code == 429
+    colleague = client.post(
+        "/staff/login/",
+        {"username": "agent", "password": PASSWORD},
+        HTTP_X_FORWARDED_FOR="198.51.100.4",
+    )
+    assert colleague.status_code == 302
+
+
 def test_sign_out_ends_the_session(client, agent):
     sign_in(client)
     response = client.post("/staff/logout/")
