@@ -332,7 +332,8 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             # PostgreSQL only and kept out of the model state, so that SQLite (the embedded demo),
             # which rebuilds the table on every change of a column, never tries to create them.
             # Their pending lists are kept short (migration 0013), or searches slow down as
-            # complaints are filed.
+            # complaints are filed. complaint_phone_trgm_idx (migration 0019) is the same for the
+            # phone number's digits (selectors.phone_q).
             # Retention sweep: WHERE state IN ('closed', 'withdrawn') AND anonymised_at IS NULL
             # AND NOT legal_hold AND COALESCE(closed_at, withdrawn_at) <= cutoff ORDER BY that.
             # Partial, so cases already anonymised or on hold drop out of it.

@@ -19,8 +19,8 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KT
-from django.db.models.functions import Lower
-from django.db.models.lookups import StartsWith
+from django.db.models.functions import Lower, Replace
+from django.db.models.lookups import Contains, StartsWith
 from django.utils import timezone
 
 from . import clocks, keyset
@@ -62,11 +62,42 @@ def with_overdue(cases: QuerySet[Complaint], now: dt.datetime) -> QuerySet[Compl
 
 
 WHOLE_REFERENCE = re.compile(r"CMP-\d{4}-\d{6,}", re.IGNORECASE)
+# A phone number as people write and read it out: digits with spaces, dashes, brackets, dots, a
+# leading "+"; at least six digits, fewer would match too many numbers.
+PHONE_LIKE = re.compile(r"\+?[\d\s().\-]*")
+PHONE_MIN_DIGITS = 6
+
+
+def _phone_digits(expression):
+    """A phone number's digits alone, as stored numbers are compared with what was typed
+    (complaint_phone_trgm_idx is on this expression)."""
+    for sign in (" ", "-", "(", ")", ".", "+"):
+        expression = Replace(expression, Value(sign), Value(""))
+    return expression
+
+
+PHONE_DIGITS = _phone_digits(F("phone"))
+
+
+def phone_q(text: str) -> Q | None:
+    """Cases whose phone number holds the number typed, however either is spaced, and whether
+    it is written +44 or 0 (a caller's number as the phone shows it, or as they read it out);
+    None when the text is not a phone number."""
+    if not PHONE_LIKE.fullmatch(text):
+        return None
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("+44") or (text.startswith("44") and len(digits) >= 12):
+        digits = digits[2:]
+    digits = digits.lstrip("0")  # the number after the trunk 0 or country code: +44 7700 = 07700
+    if len(digits) < PHONE_MIN_DIGITS:
+        return None
+    return Q(Contains(PHONE_DIGITS, digits))
 
 
 def search_q(text: str) -> Q:
-    """Reference, customer name, e-mail or account number; any part of each (served by the
-    complaint_*_trgm_idx trigram indexes on PostgreSQL).
+    """Reference, customer name, e-mail, phone number or account number; any part of each
+    (served by the complaint_*_trgm_idx trigram indexes on PostgreSQL). A phone number is
+    compared by its digits alone (``phone_q``).
 
     A whole reference, what a customer on the phone reads out, is looked up by the reference's
     unique index: every reference of a year shares most of its trigrams, so the trigram index
@@ -83,12 +114,14 @@ def search_q(text: str) -> Q:
         return Q(reference=text.upper())
     if "@" in text[1:]:
         return Q(StartsWith(Lower("email"), text.lower()))
-    return (
+    found = (
         Q(reference__icontains=text)
         | Q(customer_name__icontains=text)
         | Q(email__icontains=text)
         | Q(account_number__icontains=text)
     )
+    phone = phone_q(text)
+    return found | phone if phone is not None else found
 
 
 def agent_queue(

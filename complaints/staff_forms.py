@@ -39,7 +39,7 @@ PAGE_SIZES = (25, 50, 100)
 
 class QueueFilterForm(forms.Form):
     q = forms.CharField(
-        label="Search by reference, name, e-mail or account number",
+        label="Search by reference, name, e-mail, phone or account number",
         required=False,
         max_length=200,
     )

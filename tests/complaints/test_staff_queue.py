@@ -196,6 +196,34 @@ def test_search_finds_a_case_by_reference_name_email_or_account(
     assert refs(response) == [wanted.reference]
 
 
+@pytest.mark.parametrize(
+    "typed", ["07700 900456", "07700900456", "+44 7700 900456", "+44 (0)7700-900456", "900456"]
+)
+@pytest.mark.parametrize("stored", ["07700 900456", "+447700900456", "(07700) 900-456"])
+def test_search_finds_a_case_by_phone_number_however_it_is_spaced(
+    client, agent, file_complaint, typed, stored
+):
+    """A customer calling back: the number on the phone's display, or as they read it out."""
+    wanted = logged(agent, file_complaint, 2, phone=stored)
+    logged(agent, file_complaint, 3, phone="07700 900123")
+    client.force_login(agent)
+    response = client.get("/staff/", {"q": typed})
+    assert refs(response) == [wanted.reference]
+    assert "phone" in response.content.decode().split("</label>")[0]
+
+
+def test_the_phone_search_is_served_by_its_trigram_index():
+    from complaints import selectors
+
+    found = Complaint.objects.filter(selectors.search_q("07700 900456")).values("id")
+    sql, params = found.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "complaint_phone_trgm_idx" in plan
+
+
 def test_a_whole_reference_is_looked_up_by_the_reference_itself(client, agent, file_complaint):
     wanted = logged(agent, file_complaint, 2)
     logged(agent, file_complaint, 3)
@@ -369,5 +397,6 @@ def test_the_search_indexes_keep_their_pending_lists_short():
         "complaint_name_trgm_idx",
         "complaint_email_trgm_idx",
         "complaint_account_trgm_idx",
+        "complaint_phone_trgm_idx",
     }
     assert all(opts == ["gin_pending_list_limit=64"] for opts in options.values()), options
