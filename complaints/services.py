@@ -106,6 +106,23 @@ TRANSITION_LABELS = {
 }
 
 
+# What each transition does, as a refusal names it ("Your role may not resolve the complaint"):
+# the timeline's labels above say what happened, and "“Resolved” is not possible" read as if
+# the complaint already were.
+TRANSITION_ACTIONS = {
+    "escalate_to_manager": "escalate the complaint to the Customer Services Manager",
+    "make_formal_complaint": "record a formal written complaint",
+    "issue_deadlock_letter": "issue a deadlock letter",
+    "refer_to_adr": "record a CISAS referral",
+    "record_adr_decision": "record the CISAS decision",
+    "start_court_action": "record court action",
+    "resolve": "resolve the complaint",
+    "reopen": "reopen the complaint",
+    "close": "close the complaint",
+    "withdraw": "withdraw the complaint",
+}
+
+
 CONDITION_MESSAGES = {
     "issue_deadlock_letter": "a deadlock letter has already been issued, and the customer may "
     "already refer it to CISAS.",
@@ -234,22 +251,23 @@ def transition_check(
     since they looked, the state does not allow it, or their role may not. Services check this
     before they validate the rest of the input, so "not now" is never reported as a bad field."""
     method = getattr(complaint, name)
-    label = TRANSITION_LABELS[name]
+    doing = TRANSITION_ACTIONS[name]
+    state = complaint.get_state_display()
     if expected_state is not None and complaint.state != expected_state:
         raise ComplaintChanged(complaint)
     if not can_proceed(method, check_conditions=False):
         raise TransitionNotAllowed(
-            f"“{label}” is not possible while the complaint is “{complaint.get_state_display()}”.",
+            f"The complaint is “{state}”: you cannot {doing} now.",
             allowed=available_transitions(complaint, by),
         )
     if not can_proceed(method):
         raise TransitionNotAllowed(
-            f"“{label}” is not possible for this complaint: "
+            f"You cannot {doing}: "
             + CONDITION_MESSAGES.get(name, "its conditions are not met."),
             allowed=available_transitions(complaint, by),
         )
     if not has_transition_perm(method, by):
-        raise NotPermitted(f"Your role may not do this: “{label}”.")
+        raise NotPermitted(f"Your role may not {doing} (the complaint is “{state}”).")
 
 
 def fire_transition(

@@ -660,7 +660,26 @@ def test_a_transition_the_role_may_not_fire_is_403(agent, file_complaint):
     )
     assert response.status_code == 403
     assert response.json()["code"] == "not_permitted"
+    assert response.json()["detail"] == (
+        "Your role may not issue a deadlock letter (the complaint is “With our Customer "
+        "Services Team”)."
+    )
     assert fresh(complaint).state == State.CS_TEAM
+
+
+def test_an_agent_may_not_resolve_at_stage_2_and_is_told_so(agent, complaint_in):
+    complaint = complaint_in(State.CS_MANAGER)
+    response = api(agent).post(
+        f"{URL}{complaint.reference}/transitions/",
+        {"name": "resolve", "note": "Refunded."},
+        format="json",
+    )
+    assert response.status_code == 403
+    assert response.json()["detail"] == (
+        "Your role may not resolve the complaint (the complaint is “With our Customer Services "
+        "Manager”)."
+    )
+    assert fresh(complaint).state == State.CS_MANAGER
 
 
 def test_a_stale_expected_state_is_409_changed_by_someone_else(agent, file_complaint):

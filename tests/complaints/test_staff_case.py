@@ -627,7 +627,10 @@ def test_an_agent_cannot_issue_a_deadlock_letter_even_by_posting_the_form(
     assert response.status_code == 302
     assert fresh(complaint).state == State.CS_MANAGER
     html = client.get(response["Location"]).content.decode()
-    assert "Your role may not do this: “Deadlock letter issued”." in html
+    assert (
+        "Your role may not issue a deadlock letter (the complaint is “With our Customer Services "
+        "Manager”)." in html
+    )
 
 
 def test_a_transition_the_state_does_not_allow_is_refused_plainly(client, manager, complaint_in):
@@ -636,7 +639,10 @@ def test_a_transition_the_state_does_not_allow_is_refused_plainly(client, manage
     response = act(client, complaint, "escalate", reason="Again.")
     assert response.status_code == 302
     html = client.get(response["Location"]).content.decode()
-    assert "is not possible while the complaint is “Resolved”" in html
+    assert (
+        "The complaint is “Resolved”: you cannot escalate the complaint to the Customer Services "
+        "Manager now." in html
+    )
 
 
 def test_a_missing_field_is_shown_on_the_form_and_nothing_is_saved(client, agent, file_complaint):
