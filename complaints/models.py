@@ -410,6 +410,26 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             and self.response_due_at <= (now or timezone.now())
         )
 
+    def ran_out_unanswered(self, now: dt.datetime | None = None) -> bool:
+        """The stage's reply clock finished with no reply: its due date passed unanswered. A
+        case withdrawn before its reply was due did not run out (the same rule as the figures'
+        ``escalation.reports._ran_out``)."""
+        return (
+            self.responded_at is None
+            and self.response_due_at is not None
+            and self.response_due_at <= (now or timezone.now())
+            and not (self.withdrawn_at is not None and self.withdrawn_at < self.response_due_at)
+        )
+
+    @property
+    def withdrawn_before_reply_due(self) -> bool:
+        return (
+            self.responded_at is None
+            and self.withdrawn_at is not None
+            and self.response_due_at is not None
+            and self.withdrawn_at < self.response_due_at
+        )
+
     @property
     def answered_in_time(self) -> bool | None:
         """Whether the stage's reply came by its due date (None while there is none)."""

@@ -660,6 +660,7 @@ def _render_case(
             "days_left": days_left,
             "days_overdue": -days_left if days_left is not None and days_left < 0 else 0,
             "overdue": complaint.is_overdue(now),
+            "ran_out_unanswered": complaint.ran_out_unanswered(now),
             "timeline": timeline_html(complaint),
             "letters": selectors.case_letters(complaint),
             "attachments": selectors.case_attachments(complaint),

@@ -114,7 +114,7 @@ def received_by_category(start: dt.date, end: dt.date) -> list[dict[str, Any]]:
 def _ran_out(now: dt.datetime) -> Q:
     """A reply clock that finished unanswered: its due date passed with no reply (cases
     withdrawn before their reply was due are left out). Counted late, in the figures and the
-    case list alike."""
+    case list alike; ``Complaint.ran_out_unanswered`` is the same rule for the case page."""
     return Q(responded_at__isnull=True, response_due_at__lte=now) & ~Q(
         withdrawn_at__isnull=False, withdrawn_at__lt=F("response_due_at")
     )

@@ -139,6 +139,36 @@ def test_an_overdue_case_says_so(client, agent, file_complaint):
     assert "The reply is overdue." in html
 
 
+def test_a_case_withdrawn_before_its_reply_was_due_is_not_called_late(
+    client, agent, file_complaint
+):
+    """As the figures count it: the customer withdrew before the reply was due, so no reply
+    ran late, however long ago its due date passed since."""
+    import time_machine
+
+    complaint = file_complaint(
+        by=Actor.staff(agent),
+        channel="phone",
+        received_at=dt.datetime(2026, 11, 2, 10, tzinfo=dt.UTC),
+    ).complaint
+    with time_machine.travel(dt.datetime(2026, 11, 4, 10, tzinfo=dt.UTC), tick=False):
+        services.complaint_withdraw(complaint=complaint, by=Actor.customer())
+    withdrawn_late = file_complaint(
+        by=Actor.staff(agent),
+        channel="phone",
+        received_at=dt.datetime(2026, 10, 1, 10, tzinfo=dt.UTC),
+    ).complaint
+    with time_machine.travel(dt.datetime(2026, 11, 4, 10, tzinfo=dt.UTC), tick=False):
+        services.complaint_withdraw(complaint=withdrawn_late, by=Actor.customer())
+    client.force_login(agent)
+    with time_machine.travel(dt.datetime(2026, 12, 10, 10, tzinfo=dt.UTC), tick=False):
+        html = page(client, complaint).content.decode()
+        late_html = page(client, withdrawn_late).content.decode()
+    assert "withdrawn before it was due (23 Nov)" in html
+    assert "late (due" not in html
+    assert "late (due 22 Oct)" in late_html  # withdrawn after its reply was due, unanswered
+
+
 def test_a_late_reply_is_not_called_in_time(client, agent, file_complaint):
     complaint = file_complaint(
         by=Actor.staff(agent),
