@@ -55,6 +55,9 @@ def complaint_issue_deadlock(
             text=final_position.strip(),
             data={"by_clock": by.role == Role.SYSTEM},
             at=now,
+            # As the ADR sweep's: the system's letter says only that time ran out, and does
+            # not answer the stage.
+            by_clock=by.role == Role.SYSTEM,
         )
         documents.letter_issue(
             complaint=complaint,

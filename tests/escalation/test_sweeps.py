@@ -91,6 +91,20 @@ def test_the_adr_clocks_deadlock_letter_is_not_counted_as_a_reply(logged, manage
 
 
 @pytest.mark.django_db
+def test_the_systems_deadlock_letter_through_the_service_is_not_counted_as_a_reply_either(logged):
+    """The one rule, whichever way the system's letter is issued: the sweep's batch, or the
+    service it shares with managers."""
+    from adr import services as adr_services
+
+    c = logged()
+    with time_machine.travel(dt.datetime(2026, 8, 10, 9, 0, tzinfo=UTC), tick=False):
+        adr_services.complaint_issue_deadlock(complaint=c, by=Actor.system())
+    c = fresh(c)
+    assert c.state == State.DEADLOCK and c.responded_at is None
+    assert c.events.get(transition="issue_deadlock_letter").data == {"by_clock": True}
+
+
+@pytest.mark.django_db
 def test_the_adr_clock_leaves_cases_already_in_deadlock_or_resolved_alone(logged, manager):
     from complaints import services
 
