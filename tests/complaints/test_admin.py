@@ -97,7 +97,10 @@ def test_the_withdraw_action_goes_through_the_service_and_writes_the_event(
     assert event.text == "She phoned on 4 December: sorted with her bank."
     assert open_case.events.filter(transition="withdraw").count() == 1
     assert fresh(closed_case).state == State.CLOSED
-    assert "not possible while the complaint is" in response.content.decode()
+    assert (
+        f"{closed_case.reference}: The complaint is “Closed”: you cannot withdraw the complaint "
+        "now." in response.content.decode()
+    )
 
 
 def test_closure_days_are_managed_in_the_admin(client, administrator):
