@@ -899,7 +899,12 @@ def _enter_new_stage(
 def complaint_escalate(
     *, complaint: Complaint, by: Actor, reason: str = "", expected_state: str | None = None
 ) -> Complaint:
-    """Stage 1 to stage 2: the manager reviews; a new reply clock starts."""
+    """Stage 1 to stage 2: the manager reviews; a new reply clock starts. Staff say why it needs
+    the manager (the case page and the API alike); a customer may simply ask. ``ValidationError``
+    on ``reason`` when staff give none."""
+    if by.is_staff:
+        transition_check(complaint, "escalate_to_manager", by=by, expected_state=expected_state)
+        reason = require_text(reason, "reason", "why it needs the manager")
     return _enter_new_stage(
         complaint, "escalate_to_manager", by=by, text=reason, expected_state=expected_state
     )
@@ -992,7 +997,11 @@ def complaint_reopen(
 ) -> Complaint:
     """Reopened cases go to the manager with a new reply clock: at stage 2, or at stage 3 if the
     case had reached a formal written complaint. Customers may reopen for 8 weeks after
-    resolution; staff at any time."""
+    resolution; staff at any time, saying why (``ValidationError`` on ``reason`` when they give
+    none)."""
+    if by.is_staff:
+        transition_check(complaint, "reopen", by=by, expected_state=expected_state)
+        reason = require_text(reason, "reason", "why it is being reopened")
     formal = complaint.events.filter(
         kind=EventKind.TRANSITION, to_state=State.FORMAL_WRITTEN
     ).exists()
@@ -1040,6 +1049,8 @@ NOTE_FIELDS = {
     "record_adr_decision": "remedy",
     "resolve": "summary",
     "withdraw": "reason",
+    "escalate_to_manager": "reason",
+    "reopen": "reason",
 }
 
 

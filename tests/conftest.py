@@ -121,7 +121,7 @@ def complaint_in(file_complaint, manager) -> Callable[[str], Complaint]:
         if state == State.CS_TEAM:
             return c
         if state in (State.CS_MANAGER, State.FORMAL_WRITTEN):
-            services.complaint_escalate(complaint=c, by=by)
+            services.complaint_escalate(complaint=c, by=by, reason="Needs the manager's review.")
             if state == State.FORMAL_WRITTEN:
                 services.complaint_make_formal(
                     complaint=c, by=by, text="Letter received: the refund has not arrived."

@@ -461,7 +461,9 @@ def test_a_reply_recorded_in_the_stage_stops_its_due_date(agent, file_complaint)
     assert replied.status_code == 200
     assert replied.json()["stage"] == 1 and replied.json()["response_due_date"] is None
     escalated = client.post(
-        f"{URL}{complaint.reference}/transitions/", {"name": "escalate_to_manager"}, format="json"
+        f"{URL}{complaint.reference}/transitions/",
+        {"name": "escalate_to_manager", "note": "Still dropping calls."},
+        format="json",
     )
     assert escalated.json()["response_due_date"] == fresh(complaint).response_due_date.isoformat()
 
@@ -682,11 +684,37 @@ def test_an_agent_may_not_resolve_at_stage_2_and_is_told_so(agent, complaint_in)
     assert fresh(complaint).state == State.CS_MANAGER
 
 
+@pytest.mark.parametrize(
+    ("name", "state"), [("escalate_to_manager", "cs_team"), ("reopen", "resolved")]
+)
+def test_staff_escalating_or_reopening_must_say_why_as_on_the_case_page(
+    agent, manager, complaint_in, name, state
+):
+    complaint = complaint_in(state)
+    client = api(manager)
+    response = client.post(
+        f"{URL}{complaint.reference}/transitions/", {"name": name, "note": "  "}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"note": [response.json()["note"][0]]}
+    assert response.json()["note"][0].startswith("Enter why it")
+    assert fresh(complaint).state == state
+    assert not complaint.events.filter(transition=name).exists()
+    ok = client.post(
+        f"{URL}{complaint.reference}/transitions/",
+        {"name": name, "note": "The customer rang back, still without service."},
+        format="json",
+    )
+    assert ok.status_code == 200, ok.json()
+
+
 def test_a_stale_expected_state_is_409_changed_by_someone_else(agent, file_complaint):
     complaint = file_complaint().complaint
     client = api(agent)
     client.post(
-        f"{URL}{complaint.reference}/transitions/", {"name": "escalate_to_manager"}, format="json"
+        f"{URL}{complaint.reference}/transitions/",
+        {"name": "escalate_to_manager", "note": "Still dropping calls."},
+        format="json",
     )
     response = client.post(
         f"{URL}{complaint.reference}/transitions/",
@@ -875,7 +903,9 @@ def test_a_formal_complaint_logged_through_the_api_is_due_from_when_it_reached_u
 
     with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC), tick=False):
         complaint = file_complaint().complaint
-        services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+        services.complaint_escalate(
+            complaint=complaint, by=Actor.staff(manager), reason="Needs the manager's review."
+        )
     url = f"{URL}{complaint.reference}/transitions/"
     with time_machine.travel(dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC), tick=False):
         early = api(manager).post(

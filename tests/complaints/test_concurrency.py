@@ -45,7 +45,9 @@ def test_two_staff_firing_transitions_on_one_case_exactly_one_wins(
     def escalate(barrier):
         mine = fresh(complaint)
         barrier.wait()
-        return services.complaint_escalate(complaint=mine, by=Actor.staff(agent))
+        return services.complaint_escalate(
+            complaint=mine, by=Actor.staff(agent), reason="Needs the manager's review."
+        )
 
     def resolve(barrier):
         mine = fresh(complaint)
@@ -71,7 +73,9 @@ def test_the_same_transition_twice_at_once_happens_once(file_complaint, agent, m
         def act(barrier):
             mine = fresh(complaint)
             barrier.wait()
-            return services.complaint_escalate(complaint=mine, by=Actor.staff(user))
+            return services.complaint_escalate(
+                complaint=mine, by=Actor.staff(user), reason="Needs the manager's review."
+            )
 
         return act
 

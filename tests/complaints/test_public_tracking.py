@@ -375,7 +375,9 @@ def test_an_action_the_state_does_not_allow_changes_nothing(client, tracked):
 
 def test_a_stale_page_gets_the_case_changed_message_and_the_fresh_page(client, tracked, manager):
     complaint, url = tracked
-    services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))  # meanwhile
+    services.complaint_escalate(
+        complaint=complaint, by=Actor.staff(manager), reason="Needs the manager's review."
+    )  # meanwhile
     response = client.post(f"{url}withdraw/", {"expected_state": "cs_team"}, follow=True)
     page = response.content.decode()
     assert "Your complaint changed while you had the page open" in page
@@ -454,7 +456,9 @@ def test_an_empty_message_is_an_error_and_a_bad_file_is_refused(client, tracked)
 
 def test_a_message_on_a_stale_page_is_kept_and_the_change_is_mentioned(client, tracked, manager):
     complaint, url = tracked
-    services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+    services.complaint_escalate(
+        complaint=complaint, by=Actor.staff(manager), reason="Needs the manager's review."
+    )
     response = client.post(
         f"{url}message/", {"expected_state": "cs_team", "text": "Any news?"}, follow=True
     )
@@ -493,7 +497,9 @@ def test_the_customer_asks_for_a_written_reply(client, tracked):
 
 def test_asking_for_a_written_reply_on_a_stale_page_changes_nothing(client, tracked, manager):
     complaint, url = tracked
-    services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+    services.complaint_escalate(
+        complaint=complaint, by=Actor.staff(manager), reason="Needs the manager's review."
+    )
     response = client.post(f"{url}written-reply/", {"expected_state": "cs_team"}, follow=True)
     assert "Your complaint changed while you had the page open" in response.content.decode()
     assert fresh(complaint).preferred_response == ResponseMethod.PHONE
@@ -628,7 +634,9 @@ def test_an_overdue_reply_at_stage_two_points_to_the_formal_complaint(
 ):
     complaint, url = filed_2_november
     with time_machine.travel(RECEIVED + dt.timedelta(days=1), tick=False):
-        services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+        services.complaint_escalate(
+            complaint=complaint, by=Actor.staff(manager), reason="Needs the manager's review."
+        )
     # Escalated Tuesday 3 November: the manager's reply is due Tuesday 24 November.
     with time_machine.travel(dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC), tick=False):
         text = page_text(client, url)

@@ -316,7 +316,9 @@ def test_only_the_changed_fields_are_written_by_a_transition(file_complaint, age
     complaint = file_complaint().complaint
     managers_page = fresh(complaint)
     services.complaint_assign(complaint=complaint, assignee=agent, by=Actor.staff(agent))
-    services.complaint_escalate(complaint=managers_page, by=Actor.staff(manager))
+    services.complaint_escalate(
+        complaint=managers_page, by=Actor.staff(manager), reason="Needs the manager's review."
+    )
     after = fresh(complaint)
     assert after.state == State.CS_MANAGER
     assert after.assigned_to == agent

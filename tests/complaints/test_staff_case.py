@@ -613,7 +613,9 @@ def test_a_stale_page_is_told_the_case_changed_and_nothing_changes(
 ):
     complaint = complaint_in(State.CS_TEAM)
     # Someone else escalated it after the agent's page was shown.
-    services.complaint_escalate(complaint=fresh(complaint), by=Actor.staff(agent))
+    services.complaint_escalate(
+        complaint=fresh(complaint), by=Actor.staff(agent), reason="Needs the manager's review."
+    )
     events_before = complaint.events.count()
     still_possible = action in staff_views.actions_for(fresh(complaint), Actor.staff(agent))
     client.force_login(agent)
@@ -641,7 +643,9 @@ def test_a_stale_page_is_told_the_case_changed_and_nothing_changes(
 
 def test_an_internal_note_is_added_whatever_happened_meanwhile(client, agent, complaint_in):
     complaint = complaint_in(State.CS_TEAM)
-    services.complaint_escalate(complaint=fresh(complaint), by=Actor.staff(agent))
+    services.complaint_escalate(
+        complaint=fresh(complaint), by=Actor.staff(agent), reason="Needs the manager's review."
+    )
     client.force_login(agent)
     response = act(client, complaint, "note", expected_state=State.CS_TEAM, text="Noted.")
     assert response.status_code == 302
@@ -863,7 +867,9 @@ def test_a_formal_complaint_recorded_later_is_due_15_working_days_after_it_reach
 ):
     with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC), tick=False):
         complaint = file_complaint().complaint
-        services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+        services.complaint_escalate(
+            complaint=complaint, by=Actor.staff(manager), reason="Needs the manager's review."
+        )
     client.force_login(manager)
     # The customer's letter came on Tuesday 1 December; it is typed in on Friday 4 December.
     with time_machine.travel(dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC), tick=False):
@@ -904,7 +910,9 @@ def test_a_formal_complaint_cannot_be_dated_before_stage_2_or_in_the_future(
 ):
     with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC), tick=False):
         complaint = file_complaint().complaint
-        services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+        services.complaint_escalate(
+            complaint=complaint, by=Actor.staff(manager), reason="Needs the manager's review."
+        )
     client.force_login(manager)
     with time_machine.travel(dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC), tick=False):
         response = act(

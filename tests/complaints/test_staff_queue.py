@@ -161,7 +161,9 @@ def test_filters(client, agent, agent2, file_complaint, query, expected):
     }
     services.complaint_assign(complaint=made["mine"], assignee=agent, by=Actor.staff(agent))
     services.complaint_assign(complaint=made["theirs"], assignee=agent2, by=Actor.staff(agent2))
-    services.complaint_escalate(complaint=made["escalated"], by=Actor.staff(agent))
+    services.complaint_escalate(
+        complaint=made["escalated"], by=Actor.staff(agent), reason="Needs the manager's review."
+    )
     client.force_login(agent)
     response = client.get("/staff/", query)
     found = set(refs(response))

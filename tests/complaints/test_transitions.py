@@ -240,7 +240,9 @@ def test_the_state_cannot_be_set_directly(complaint_in):
 @pytest.mark.django_db
 def test_a_stale_page_gets_changed_by_someone_else_and_the_fresh_state(complaint_in, manager):
     complaint = complaint_in(S.CS_TEAM)
-    services.complaint_escalate(complaint=complaint, by=Actor.staff(manager))
+    services.complaint_escalate(
+        complaint=complaint, by=Actor.staff(manager), reason="Needs the manager's review."
+    )
     # The second manager's page still shows stage 1.
     with pytest.raises(services.ComplaintChanged) as changed:
         services.complaint_resolve(

@@ -54,7 +54,9 @@ def year(file_complaint, agent, manager):
             category=Category.BILLING, channel=Channel.PHONE, by=by_agent
         ).complaint
     with at("2024-03-05"):
-        services.complaint_escalate(complaint=cases["B"], by=by_agent)  # stage 2 due 26 Mar
+        services.complaint_escalate(
+            complaint=cases["B"], by=by_agent, reason="Needs the manager's review."
+        )  # stage 2 due 26 Mar
     with at("2024-03-06"):
         services.complaint_record_reply(
             complaint=cases["A"], by=by_agent, method="phone", summary="Refund agreed."
@@ -88,7 +90,9 @@ def year(file_complaint, agent, manager):
             category=Category.SERVICE_FAULT, channel=Channel.EMAIL, by=by_agent
         ).complaint
     with at("2024-04-11"):
-        services.complaint_escalate(complaint=cases["C"], by=by_agent)
+        services.complaint_escalate(
+            complaint=cases["C"], by=by_agent, reason="Needs the manager's review."
+        )
     with at("2024-04-12"):
         services.complaint_make_formal(
             complaint=cases["C"], by=by_manager, text="Letter of 12 April: still charged twice."
