@@ -38,6 +38,15 @@ class TextField(forms.CharField):
         self.validators = [v for v in self.validators if not isinstance(v, MaxLengthValidator)]
         self.too_long = f"{noun[0].upper()}{noun[1:]} must be {max_length:,} characters or fewer."
 
+    def to_python(self, value) -> str:
+        # Browsers send each line break in a multi-line box as two characters (CR LF), where the
+        # box and its live count show one: counted as sent, pasted text with many lines was
+        # refused while the count said it fitted.
+        value = super().to_python(value)
+        if isinstance(self.widget, forms.Textarea):
+            value = value.replace("\r\n", "\n")
+        return value
+
     def validate(self, value: str) -> None:
         super().validate(value)
         if value and len(value) > self.max_length:

@@ -62,8 +62,13 @@
       box.setAttribute("aria-describedby", (describedBy ? describedBy + " " : "") + message.id);
 
       var timer = null;
+      // Characters as the server counts them: an emoji is one, not the two UTF-16 units of
+      // value.length. (The box's value has one character for each line break, as the server.)
+      function length() {
+        return Array.from(box.value).length;
+      }
       function text() {
-        var left = limit - box.value.length;
+        var left = limit - length();
         if (left >= 0) {
           return "You have " + left.toLocaleString("en-GB") + " character" +
             (left === 1 ? "" : "s") + " remaining";
@@ -73,7 +78,7 @@
       }
       function update() {
         message.textContent = text();
-        message.classList.toggle("char-count-over", box.value.length > limit);
+        message.classList.toggle("char-count-over", length() > limit);
         window.clearTimeout(timer);
         timer = window.setTimeout(function () {
           live.textContent = text();

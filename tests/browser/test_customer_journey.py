@@ -136,3 +136,24 @@ def test_the_send_button_clicked_twice_files_one_complaint(page):
     expect(page.get_by_role("heading", name="Complaint sent")).to_be_visible()
     assert Complaint.objects.count() == 1
     assert Complaint.objects.get().nation == "northern-ireland"
+
+
+def test_the_live_count_agrees_with_the_server_on_line_breaks_and_emoji(page):
+    page.goto("/complain/about-you/")
+    page.get_by_label("Full name").fill("Siân Llŷr")
+    page.get_by_label("E-mail address").fill("sian@example.com")
+    page.get_by_label("England and Wales").check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Billing").check()
+    # 9,990 letters, 5 line breaks and 5 emoji: 10,000 characters, which the server accepts.
+    text = "\n".join(["x" * 1997] * 5) + "\n" + "😡" * 4 + "x" * 5 + "😡"
+    assert len(text) == 10_000
+    box = page.get_by_label("What went wrong?")
+    box.fill(text)
+    expect(page.get_by_text("You have 0 characters remaining")).to_be_visible()
+    box.press("End")
+    box.press("Enter")
+    expect(page.get_by_text("You have 1 character too many")).to_be_visible()
+    box.press("Backspace")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Support and how we reply")).to_be_visible()

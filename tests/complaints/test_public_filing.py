@@ -307,6 +307,23 @@ def test_the_description_has_no_maxlength_and_is_refused_past_10000_characters(c
     assert ok.status_code == 302
 
 
+def test_line_breaks_count_once_as_in_the_box_so_pasted_text_that_fits_is_accepted(client):
+    # A browser sends each line break in a text box as CR LF; the box and its count show one.
+    lines = ["Line of pasted text from an e-mail"] * 300
+    typed = "\n".join(lines)[:9_999] + "."
+    assert len(typed) == 10_000
+    client.post(ABOUT, ABOUT_ANSWERS)
+    response = client.post(
+        COMPLAINT, {**COMPLAINT_ANSWERS, "what_went_wrong": typed.replace("\n", "\r\n")}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    client.post(SUPPORT, SUPPORT_ANSWERS)
+    client.post(CHECK, {"token": send_token(client)})
+    complaint = Complaint.objects.get()
+    assert typed in complaint.description
+    assert "\r" not in complaint.description
+
+
 def test_the_complaint_page_uses_fieldsets_for_radios_and_a_plain_file_control(client):
     client.post(ABOUT, ABOUT_ANSWERS)
     page = client.get(COMPLAINT).content.decode()
