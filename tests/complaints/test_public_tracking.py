@@ -266,6 +266,21 @@ def test_the_page_offers_only_the_actions_the_state_allows(client, tracked_in, s
     assert offered == EXPECTED[state]
 
 
+@pytest.mark.parametrize("state", [State.DEADLOCK, State.ADR_REFERRED, State.COURT])
+def test_no_what_you_can_do_heading_stands_over_nothing(client, tracked_in, state):
+    _, url = tracked_in(state)
+    page = client.get(url).content.decode()
+    assert "What you can do" not in page
+    assert "Send us a message" in page
+
+
+def test_what_you_can_do_heads_the_actions_while_there_are_some(client, tracked_in):
+    _, url = tracked_in(State.CS_TEAM)
+    page = client.get(url).content.decode()
+    heading = page.index("What you can do")
+    assert heading < page.index("Ask for the manager to review it") < page.index("Send us a message")
+
+
 def test_the_customer_escalates_to_the_manager(client, tracked, mailoutbox):
     complaint, url = tracked
     response = client.post(
