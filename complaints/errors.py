@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.db.utils import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views import defaults
 
@@ -50,10 +51,20 @@ def service_unavailable() -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: a 503 page while the database is unreachable, Django's 500 page otherwise."""
+    """handler500: a 503 page while the database is unreachable, otherwise a 500 page in the
+    site's layout with somewhere to turn (rendered without the request, like the 503 page: what
+    went wrong may be in what the request would ask)."""
     if _database_down(sys.exc_info()[1]):
         return service_unavailable()
-    return defaults.server_error(request)
+    body = render_to_string("500.html", {"company": settings.COMPANY})
+    return HttpResponse(body, status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a form sent without its cookie (blocked cookies, a page left open
+    across a sign-in) gets a page in the site's layout that says nothing was saved and what to
+    do, not Django's technical one."""
+    return render(request, "403_csrf.html", status=403)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -163,6 +163,7 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_secure)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_secure)
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "complaints.errors.csrf_failure"  # a page a customer can act on
 X_FRAME_OPTIONS = "DENY"
 # No inline script anywhere: every script is a file under static/. Letters shown as HTML carry
 # their own small stylesheet, so inline styles are allowed; nothing else is.

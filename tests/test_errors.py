@@ -116,6 +116,27 @@ def test_any_other_error_is_still_a_500_and_not_passed_off_as_an_outage(browser,
     response = browser.get("/track/CMP-2026-000001/secret/")
     assert response.status_code == 500
     assert "Retry-After" not in response
+    page = response.content.decode()
+    assert "Sorry, something went wrong" in page
+    assert "it may not have been saved" in page
+    assert "0800 849 3366" in page  # somewhere to turn
+    assert "a bug" not in page and "Traceback" not in page
+
+
+def test_a_form_sent_without_its_cookie_gets_a_page_that_says_what_to_do():
+    # Cookies blocked, or cleared while the page was open: Django refuses the form (CSRF).
+    visitor = Client(enforce_csrf_checks=True)
+    response = visitor.post(
+        "/complain/about-you/", {"customer_name": "Siân Llŷr", "email": "sian@example.com"}
+    )
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "<title>Your form was not sent – Express Telephony</title>" in page
+    assert "nothing on that page has been saved or sent" in page
+    assert "Please go back, reload the page and try again." in page
+    assert "0800 849 3366" in page
+    assert "CSRF" not in page
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
 
 
 def test_with_the_cache_down_a_customer_can_still_answer_and_send(browser, settings):
