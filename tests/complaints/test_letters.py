@@ -423,3 +423,25 @@ def test_the_signature_never_starts_a_page_on_its_own():
     pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
     assert len(pages) == 2
     assert pages[-1].lstrip().startswith("If you need this letter in another format")
+
+
+PASTED_ADDRESS = (
+    "https://www.example.com/account/billing/statements/2026/october/"
+    + "a1b2c3d4e5" * 15
+    + "?ref=INV-0000123456789"
+)
+
+
+@pytest.mark.parametrize("kind", letters.KINDS)
+def test_a_long_pasted_web_address_wraps_onto_the_page_rather_than_off_its_edge(kind):
+    context = CONTEXTS[kind](summary=f"What went wrong:\nSee {PASTED_ADDRESS} for the bill.")
+    pdf = letters.render_pdf(kind, context)
+    lines = [
+        line.strip()
+        for page in PdfReader(io.BytesIO(pdf)).pages
+        for line in page.extract_text().splitlines()
+    ]
+    # Every character is in the letter, over more than one line: none runs past the margin.
+    assert PASTED_ADDRESS in "".join(lines)
+    assert not any(PASTED_ADDRESS in line for line in lines)
+    assert max(len(line) for line in lines) < 110
