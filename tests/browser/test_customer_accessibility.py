@@ -210,6 +210,31 @@ def test_a_long_file_name_wraps_on_a_phone_wherever_it_is_listed(page, tmp_path)
 
 
 
+LONG_EMAIL = "maximiliana.featherstonehaugh-cholmondeley@a-very-long-family-domain-name.co.uk"
+PASTED_ADDRESS = "https://www.example.com/account/billing/statements/" + "a1b2c3d4e5" * 12
+
+
+def test_a_long_email_address_and_a_pasted_web_address_wrap_on_a_phone(page):
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto("/complain/")
+    page.get_by_label("Full name").fill("Maximiliana Featherstonehaugh-Cholmondeley")
+    page.get_by_label("E-mail address").fill(LONG_EMAIL)
+    page.get_by_label("England and Wales").check()
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Billing").check()
+    page.get_by_label("What went wrong?").fill(f"See {PASTED_ADDRESS} for the bill.")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("In writing").check()
+    page.get_by_role("button", name="Continue").click()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, "check your answers"
+    page.get_by_role("button", name="Send your complaint").click()
+    expect(page.get_by_text(LONG_EMAIL)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, "complaint sent"
+    page.get_by_role("link", name="Read the letter as a web page").click()
+    expect(page.get_by_text(PASTED_ADDRESS[:40])).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375, "the letter"
+
+
 def test_every_landmark_is_named_once_and_the_contact_bar_stays_a_landmark(page):
     for url in ("/", "/complain/", "/track/lost/"):
         page.goto(url)
