@@ -369,6 +369,18 @@ class MessageForm(ExpectedStateMixin):
         check_evidence(uploads)
         return uploads
 
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        # A page sent back with an error cannot hold on to the files chosen with it: say so, or
+        # the customer fixes the message, sends it, and believes their evidence went too.
+        if self.errors and cleaned.get("files"):
+            self.add_error(
+                "files",
+                "Choose your files again: we have not kept them, because of the problem with "
+                "your message",
+            )
+        return cleaned
+
 
 class ActionForm(ExpectedStateMixin):
     """Escalate, make a formal complaint, reopen, withdraw, ask for a written reply."""

@@ -451,6 +451,21 @@ def test_the_customer_sends_a_message_with_a_file(client, tracked):
     assert "You sent us a message" in page and "oct.pdf" in page
 
 
+def test_files_chosen_with_a_message_that_has_a_problem_are_asked_for_again(client, tracked):
+    complaint, url = tracked
+    response = client.post(
+        f"{url}message/", {"expected_state": "cs_team", "text": "", "files": [pdf("oct.pdf")]}
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    start = page.index("There is a problem")
+    summary = page[start : page.index("</ul>", start)]
+    assert "Write your message" in summary
+    assert '<a href="#id_files">Choose your files again: we have not kept them' in summary
+    assert 'id="id_files_error"' in page
+    assert not complaint.attachments.filter(name="oct.pdf").exists()
+
+
 def test_an_empty_message_is_an_error_and_a_bad_file_is_refused(client, tracked):
     complaint, url = tracked
     response = client.post(f"{url}message/", {"expected_state": "cs_team", "text": ""})
