@@ -137,7 +137,12 @@ def check_evidence(uploads: list[UploadedFile], *, already: int = 0) -> list[evi
     try:
         return evidence.check_uploads(uploads)
     except ValidationError as exc:
-        raise ValidationError(exc.message_dict.get("files", exc.messages)) from None
+        problems = exc.message_dict.get("files", exc.messages)
+        if len(uploads) > len(problems):
+            # The good files chosen with a bad one are not added either (all or none): say so,
+            # or the customer believes they are there.
+            problems = [*problems, "We have not added the other files you chose: choose them again"]
+        raise ValidationError(problems) from None
 
 
 class PublicForm(forms.Form):

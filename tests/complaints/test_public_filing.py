@@ -375,6 +375,26 @@ def test_a_bad_file_is_refused_with_a_message_and_nothing_is_stored(
     assert "I was charged twice for October." in page  # the typed answers are kept
 
 
+def test_good_files_chosen_with_a_bad_one_are_said_to_be_not_added(client, settings):
+    client.post(ABOUT, ABOUT_ANSWERS)
+    virus = SimpleUploadedFile("virus.exe", b"MZ\x90\x00", content_type="application/x-msdos")
+    response = client.post(COMPLAINT, {**COMPLAINT_ANSWERS, "files": [pdf("bill.pdf"), virus]})
+    page = response.content.decode()
+    assert "“virus.exe” must be a PDF, image" in page
+    assert "We have not added the other files you chose: choose them again" in page
+    assert "Remove bill.pdf" not in page
+    assert incoming_files(settings) == []
+
+
+def test_a_single_bad_file_gets_only_its_own_message(client):
+    client.post(ABOUT, ABOUT_ANSWERS)
+    huge = pdf("huge.pdf", size=10 * 1024 * 1024 + 1)
+    response = client.post(COMPLAINT, {**COMPLAINT_ANSWERS, "files": [huge]})
+    page = response.content.decode()
+    assert "“huge.pdf” must be smaller than 10 MB." in page
+    assert "other files you chose" not in page
+
+
 def test_more_than_five_files_are_refused(client, settings):
     response = _post_files(client, *[pdf(f"f{i}.pdf") for i in range(6)])
     assert "Choose 5 files or fewer." in response.content.decode()

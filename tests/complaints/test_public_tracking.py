@@ -278,7 +278,8 @@ def test_what_you_can_do_heads_the_actions_while_there_are_some(client, tracked_
     _, url = tracked_in(State.CS_TEAM)
     page = client.get(url).content.decode()
     heading = page.index("What you can do")
-    assert heading < page.index("Ask for the manager to review it") < page.index("Send us a message")
+    escalate = page.index("Ask for the manager to review it")
+    assert heading < escalate < page.index("Send us a message")
 
 
 def test_the_customer_escalates_to_the_manager(client, tracked, mailoutbox):
