@@ -363,6 +363,10 @@ def complain_check(request: HttpRequest) -> HttpResponse:
         return _send(request)
     draft = Draft(request.session)
     if not draft.exists:
+        if request.session.get(FILED_KEY):
+            # The back button from the confirmation: show what was sent, not an empty form
+            # that looks as though it was not (and invites sending it twice).
+            return redirect("complaints:complain_sent")
         return redirect("complaints:complain_start")
     invalid = _first_invalid_step(draft)
     if invalid is not None:

@@ -494,6 +494,18 @@ def test_a_double_click_sending_twice_at_once_files_one_complaint(client):
     assert Complaint.objects.count() == 1
 
 
+def test_the_back_button_after_sending_shows_the_confirmation_not_an_empty_form(client):
+    answer_all(client)
+    client.post(CHECK, {"token": send_token(client)})
+    client.get(SENT)
+    response = client.get(CHECK, follow=True)  # the page before the confirmation
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == SENT
+    assert "Complaint sent" in page and Complaint.objects.get().reference in page
+    # A new complaint still starts afresh.
+    assert client.get("/complain/").url == ABOUT
+
+
 def test_an_out_of_date_check_page_does_not_send(client):
     answer_all(client)
     response = client.post(CHECK, {"token": "not-the-token"}, follow=True)
