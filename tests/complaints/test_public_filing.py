@@ -506,6 +506,27 @@ def test_the_back_button_after_sending_shows_the_confirmation_not_an_empty_form(
     assert client.get("/complain/").url == ABOUT
 
 
+def test_an_answer_the_service_refuses_is_shown_on_the_check_page_with_a_number_to_call(
+    client, monkeypatch
+):
+    from django.core.exceptions import ValidationError
+
+    from complaints import services
+
+    def refuse(**fields):
+        raise ValidationError("Your e-mail address cannot be used.")
+
+    monkeypatch.setattr(services, "complaint_file", refuse)
+    answer_all(client)
+    response = client.post(CHECK, {"token": send_token(client)})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<title>Error: Check your answers" in page
+    assert "Your e-mail address cannot be used." in page
+    assert 'or call us on <a href="tel:08008493366">0800 849 3366</a>' in page
+    assert Complaint.objects.count() == 0
+
+
 def test_an_out_of_date_check_page_does_not_send(client):
     answer_all(client)
     response = client.post(CHECK, {"token": "not-the-token"}, follow=True)

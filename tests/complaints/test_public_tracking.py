@@ -282,6 +282,16 @@ def test_what_you_can_do_heads_the_actions_while_there_are_some(client, tracked_
     assert heading < escalate < page.index("Send us a message")
 
 
+def test_phone_numbers_on_the_withdraw_and_deadlock_pages_can_be_tapped_to_call(
+    client, tracked_in
+):
+    _, url = tracked_in(State.DEADLOCK)
+    deadlock = client.get(url).content.decode()
+    assert '<a href="tel:02075203827">020 7520 3827</a>' in deadlock  # CISAS
+    withdraw = client.get(f"{url}withdraw/").content.decode()
+    assert 'call <a href="tel:08008493366">0800 849 3366</a>' in withdraw
+
+
 def test_the_customer_escalates_to_the_manager(client, tracked, mailoutbox):
     complaint, url = tracked
     response = client.post(
