@@ -449,6 +449,16 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             return None
         return self.resolved_at + dt.timedelta(weeks=settings.REOPEN_WEEKS)
 
+    @property
+    def reopen_last_date(self) -> dt.date | None:
+        """The last London day the customer has in full to reopen: the date pages and e-mails
+        give as "you can reopen it until". The rule ends partway through the next day, at the
+        time of day the case was resolved, so giving that day would promise hours it does not."""
+        until = self.reopen_allowed_until
+        if until is None:
+            return None
+        return clocks.london_date(until) - dt.timedelta(days=1)
+
     def start_stage_clock(self, at: dt.datetime, *, cal: WorkingDayCalendar | None = None) -> None:
         """Start a 15-working-day reply clock for the stage entered at ``at``."""
         self.stage_started_at = at

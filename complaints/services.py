@@ -985,7 +985,7 @@ def complaint_resolve(
                 EmailTemplate.RESOLVED,
                 dedupe_key=f"resolved:{complaint.pk}:{complaint.resolved_at.isoformat()}",
                 summary=summary,
-                reopen_until_date=clocks.london_date(complaint.reopen_allowed_until).isoformat(),
+                reopen_until_date=complaint.reopen_last_date.isoformat(),
                 cisas_deadline=cisas_deadline.isoformat() if cisas_deadline else None,
             )
         )

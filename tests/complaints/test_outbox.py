@@ -216,7 +216,9 @@ def test_resolving_tells_the_customer_until_when_they_may_reopen(file_complaint,
     (message,) = mail.outbox
     assert message.subject == f"We have resolved your complaint ({c.reference})"
     assert "We refunded the second charge." in message.body
-    assert "reopen your complaint until 28 January 2027" in message.body  # 8 weeks
+    # 8 weeks from 10:00 on 3 December ends at 10:00 on 28 January: 27 January is the last
+    # whole day, so the date that is true all day long.
+    assert "reopen your complaint until 27 January 2027" in message.body
     assert "If your complaint is still not resolved by" in message.body  # no deadlock yet
     # Reopened and resolved again: told again.
     services.complaint_reopen(complaint=c, by=Actor.customer())

@@ -619,6 +619,25 @@ def test_the_customer_reopens_a_resolved_complaint(client, tracked_in):
     assert "We have reopened your complaint" in client.get(url).content.decode()
 
 
+def test_the_reopen_date_given_is_one_the_customer_can_reopen_on_all_day(
+    client, file_complaint, agent
+):
+    with time_machine.travel(dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC), tick=False):
+        filed = file_complaint()
+        by = Actor.staff(agent)
+        services.complaint_resolve(complaint=filed.complaint, by=by, summary="Done.")
+    url = f"/track/{filed.complaint.reference}/{filed.tracking_secret}/"
+    # Late on the day the page gives, reopening is still offered...
+    with time_machine.travel(dt.datetime(2027, 1, 27, 23, 30, tzinfo=dt.UTC), tick=False):
+        page = client.get(url).content.decode()
+        until = r"You can reopen it until</dt>\s*<dd[^>]*><time[^>]*>27 January 2027"
+        assert re.search(until, page)
+        assert f'"{url}reopen/"' in page
+    # ... and the next afternoon, 8 weeks on, it is not.
+    with time_machine.travel(dt.datetime(2027, 1, 28, 15, 0, tzinfo=dt.UTC), tick=False):
+        assert f'"{url}reopen/"' not in client.get(url).content.decode()
+
+
 def test_the_history_shows_london_time_in_summer(client, file_complaint):
     # 11:15 UTC on 1 July is 12:15 in London (British Summer Time).
     with time_machine.travel(dt.datetime(2026, 7, 1, 11, 15, tzinfo=dt.UTC), tick=False):
