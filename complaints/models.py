@@ -901,6 +901,7 @@ class EmailTemplate(models.TextChoices):
     MESSAGE = "message", "A message from staff"
     RESOLVED = "resolved", "Complaint resolved"
     ADR_DECISION = "adr_decision", "CISAS decision recorded"
+    WITHDRAWN = "withdrawn", "Complaint withdrawn"
 
 
 class OutboundEmail(models.Model):

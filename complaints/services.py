@@ -1026,20 +1026,29 @@ def complaint_close(
 def complaint_withdraw(
     *, complaint: Complaint, by: Actor, reason: str = "", expected_state: str | None = None
 ) -> Complaint:
-    """Withdrawn at the customer's request. The customer may simply withdraw; staff withdraw
-    only when the customer asked, and say how and when on the timeline (the case page, the
-    admin and the API alike). ``ValidationError`` on ``reason`` when staff give none."""
+    """Withdrawn at the customer's request, and confirmed to them by e-mail (once): a withdrawal
+    staff record from a call is otherwise news to nobody who could object. The customer may
+    simply withdraw; staff withdraw only when the customer asked, and say how and when on the
+    timeline (the case page, the admin and the API alike). ``ValidationError`` on ``reason``
+    when staff give none."""
     if by.is_staff:
         transition_check(complaint, "withdraw", by=by, expected_state=expected_state)
         reason = require_text(reason, "reason", "how and when the customer asked to withdraw")
-    return fire_transition(
-        complaint,
-        "withdraw",
-        by=by,
-        expected_state=expected_state,
-        text=reason.strip(),
-        at=timezone.now(),
-    )
+    with transaction.atomic():
+        fire_transition(
+            complaint,
+            "withdraw",
+            by=by,
+            expected_state=expected_state,
+            text=reason.strip(),
+            at=timezone.now(),
+        )
+        outbox.email_record(
+            **outbox.customer_email(
+                complaint, EmailTemplate.WITHDRAWN, dedupe_key=f"withdrawn:{complaint.pk}"
+            )
+        )
+    return complaint
 
 
 # The field each transition's own service gives the note to, and names its errors after.

@@ -204,6 +204,34 @@ def test_a_message_from_staff_reaches_the_customer_by_email(file_complaint, agen
     assert "/track/lost/" in message.body
 
 
+def test_a_withdrawal_is_confirmed_to_the_customer_once(file_complaint):
+    c = file_complaint().complaint
+    outbox.email_deliver_due()
+    mail.outbox.clear()
+    services.complaint_withdraw(complaint=c, by=Actor.customer(), reason="Sorted by phone.")
+    outbox.email_deliver_due()
+    outbox.email_deliver_due()
+    (message,) = mail.outbox
+    assert message.to == [c.email]
+    assert message.subject == f"Your complaint {c.reference} is withdrawn"
+    assert f"As you asked, we have withdrawn your complaint {c.reference}" in message.body
+    assert "If you did not ask us to withdraw it, please call us straight away" in message.body
+    assert "/complain/" in message.body
+
+
+def test_a_withdrawal_staff_record_from_a_call_is_news_to_the_customer_by_e_mail(
+    file_complaint, agent
+):
+    c = file_complaint().complaint
+    outbox.email_deliver_due()
+    mail.outbox.clear()
+    services.complaint_withdraw(complaint=c, by=Actor.staff(agent), reason="Asked on the phone.")
+    outbox.email_deliver_due()
+    (message,) = mail.outbox
+    assert message.subject == f"Your complaint {c.reference} is withdrawn"
+    assert "If you did not ask us to withdraw it" in message.body
+
+
 def test_resolving_tells_the_customer_until_when_they_may_reopen(file_complaint, agent, manager):
     with time_machine.travel(dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC), tick=False):
         c = file_complaint().complaint

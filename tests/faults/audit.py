@@ -18,6 +18,7 @@ SUBJECT_TEMPLATES = (
     ("A message about your complaint", "message"),
     ("We have resolved your complaint", "resolved"),
     ("CISAS's decision on your complaint", "adr_decision"),
+    ("is withdrawn", "withdrawn"),
     ("overdue", "overdue_alert"),
 )
 
