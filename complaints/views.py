@@ -687,8 +687,8 @@ ACTIONS = {
         "withdraw",
         services.complaint_withdraw,
         "reason",
-        "You have withdrawn your complaint. If you are still unhappy, you can make a new "
-        "complaint at any time.",
+        "You have withdrawn your complaint, and we have e-mailed you to confirm it. If you are "
+        "still unhappy, you can make a new complaint at any time.",
         "Yes, withdraw my complaint",
     ),
 }

@@ -422,8 +422,9 @@ def test_withdrawing_asks_first_then_withdraws(client, tracked):
     assert response.url == url
     assert fresh(complaint).state == State.WITHDRAWN
     page = client.get(url).content.decode()
-    assert "You have withdrawn your complaint" in page
+    assert "You have withdrawn your complaint, and we have e-mailed you to confirm it." in page
     assert f'"{url}withdraw/"' not in page and f'"{url}message/"' not in page
+    assert complaint.emails.filter(template="withdrawn").count() == 1
 
 
 def test_a_withdrawn_complaint_cannot_be_withdrawn_again(client, tracked_in):
