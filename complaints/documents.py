@@ -132,13 +132,16 @@ def letter_issue(
     (``email``: ``outbox.email_record``'s arguments but the letter, as ``outbox.customer_email``
     gives them; without a ``dedupe_key``, one e-mail per letter). It is rendered to PDF after
     commit by one task: the e-mail's delivery, which renders a letter before attaching it, or,
-    when no e-mail was recorded (no address), the letters task."""
+    when no e-mail was recorded (no address), the letters task. A customer who gave a postal
+    address gets it by post as well: it waits on staff's list of letters to post."""
     letter = Letter.objects.create(
         complaint=complaint,
         kind=kind,
         context=context,
         issued_at=at,
         issued_by=by.user if by.user is not None else None,
+        # By post too, to a customer who gave an address (staff record the posting).
+        to_post=bool(complaint.postal_address.strip()),
     )
     if email is not None:
         email = {"complaint": complaint, "dedupe_key": f"letter:{letter.pk}", **email}

@@ -625,7 +625,7 @@ class EventKind(models.TextChoices):
     NOTE = "note", "Internal note"
     ASSIGNMENT = "assignment", "Assigned"
     ATTACHMENT = "attachment", "File added"
-    LETTER = "letter", "Letter issued"
+    LETTER = "letter", "Letter posted"  # to the customer's address (services.letter_mark_posted)
     OVERDUE = "overdue", "Reply overdue"
     REMEDY = "remedy", "CISAS remedy"
     LINK = "link", "Tracking link sent"
@@ -810,6 +810,13 @@ class Letter(models.Model):
     pdf = models.FileField(upload_to=letter_path, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
+    # A customer who gives a postal address gets our letters by post as well as by e-mail: set
+    # when the letter is issued to such a customer, and the posting recorded by staff.
+    to_post = models.BooleanField(default=False)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["issued_at", "id"]
@@ -834,10 +841,21 @@ class Letter(models.Model):
                 name="letter_unrendered_idx",
                 condition=Q(rendered_at__isnull=True),
             ),
+            # The letters to post, oldest first: WHERE to_post AND posted_at IS NULL ORDER BY
+            # issued_at (a few days' letters among millions).
+            models.Index(
+                fields=["issued_at", "id"],
+                name="letter_to_post_idx",
+                condition=Q(to_post=True, posted_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.complaint_id}"
+
+    @property
+    def awaiting_post(self) -> bool:
+        return self.to_post and self.posted_at is None
 
     @property
     def is_rendered(self) -> bool:

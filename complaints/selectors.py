@@ -295,7 +295,7 @@ def people(ids) -> dict:
 def case_letters(complaint: Complaint) -> QuerySet[Letter]:
     return (
         Letter.objects.filter(complaint=complaint)
-        .select_related("issued_by")
+        .select_related("issued_by", "posted_by")
         .order_by("issued_at", "id")
     )
 
@@ -303,4 +303,15 @@ def case_letters(complaint: Complaint) -> QuerySet[Letter]:
 def case_attachments(complaint: Complaint) -> QuerySet[Attachment]:
     return (
         Attachment.objects.filter(complaint=complaint).with_sender().order_by("uploaded_at", "id")
+    )
+
+
+def letters_to_post() -> QuerySet[Letter]:
+    """Letters waiting to go by post, oldest first (``letter_to_post_idx``), with their complaint.
+    A customer whose personal data has been removed has no address left to post to."""
+    return (
+        Letter.objects.filter(to_post=True, posted_at__isnull=True)
+        .exclude(complaint__postal_address="")
+        .select_related("complaint")
+        .order_by("issued_at", "id")
     )

@@ -262,8 +262,7 @@ def transition_check(
         )
     if not can_proceed(method):
         raise TransitionNotAllowed(
-            f"You cannot {doing}: "
-            + CONDITION_MESSAGES.get(name, "its conditions are not met."),
+            f"You cannot {doing}: " + CONDITION_MESSAGES.get(name, "its conditions are not met."),
             allowed=available_transitions(complaint, by),
         )
     if not has_transition_perm(method, by):
@@ -1146,6 +1145,40 @@ def complaint_transition(
 
 
 # --- The audit trail of reads -----------------------------------------------------------------
+
+
+def letter_mark_posted(*, letter_id: int, by: Actor) -> Letter:
+    """Staff record that they posted a letter to the customer's address: once, whoever clicks
+    first (a conditional UPDATE); the timeline says so, and the customer sees it."""
+    require_role(by, Role.AGENT, Role.MANAGER, doing="record posted letters")
+    now = timezone.now()
+    with transaction.atomic():
+        posted = Letter.objects.filter(pk=letter_id, to_post=True, posted_at__isnull=True).update(
+            posted_at=now, posted_by=by.user
+        )
+        letter = Letter.objects.select_related("complaint", "posted_by").get(pk=letter_id)
+        if not posted:
+            if not letter.to_post:
+                raise ComplaintError(
+                    f"This {letter.get_kind_display().lower()} is not to be posted."
+                )
+            when = timezone.localtime(letter.posted_at)
+            who = letter.posted_by.get_full_name() or letter.posted_by.get_username()
+            raise ComplaintError(
+                f"The {letter.get_kind_display().lower()} to {letter.complaint.reference} was "
+                f"already recorded as posted, by {who} on {when:%-d %B %Y} at {when:%H:%M}."
+            )
+        issued = clocks.london_date(letter.issued_at)
+        write_event(
+            letter.complaint,
+            kind=EventKind.LETTER,
+            by=by,
+            text=f"Our {letter.get_kind_display().lower()} of {issued:%-d %B %Y} was posted to "
+            "your address.",
+            data={"letter": letter.pk, "posted": True},
+            at=now,
+        )
+    return letter
 
 
 def case_view_record(*, complaint: Complaint, by: Actor, via: str) -> None:

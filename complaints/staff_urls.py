@@ -21,5 +21,7 @@ urlpatterns = [
         name="subject_access_export",
     ),
     path("letters/<int:letter_id>.pdf", staff_views.letter_pdf, name="letter_pdf"),
+    path("letters/to-post/", staff_views.letters_to_post, name="letters_to_post"),
+    path("letters/<int:letter_id>/posted/", staff_views.letter_posted, name="letter_posted"),
     path("session/keepalive/", staff_views.keepalive, name="keepalive"),
 ]

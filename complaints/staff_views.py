@@ -810,6 +810,47 @@ def letter_pdf(request: HttpRequest, letter_id: int) -> FileResponse:
     return response
 
 
+LETTERS_TO_POST_SHOWN = 200
+
+
+@require_GET
+@staff_required
+def letters_to_post(request: HttpRequest) -> HttpResponse:
+    """The letters waiting to go by post to customers who gave an address, oldest first: print
+    each, post it, and record it. The page is the day's post, not an archive: at most 200 shown,
+    with how many there are in all."""
+    waiting = selectors.letters_to_post()
+    shown = list(waiting[:LETTERS_TO_POST_SHOWN])
+    total = len(shown) if len(shown) < LETTERS_TO_POST_SHOWN else waiting.count()
+    return render(
+        request,
+        "complaints/staff/letters_to_post.html",
+        {"letters": shown, "total": total},
+    )
+
+
+@require_POST
+@staff_required
+def letter_posted(request: HttpRequest, letter_id: int) -> HttpResponse:
+    """Record that a letter was posted; back to the list, or the case page it came from."""
+    try:
+        letter = services.letter_mark_posted(letter_id=letter_id, by=actor(request))
+    except Letter.DoesNotExist:
+        raise Http404("No such letter") from None
+    except services.ComplaintError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"The {letter.get_kind_display().lower()} to {letter.complaint.reference} "
+            f"({letter.complaint.customer_name}) is recorded as posted.",
+        )
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = reverse("staff:letters_to_post")
+    return redirect(back)
+
+
 @require_POST
 @manager_required
 def subject_access_export(request: HttpRequest, reference: str) -> FileResponse:

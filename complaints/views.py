@@ -626,6 +626,8 @@ def _event_title(event) -> str:
     by_customer = event.actor_role == Role.CUSTOMER
     if event.kind == EventKind.FILED:
         return "We received your complaint"
+    if event.kind == EventKind.LETTER:
+        return "We posted a letter to you"
     if event.kind == EventKind.MESSAGE:
         return "You sent us a message" if by_customer else "We sent you a message"
     if event.kind == EventKind.REPLY:

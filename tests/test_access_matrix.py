@@ -42,6 +42,9 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     # POST only; who may POST it is tested in tests/complaints/test_privacy.py (managers only).
     "staff/complaints/<str:reference>/subject-access/": (405, 405, 405, 405, 405),
     "staff/letters/<int:letter_id>.pdf": (302, 302, 200, 200, 200),
+    "staff/letters/to-post/": (302, 302, 200, 200, 200),
+    # POST only; who may POST it is tested in tests/complaints/test_letters_by_post.py.
+    "staff/letters/<int:letter_id>/posted/": (405, 405, 405, 405, 405),
     "staff/session/keepalive/": (405, 405, 405, 405, 405),
     "staff/escalations/": (302, 302, 403, 200, 200),
     "staff/reports/": (302, 302, 403, 200, 200),
