@@ -766,8 +766,11 @@ def track(request: HttpRequest, complaint: Complaint, secret: str) -> HttpRespon
     return _render_track(request, complaint, secret)
 
 
-@tracking_view("POST")
+@tracking_view("GET", "POST")
 def track_message(request: HttpRequest, complaint: Complaint, secret: str) -> HttpResponse:
+    if request.method == "GET":
+        # The address a message with a problem was shown at, reloaded or reopened later.
+        return redirect(_track_url(complaint, secret))
     form = MessageForm(request.POST, request.FILES)
     if not form.is_valid():
         if set(form.errors) <= {"expected_state"}:  # a tampered form: say nothing technical
@@ -797,8 +800,10 @@ def track_message(request: HttpRequest, complaint: Complaint, secret: str) -> Ht
     return redirect(_track_url(complaint, secret) + "#history")
 
 
-@tracking_view("POST")
+@tracking_view("GET", "POST")
 def track_written_reply(request: HttpRequest, complaint: Complaint, secret: str) -> HttpResponse:
+    if request.method == "GET":
+        return redirect(_track_url(complaint, secret))
     form = ActionForm(request.POST)
     if not form.is_valid():
         return redirect(_track_url(complaint, secret))

@@ -24,8 +24,9 @@ MATRIX: dict[str, tuple[int, int, int, int, int]] = {
     "track/lost/sent/": (200, 200, 200, 200, 200),
     # "anonymous" has a wrong secret; staff opening a customer's link see what the customer sees.
     "track/<str:reference>/<str:secret>/": (404, 200, 200, 200, 200),
-    "track/<str:reference>/<str:secret>/message/": (405, 405, 405, 405, 405),
-    "track/<str:reference>/<str:secret>/written-reply/": (405, 405, 405, 405, 405),
+    # POST only; a GET (a reloaded page) goes to the tracking page.
+    "track/<str:reference>/<str:secret>/message/": (404, 302, 302, 302, 302),
+    "track/<str:reference>/<str:secret>/written-reply/": (404, 302, 302, 302, 302),
     "track/<str:reference>/<str:secret>/letters/<int:letter_id>/": (404, 200, 200, 200, 200),
     "track/<str:reference>/<str:secret>/letters/<int:letter_id>.pdf": (404, 200, 200, 200, 200),
     "track/<str:reference>/<str:secret>/files/<int:attachment_id>/": (404, 200, 200, 200, 200),

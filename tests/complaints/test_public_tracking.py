@@ -109,8 +109,8 @@ def test_wrong_methods_get_405(client, tracked):
     complaint, url = tracked
     letter = complaint.letters.get()
     assert client.post(url).status_code == 405
-    assert client.get(f"{url}message/").status_code == 405
-    assert client.get(f"{url}written-reply/").status_code == 405
+    assert client.put(f"{url}message/").status_code == 405
+    assert client.put(f"{url}written-reply/").status_code == 405
     assert client.post(f"{url}letters/{letter.pk}/").status_code == 405
     assert client.post(f"{url}letters/{letter.pk}.pdf").status_code == 405
     assert client.put(f"{url}escalate/").status_code == 405
@@ -494,6 +494,19 @@ def test_an_empty_message_is_an_error_and_a_bad_file_is_refused(client, tracked)
     assert "See file" in page  # the message typed is kept
     assert not complaint.events.filter(kind=EventKind.MESSAGE).exists()
     assert not complaint.attachments.exists()
+
+
+@pytest.mark.parametrize("action", ["message/", "written-reply/"])
+def test_reloading_an_actions_address_goes_to_the_tracking_page_not_a_blank_page(
+    client, tracked, action
+):
+    """A message sent with a problem leaves the browser at .../message/; reloading it later, or
+    a phone reopening the tab, asks for it with GET."""
+    complaint, url = tracked
+    response = client.get(f"{url}{action}")
+    assert response.status_code == 302 and response["Location"] == url
+    assert client.get(f"/track/{complaint.reference}/wrong-secret/{action}").status_code == 404
+    assert not complaint.events.filter(kind=EventKind.MESSAGE).exists()
 
 
 def test_a_message_on_a_stale_page_is_kept_and_the_change_is_mentioned(client, tracked, manager):
