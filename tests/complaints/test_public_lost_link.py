@@ -6,8 +6,11 @@ import re
 
 import pytest
 from django.core import mail
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
 
-from complaints import outbox
+from complaints import outbox, views
 from complaints.models import OutboundEmail
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +67,45 @@ def test_a_new_link_is_emailed_only_on_a_match_and_the_old_link_stops_working(
     assert new != old
     assert client.get(old).status_code == 404
     assert client.get(new).status_code == 200
+
+
+def sent(response) -> None:
+    """What the server does once the answer has gone: close it (as the test client does, keeping
+    the test's database connection open)."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
+@pytest.mark.parametrize("matches", [True, False], ids=["match", "mismatch"])
+def test_the_answer_goes_before_the_details_are_looked_up(rf, file_complaint, matches):
+    """A match writes a new secret, an event and an e-mail; a mismatch nothing. Done before the
+    answer, the difference in time would tell whether someone with that address complained."""
+    complaint = file_complaint().complaint
+    email = complaint.email if matches else "someone.else@example.com"
+    request = rf.post(LOST, {"reference": complaint.reference, "email": email})
+    with CaptureQueriesContext(connection) as queries:
+        response = views.lost_link(request)
+    assert response.status_code == 302 and response["Location"] == "/track/lost/sent/"
+    assert len(queries) == 0  # the same work, match or not: none
+    assert not OutboundEmail.objects.filter(template="new_link").exists()
+    sent(response)
+    assert OutboundEmail.objects.filter(template="new_link").count() == (1 if matches else 0)
+
+
+def test_a_failure_after_the_answer_is_logged_without_the_details(rf, monkeypatch, caplog):
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(views.services, "complaint_send_new_link", broken)
+    request = rf.post(LOST, {"reference": "CMP-2026-000001", "email": "jane@example.com"})
+    response = views.lost_link(request)
+    sent(response)
+    assert response.status_code == 302
+    assert "Lost my link: the request could not be acted on" in caplog.text
+    assert "jane@example.com" not in caplog.messages[-1]
 
 
 @pytest.mark.parametrize(
