@@ -454,6 +454,12 @@ class ComplaintViewSet(
         fresh = self.get_queryset().get(pk=complaint.pk)
         return Response(self.get_serializer(fresh).data, status=code)
 
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        # A page of the list holds each complaint's personal data, as reading it one by one does.
+        services.case_views_record(complaints=page, by=_actor(request), via="api")
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         complaint = self.get_object()
         services.case_view_record(complaint=complaint, by=_actor(request), via="api")

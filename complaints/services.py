@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -1184,8 +1184,19 @@ def letter_mark_posted(*, letter_id: int, by: Actor) -> Letter:
 def case_view_record(*, complaint: Complaint, by: Actor, via: str) -> None:
     """Log that a member of staff saw this complaint (one INSERT). Customers' own views are not
     logged: the link is theirs."""
-    if by.user is not None and by.user.pk:
-        CaseView.objects.create(complaint=complaint, viewer=by.user, via=via)
+    case_views_record(complaints=[complaint], by=by, via=via)
+
+
+def case_views_record(*, complaints: Iterable[Complaint], by: Actor, via: str) -> None:
+    """Log that a member of staff saw each of these complaints at once (a page of the API's
+    list): one INSERT whatever their number."""
+    if by.user is None or not by.user.pk:
+        return
+    now = timezone.now()
+    CaseView.objects.bulk_create(
+        CaseView(complaint=complaint, viewer=by.user, via=via, viewed_at=now)
+        for complaint in complaints
+    )
 
 
 # --- Batches for the sweeps -------------------------------------------------------------------

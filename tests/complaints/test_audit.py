@@ -33,6 +33,23 @@ def test_reading_a_complaint_through_the_api_is_logged(manager, file_complaint):
     ]
 
 
+def test_each_complaint_on_a_page_of_the_api_list_is_logged_as_read(manager, file_complaint):
+    """A page of the list carries each complaint's name, contact details and text, as reading
+    them one at a time does."""
+    first, second, third = (file_complaint().complaint for _ in range(3))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
+    body = client.get("/api/v1/complaints/", {"page_size": 2, "ordering": "received_at"}).json()
+    assert [row["email"] for row in body["results"]] == ["jane@example.com"] * 2
+    read = CaseView.objects.values_list("complaint__reference", "viewer__username", "via")
+    assert sorted(read) == [
+        (first.reference, "manager", "api"),
+        (second.reference, "manager", "api"),
+    ]
+    client.get(body["next"])
+    assert read.filter(complaint=third).count() == 1
+
+
 def test_a_refused_look_is_not_logged_and_the_customer_is_not_logged(
     client, outsider, file_complaint
 ):
