@@ -4,12 +4,25 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _logging_as_the_web_processes_log(**kwargs) -> None:
+    """Workers and beat log with the settings' LOGGING, as the web processes do: one JSON object
+    a line in production, tracking secrets, tokens and e-mail addresses redacted. (Without a
+    receiver here Celery replaces the root logger's handlers with its own, which do neither.)"""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
 
 # Each sweep is idempotent and claims its rows with a conditional update, so a second beat, a
 # retried tick or two workers running the same sweep never act on a case twice.

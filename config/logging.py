@@ -1,4 +1,5 @@
-"""Log records as one JSON object a line, with customers' tracking secrets removed.
+"""Log records as one JSON object a line, with customers' tracking secrets and e-mail addresses
+removed.
 
 Tracking links (/track/<reference>/<secret>/) are the only credential a customer has; a secret
 must never reach a log file, whether in a request line, an error message or an exception.
@@ -12,10 +13,15 @@ import re
 
 SECRET_IN_PATH = re.compile(r"(/track/[A-Za-z0-9-]+/)[A-Za-z0-9_-]{16,}")
 TOKEN_HEADER = re.compile(r"(Token\s+)[0-9a-f]{40}", re.IGNORECASE)
+# A customer's e-mail address (in a mail server's refusal, say) is personal data the log does not
+# need: the e-mail's id says which it was.
+EMAIL_ADDRESS = re.compile(r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
-    return TOKEN_HEADER.sub(r"\1[redacted]", SECRET_IN_PATH.sub(r"\1[redacted]", text))
+    text = SECRET_IN_PATH.sub(r"\1[redacted]", text)
+    text = EMAIL_ADDRESS.sub("[e-mail address]", text)
+    return TOKEN_HEADER.sub(r"\1[redacted]", text)
 
 
 class RedactSecrets(logging.Filter):

@@ -421,8 +421,9 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Logs carry no personal data: tracking secrets and API tokens are redacted from every record;
-# services log ids and references, never names, addresses or complaint text.
+# Logs carry no personal data: tracking secrets, API tokens and e-mail addresses are redacted from
+# every record, in the web processes and the workers (config/celery.py); services log ids and
+# references, never names, addresses or complaint text.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -440,6 +441,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own handlers for these (the console while DEBUG, the admins' e-mail, the
+        # development server's request lines) would write what the handler above redacts:
+        # everything goes through it.
+        "django": {"handlers": [], "propagate": True},
+        "django.server": {"handlers": [], "propagate": True},
         "django.db.backends": {"level": "INFO"},
         # WeasyPrint and fontTools narrate every render at INFO.
         "weasyprint": {"level": "WARNING"},

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
+from complaints import outbox
 from config.logging import JsonFormatter, RedactSecrets, redact
 
 SECRET = "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY"
@@ -91,3 +94,63 @@ def test_the_gunicorn_access_log_redacts_whatever_the_format_asks_for(capsys):
         '"https://portal.example/track/CMP-2026-000001/[redacted]/" '
         '"Token [redacted]" "Mozilla \\"quoted\\""\n'
     )
+
+
+def test_an_email_address_is_redacted_even_from_a_mail_servers_refusal():
+    refusal = (
+        "SMTPRecipientsRefused: {'jane.doe+bills@example.co.uk': (550, b'5.1.1 "
+        "<jane.doe+bills@example.co.uk>: Recipient address rejected')}"
+    )
+    assert redact(refusal) == (
+        "SMTPRecipientsRefused: {'[e-mail address]': (550, b'5.1.1 <[e-mail address]>: "
+        "Recipient address rejected')}"
+    )
+    assert redact("GET /staff/?q=jane%40example.com") == "GET /staff/?q=[e-mail address]"
+
+
+@pytest.mark.django_db
+def test_a_failed_e_mail_is_logged_without_the_customers_address(file_complaint, settings, caplog):
+    complaint = file_complaint(email="jane.doe@example.com").complaint
+    settings.EMAIL_BACKEND = "tests.complaints.failing_backend.RefusingBackend"
+    assert outbox.email_deliver_due() == 0
+    # The mail server's refusal quoted the address (kept for the admin's list of failed e-mails)...
+    assert "jane.doe@example.com" in complaint.emails.get().last_error
+    # ...and the log line, as the console handler wrote it, does not.
+    [record] = [r for r in caplog.records if r.name == "complaints.outbox"]
+    line = JsonFormatter().format(record)
+    assert "jane.doe" not in line and "[e-mail address]" in line
+
+
+@pytest.mark.parametrize("name", ["django", "django.request", "django.server"])
+def test_djangos_own_logs_go_only_through_the_redacting_handler(name):
+    """Django's default handlers (the console while DEBUG, the development server's request
+    lines) would write a tracking link as it came."""
+    logger = logging.getLogger(name)
+    while logger is not None and logger is not logging.root:
+        assert logger.handlers == [], logger.name
+        assert logger.propagate, logger.name
+        logger = logger.parent
+    assert any(isinstance(f, RedactSecrets) for h in logging.root.handlers for f in h.filters)
+
+
+def test_the_worker_logs_as_the_web_processes_do():
+    """Celery would put its own handlers, neither JSON nor redacting, on the root logger."""
+    from config.celery import app
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        for handler in handlers:
+            root.removeHandler(handler)
+        app.log.already_setup = False
+        app.log.setup_logging_subsystem(loglevel="INFO")
+        [handler] = [
+            h for h in root.handlers if any(isinstance(f, RedactSecrets) for f in h.filters)
+        ]
+        assert len(root.handlers) == 1
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
