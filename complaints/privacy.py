@@ -179,7 +179,8 @@ def _anonymise_locked(complaints: list[Complaint], *, by: Actor, at: dt.datetime
     Attachment.objects.filter(complaint_id__in=ids).update(name="", file="")
     # An e-mail that has not gone yet has nobody to go to now.
     OutboundEmail.objects.filter(complaint_id__in=ids, sent_at__isnull=True).delete()
-    OutboundEmail.objects.filter(complaint_id__in=ids).update(to=[], context={})
+    # A failed attempt's error may quote the address (a mail server's refusal does).
+    OutboundEmail.objects.filter(complaint_id__in=ids).update(to=[], context={}, last_error="")
     ComplaintEvent.objects.bulk_create(
         ComplaintEvent(
             complaint=complaint,

@@ -16,7 +16,7 @@ from django.db import connection, connections
 from django.db.utils import InternalError, ProgrammingError
 from django.utils import timezone
 
-from complaints import documents, privacy, services
+from complaints import documents, outbox, privacy, services
 from complaints.models import (
     CaseView,
     Complaint,
@@ -226,6 +226,19 @@ def test_unsent_emails_of_an_anonymised_case_are_never_sent(complaint_in, mailou
     assert OutboundEmail.objects.filter(complaint=case, sent_at__isnull=True).exists()
     privacy.complaints_anonymise_expired()
     assert not OutboundEmail.objects.filter(complaint=case, sent_at__isnull=True).exists()
+
+
+def test_a_failed_e_mails_error_quoting_the_address_is_removed_too(complaint_in, settings):
+    settings.EMAIL_BACKEND = "tests.complaints.failing_backend.RefusingBackend"
+    case = complaint_in(State.CLOSED)
+    outbox.email_deliver_due()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert outbox.email_deliver_due(now=NOW + dt.timedelta(days=1)) > 0  # sent at last
+    email = case.emails.filter(sent_at__isnull=False, attempts__gt=1).first()
+    assert "jane@example.com" in email.last_error
+    privacy.complaints_anonymise_expired(now=NOW + dt.timedelta(days=365 * 7))
+    email.refresh_from_db()
+    assert email.sent_at is not None and email.to == [] and email.last_error == ""
 
 
 @pytest.mark.django_db(transaction=True)
