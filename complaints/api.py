@@ -590,10 +590,11 @@ class ComplaintViewSet(
             complaint__reference=reference,
         )
         services.case_view_record(complaint=letter.complaint, by=_actor(request), via="letter")
-        if not letter.is_rendered:
-            letter = documents.letter_render(letter_id=letter.pk)
+        pdf = documents.letter_open(letter)
+        if pdf is None:
+            raise Http404("This letter was removed with the customer's personal data.")
         return FileResponse(
-            letter.pdf.open("rb"),
+            pdf,
             content_type="application/pdf",
             filename=f"{reference}-{letter.kind.replace('_', '-')}.pdf",
         )

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.utils import timezone
 
@@ -166,6 +166,16 @@ def letter_render(*, letter_id: int) -> Letter:
         letter.rendered_at = timezone.now()
         letter.save(update_fields=["pdf", "sha256", "rendered_at"])
         return letter
+
+
+def letter_open(letter: Letter) -> File | None:
+    """The letter's PDF, open for reading (rendered now if no worker has got to it yet); None once
+    it has been removed with the customer's personal data (the row stays, with its SHA-256)."""
+    if not letter.is_rendered:
+        letter = letter_render(letter_id=letter.pk)
+    if not letter.pdf:
+        return None
+    return letter.pdf.open("rb")
 
 
 def letters_render_pending(*, letter_ids: list[int] | None = None, limit: int = 50) -> int:

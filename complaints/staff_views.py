@@ -798,10 +798,11 @@ def letter_pdf(request: HttpRequest, letter_id: int) -> FileResponse:
     services.case_view_record(
         complaint=letter.complaint, by=Actor.staff(request.user), via="letter"
     )
-    if not letter.is_rendered:
-        letter = documents.letter_render(letter_id=letter.pk)
+    pdf = documents.letter_open(letter)
+    if pdf is None:
+        raise Http404("This letter was removed with the customer's personal data.")
     response = FileResponse(
-        letter.pdf.open("rb"),
+        pdf,
         content_type="application/pdf",
         filename=f"{letter.complaint.reference}-{letter.kind.replace('_', '-')}.pdf",
     )

@@ -917,10 +917,11 @@ def track_letter_pdf(
     letter = complaint.letters.filter(pk=letter_id).first()
     if letter is None:
         raise Http404("No such letter")
-    if not letter.is_rendered:
-        letter = documents.letter_render(letter_id=letter.pk)
+    pdf = documents.letter_open(letter)
+    if pdf is None:
+        raise Http404("No such letter")
     return FileResponse(
-        letter.pdf.open("rb"),
+        pdf,
         as_attachment=True,
         content_type="application/pdf",
         filename=f"{complaint.reference}-{letter.kind.replace('_', '-')}.pdf",

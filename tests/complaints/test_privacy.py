@@ -15,6 +15,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 from django.db.utils import InternalError, ProgrammingError
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from complaints import documents, outbox, privacy, services
 from complaints.models import (
@@ -419,6 +421,24 @@ def test_a_manager_erases_from_the_case_page(client, manager, complaint_in):
     assert "personal data was removed" in html
     assert "jane@example.com" not in html
     assert "erase" not in [entry["name"] for entry in page.context["forms"]]
+
+
+def test_a_letter_removed_with_the_personal_data_is_not_found_not_an_error(
+    client, manager, complaint_in
+):
+    case = complaint_in(State.CLOSED)
+    letter = rendered(case)[0]
+    privacy.customer_erase(complaint=case, by=Actor.staff(manager), reason="By phone, ID checked")
+    client.force_login(manager)
+    assert client.get(f"/staff/letters/{letter.pk}.pdf").status_code == 404
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
+    response = api.get(f"/api/v1/complaints/{case.reference}/letters/{letter.pk}/")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    # The record that it was issued stays, with its SHA-256.
+    assert api.get(f"/api/v1/complaints/{case.reference}/").json()["letters"][0]["sha256"] == (
+        letter.sha256
+    )
 
 
 def test_agents_see_no_privacy_actions_and_may_not_export(client, agent, complaint_in):
