@@ -1,5 +1,7 @@
 """Admin: read-mostly. State changes go through the services, never through a form field."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -9,6 +11,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+
+from config.logging import redact
 
 from . import clocks, outbox, services
 from .models import CaseView, ClosureDay, Complaint, ComplaintEvent, Letter, OutboundEmail
@@ -212,8 +216,22 @@ class OutboundEmailAdmin(RecordsCaseViewsAdmin):
     list_select_related = ("complaint",)
     actions = ["retry_now"]
 
+    def get_fields(self, request, obj=None):
+        return [
+            "shown_context" if f.name == "context" else f.name for f in OutboundEmail._meta.fields
+        ]
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in OutboundEmail._meta.fields]
+        return self.get_fields(request, obj)
+
+    @admin.display(description="Context")
+    def shown_context(self, email: OutboundEmail) -> str:
+        # An e-mail not sent yet still holds the customer's tracking link: whoever had it could
+        # act on the complaint as the customer, so the admin shows it without its secret.
+        context = dict(email.context)
+        if "tracking_url" in context:
+            context["tracking_url"] = redact(context["tracking_url"])
+        return json.dumps(context, ensure_ascii=False, indent=2)
 
     def has_add_permission(self, request):
         return False

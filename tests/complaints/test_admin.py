@@ -145,3 +145,19 @@ def test_the_complaint_list_gives_the_reply_date_not_the_instant_it_ends(
     assert "Reply due by" in html
     assert "21 Dec 2026" in html
     assert "midnight" not in html
+
+
+def test_an_unsent_e_mail_is_shown_without_the_customers_tracking_secret(
+    client, administrator, file_complaint
+):
+    """Whoever has the link can act on the complaint as the customer."""
+    filed = file_complaint()
+    email = filed.complaint.emails.get()  # the acknowledgement, not sent yet
+    assert filed.tracking_secret in email.context["tracking_url"]
+    client.force_login(administrator)
+    page = client.get(f"/admin/complaints/outboundemail/{email.pk}/change/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert filed.tracking_secret not in html
+    assert f"/track/{filed.complaint.reference}/[redacted]/" in html
+    assert "jane@example.com" in html  # who it is for, as before
