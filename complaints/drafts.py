@@ -6,7 +6,8 @@ name>``, so a file chosen on one page is not lost when the customer goes back to
 The draft id is 128 random bits kept only in the session: no other visitor can name the folder,
 and no view serves it. Sending the complaint hands the files to ``services.complaint_file``, which
 checks them again and stores them with the complaint; the folder is then removed. Drafts that are
-never sent are removed by ``drafts_purge_abandoned`` once their session has expired.
+never sent are removed by ``drafts_purge_abandoned`` once their session has expired, with the
+expired session itself.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import datetime as dt
 import logging
 import os
 import secrets
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -147,9 +149,12 @@ def _remove_folder(folder: str) -> None:
 
 
 def drafts_purge_abandoned(*, older_than: dt.timedelta | None = None) -> int:
-    """Remove evidence folders of drafts never sent, once no session can still refer to them
-    (by default, older than the session cookie's age). Returns how many folders went. Safe to run
-    at any time and in parallel: it only deletes files no live session can use."""
+    """Remove drafts never sent: the expired sessions that hold their answers (names, addresses,
+    what went wrong), and their evidence folders once no session can still refer to them (by
+    default, older than the session cookie's age). Returns how many folders went. Safe to run at
+    any time and in parallel: it only deletes what no live session can use."""
+    # Django leaves expired sessions in the table until something clears them.
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
     older_than = older_than or dt.timedelta(seconds=settings.SESSION_COOKIE_AGE)
     cutoff = timezone.now() - older_than
     try:

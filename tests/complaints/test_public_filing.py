@@ -8,10 +8,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from complaints import views
 from complaints.drafts import FILED_KEY, SESSION_KEY, drafts_purge_abandoned
@@ -713,6 +715,19 @@ def test_html_typed_into_the_form_is_shown_escaped_on_every_page(client):
     letter = complaint.letters.get()
     html = client.get(f"/track/{complaint.reference}/{secret}/letters/{letter.pk}/")
     assert script not in html.content.decode() and escaped in html.content.decode()
+
+
+def test_the_answers_of_abandoned_drafts_go_when_their_session_expires(client):
+    client.post(ABOUT, ABOUT_ANSWERS)
+    key = client.session.session_key
+    assert client.session[SESSION_KEY]  # the answers, name and address among them
+    assert drafts_purge_abandoned() == 0
+    assert Session.objects.filter(session_key=key).exists()  # a live draft keeps its answers
+    Session.objects.filter(session_key=key).update(
+        expire_date=timezone.now() - dt.timedelta(seconds=1)
+    )
+    drafts_purge_abandoned()
+    assert not Session.objects.filter(session_key=key).exists()
 
 
 def test_evidence_of_abandoned_drafts_is_purged_once_no_session_can_use_it(client, settings):
