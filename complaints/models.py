@@ -922,6 +922,10 @@ class EmailTemplate(models.TextChoices):
     WITHDRAWN = "withdrawn", "Complaint withdrawn"
 
 
+# E-mails about a complaint that go to staff, not to the customer (the managers' alerts).
+STAFF_EMAIL_TEMPLATES = (EmailTemplate.OVERDUE_ALERT,)
+
+
 class OutboundEmail(models.Model):
     """An e-mail that must go out, written in the same transaction as the change that causes it.
 

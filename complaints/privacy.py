@@ -40,6 +40,7 @@ from django.utils import timezone
 from . import documents
 from .models import (
     OPEN_STATES,
+    STAFF_EMAIL_TEMPLATES,
     Attachment,
     CaseView,
     Complaint,
@@ -398,9 +399,13 @@ def _complaint_record(complaint: Complaint, letters: list[Letter], files: list[A
             }
             for item in files
         ],
+        # The e-mails sent to the customer: the managers' alerts about the case went to staff
+        # addresses, which are not the customer's to have.
         "emails": [
             {"about": email.get_template_display(), "to": email.to, "sent_at": email.sent_at}
-            for email in complaint.emails.order_by("created_at", "id")
+            for email in complaint.emails.exclude(template__in=STAFF_EMAIL_TEMPLATES).order_by(
+                "created_at", "id"
+            )
         ],
     }
 

@@ -23,6 +23,7 @@ from complaints.models import (
     CaseView,
     Complaint,
     ComplaintEvent,
+    EmailTemplate,
     EventKind,
     Letter,
     OutboundEmail,
@@ -30,6 +31,7 @@ from complaints.models import (
 )
 from complaints.roles import Actor
 from escalation import reports
+from escalation import services as escalation_services
 from tests.conftest import fresh
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -394,6 +396,22 @@ def test_the_export_holds_every_complaint_of_the_customer_with_letters_and_files
         CaseView.objects.filter(via=CaseView.Via.EXPORT).values_list("complaint_id", flat=True)
     ) == {first.pk, second.pk}
     assert first.events.filter(kind=EventKind.PRIVACY, text__contains=second.reference).exists()
+
+
+def test_the_export_lists_the_e_mails_sent_to_the_customer_not_the_staffs_alerts(
+    file_complaint, manager
+):
+    complaint = file_complaint().complaint
+    overdue = complaint.response_due_at + dt.timedelta(days=1)
+    assert escalation_services.sweep_overdue_replies(now=overdue) == 1
+    alert = complaint.emails.get(template=EmailTemplate.OVERDUE_ALERT)
+    assert "manager@example.com" in alert.to
+    archive = privacy.customer_export(complaint=complaint, by=Actor.staff(manager))
+    with zipfile.ZipFile(io.BytesIO(archive.read())) as z:
+        exported = z.read("complaints.json").decode()
+    emails = json.loads(exported)["complaints"][0]["emails"]
+    assert emails == [{"about": "Complaint received", "to": ["jane@example.com"], "sent_at": None}]
+    assert "manager@example.com" not in exported  # a member of staff's address is theirs
 
 
 # --- Through the case page ----------------------------------------------------------------------
