@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
 
 from .models import Complaint
 from .roles import Actor, Role, staff_role
@@ -20,6 +21,9 @@ from .roles import Actor, Role, staff_role
 
 def role_required(*roles: Role) -> Callable:
     def decorator(view: Callable) -> Callable:
+        # Staff pages show customers' personal data: never kept in the browser's cache, where the
+        # Back button (or the next person at a shared desk) would find them after signing out.
+        @never_cache
         @login_required
         @wraps(view)
         def wrapped(request, *args, **kwargs):

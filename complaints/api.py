@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -420,6 +421,12 @@ class ComplaintViewSet(
     filterset_class = ComplaintFilter
     lookup_field = "reference"
     lookup_value_regex = r"[^/]+"  # not only CMP-YYYY-NNNNNN: see REFERENCE
+
+    def finalize_response(self, request: Request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Customers' personal data, kept by no cache between here and the client.
+        add_never_cache_headers(response)
+        return response
 
     def get_queryset(self) -> QuerySet[Complaint]:
         # Two queries a page whatever its length: the complaints (with assignee) and their letters.

@@ -7,6 +7,8 @@ import datetime as dt
 import pytest
 import time_machine
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD
 
@@ -191,3 +193,26 @@ def test_public_pages_and_api_clients_are_not_affected(client, short_timeout):
     start = timezone.now()
     with time_machine.travel(start + dt.timedelta(days=1), tick=False):
         assert client.get("/").status_code == 200
+
+
+def test_pages_with_customers_data_are_never_kept_in_the_browsers_cache(
+    client, manager, file_complaint
+):
+    """Signed out (or timed out), the Back button must not bring a case back from the cache."""
+    complaint = file_complaint().complaint
+    client.force_login(manager)
+    for url in (
+        "/staff/",
+        f"/staff/complaints/{complaint.reference}/",
+        "/staff/escalations/",
+        "/staff/reports/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
+    for url in ("/api/v1/complaints/", f"/api/v1/complaints/{complaint.reference}/"):
+        response = api.get(url)
+        assert response.status_code == 200, url
+        assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
