@@ -182,6 +182,7 @@ def complain_start(request: HttpRequest) -> HttpResponse:
     return redirect("complaints:complain_step", STEPS[0].slug)
 
 
+@never_cache  # the answers given so far, name and address among them, shown again
 @require_http_methods(["GET", "POST"])
 @ratelimit(key="ip", rate=_rate("steps"), method="POST", group="complaints:steps")
 def complain_step(request: HttpRequest, slug: str) -> HttpResponse:

@@ -610,6 +610,15 @@ def test_the_confirmation_without_a_complaint_goes_home(client):
     assert response.status_code == 302 and response.url == "/"
 
 
+def test_the_pages_showing_the_answers_are_not_cached(client):
+    """On a shared computer, Back after sending must not show the next person the answers."""
+    answer_all(client)
+    for url in (ABOUT, COMPLAINT, SUPPORT, CHECK):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "no-store" in response["Cache-Control"], url
+
+
 def test_the_confirmation_is_not_cached(client):
     answer_all(client)
     client.post(CHECK, {"token": send_token(client)})
