@@ -777,6 +777,8 @@ def attachment(request: HttpRequest, reference: str, attachment_id: int) -> File
     complaint = get_case(request, reference)
     item = get_object_or_404(Attachment, pk=attachment_id, complaint=complaint)
     services.case_view_record(complaint=complaint, by=Actor.staff(request.user), via="file")
+    if not item.file:
+        raise Http404("This file was removed with the customer's personal data.")
     try:
         handle = item.file.open("rb")
     except FileNotFoundError:

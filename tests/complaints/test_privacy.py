@@ -459,6 +459,18 @@ def test_a_letter_removed_with_the_personal_data_is_not_found_not_an_error(
     )
 
 
+def test_a_file_removed_with_the_personal_data_is_not_found_not_an_error(
+    client, manager, file_complaint
+):
+    case = file_complaint(attachments=[evidence("my bill.pdf")]).complaint
+    services.complaint_withdraw(complaint=case, by=Actor.customer())
+    item = case.attachments.get()
+    privacy.customer_erase(complaint=case, by=Actor.staff(manager), reason="By phone, ID checked")
+    client.force_login(manager)
+    response = client.get(f"/staff/complaints/{case.reference}/files/{item.pk}/")
+    assert response.status_code == 404
+
+
 def test_agents_see_no_privacy_actions_and_may_not_export(client, agent, complaint_in):
     case = complaint_in(State.CLOSED)
     client.force_login(agent)
