@@ -245,7 +245,9 @@ class Erasure:
 
 def customer_erase(*, complaint: Complaint, by: Actor, reason: str) -> Erasure:
     """Erasure on request: anonymise now each of this customer's complaints that nothing holds.
-    If every one of them is held, nothing changes and the error says why."""
+    Each complaint kept records the request and why it was kept, so that the request and the
+    answer to it are on record whatever was erased. If every one is held, nothing else changes
+    and the error says why."""
     require_role(by, Role.MANAGER, doing="erase a customer's personal data")
     reason = require_text(reason, "reason", "Say whose request this is and how it came in")
     if complaint.anonymised_at is not None:
@@ -265,19 +267,31 @@ def customer_erase(*, complaint: Complaint, by: Actor, reason: str) -> Erasure:
             reasons = hold_reasons(case)
             if reasons:
                 result.kept[case.reference] = reasons
+                write_event(
+                    case,
+                    kind=EventKind.PRIVACY,
+                    by=by,
+                    text=f"Erasure requested; personal data kept because {' and '.join(reasons)}. "
+                    f"{reason}",
+                    customer_visible=False,
+                    at=now,
+                )
             else:
                 erasable.append(case)
-        if not erasable:
-            raise NothingToErase(
-                "Nothing was erased: "
-                + "; ".join(
-                    f"{ref} is kept because {' and '.join(why)}" for ref, why in result.kept.items()
-                )
-                + "."
-            )
-        _anonymise_locked(erasable, by=by, at=now, why=f"erased on request. {reason}")
-        result.erased = [case.reference for case in sorted(erasable, key=lambda c: c.received_at)]
+        if erasable:
+            _anonymise_locked(erasable, by=by, at=now, why=f"erased on request. {reason}")
+            result.erased = [
+                case.reference for case in sorted(erasable, key=lambda c: c.received_at)
+            ]
     complaint.reload()
+    if not result.erased:
+        raise NothingToErase(
+            "Nothing was erased: "
+            + "; ".join(
+                f"{ref} is kept because {' and '.join(why)}" for ref, why in result.kept.items()
+            )
+            + "."
+        )
     return result
 
 

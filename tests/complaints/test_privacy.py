@@ -344,15 +344,29 @@ def test_erasure_takes_what_is_free_and_says_what_is_kept(file_complaint, compla
     event = closed.events.filter(kind=EventKind.PRIVACY).get()
     assert event.text == "Personal data removed: erased on request. E-mail of 3 March, ID checked"
     assert event.actor == manager
+    # The complaint kept says that erasure was asked for, and why its data is still here.
+    kept = open_case.events.filter(kind=EventKind.PRIVACY).get()
+    assert kept.text == (
+        "Erasure requested; personal data kept because the complaint is still open. "
+        "E-mail of 3 March, ID checked"
+    )
+    assert kept.actor == manager and not kept.customer_visible
 
 
-def test_erasure_when_everything_is_held_changes_nothing(complaint_in, manager):
+def test_erasure_when_everything_is_held_erases_nothing_and_records_the_request(
+    complaint_in, manager
+):
     case = complaint_in(State.COURT)
     events = ComplaintEvent.objects.count()
     with pytest.raises(privacy.NothingToErase, match="court action is under way"):
-        privacy.customer_erase(complaint=case, by=Actor.staff(manager), reason="Request")
+        privacy.customer_erase(complaint=case, by=Actor.staff(manager), reason="Letter, ID checked")
     assert fresh(case).anonymised_at is None
-    assert ComplaintEvent.objects.count() == events
+    assert fresh(case).customer_name == "Jane Doe"
+    assert ComplaintEvent.objects.count() == events + 1
+    assert case.events.filter(kind=EventKind.PRIVACY).get().text == (
+        "Erasure requested; personal data kept because court action is under way. "
+        "Letter, ID checked"
+    )
 
 
 def test_erasure_needs_a_reason(complaint_in, manager):
