@@ -187,7 +187,7 @@ class ClosureDayAdmin(admin.ModelAdmin):
 
 
 @admin.register(Letter)
-class LetterAdmin(admin.ModelAdmin):
+class LetterAdmin(RecordsCaseViewsAdmin):
     list_display = ("complaint", "kind", "issued_at", "issued_by", "rendered_at", "pdf_link")
     list_filter = ("kind",)
     search_fields = ("complaint__reference",)

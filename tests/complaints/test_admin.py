@@ -51,6 +51,19 @@ def test_an_administrator_opening_a_customers_complaint_is_on_the_record_of_view
     assert views.count() == 3
 
 
+def test_an_administrator_opening_a_letter_is_on_the_record_of_views(
+    client, administrator, file_complaint
+):
+    """A letter's page shows what it says: the customer's name, address and complaint."""
+    complaint = file_complaint().complaint
+    letter = complaint.letters.get()
+    client.force_login(administrator)
+    page = client.get(f"/admin/complaints/letter/{letter.pk}/change/")
+    assert page.status_code == 200 and "1 High Street" in page.content.decode()
+    views = CaseView.objects.filter(complaint=complaint)
+    assert [(v.viewer, v.via) for v in views] == [(administrator, "admin")]
+
+
 def test_the_admin_cannot_add_or_delete_complaints(client, administrator, file_complaint):
     complaint = file_complaint().complaint
     client.force_login(administrator)
