@@ -978,13 +978,17 @@ def lost_link(request: HttpRequest) -> HttpResponse:
         form = LostLinkForm(request.POST)
         if form.is_valid():
             # E-mails a new link only when both match; the answer is the same either way, and as
-            # quick: the details are looked up once the answer has gone (a match writes a new
-            # secret, an event and an e-mail, a mismatch nothing, and the difference in time
-            # would tell whether someone with that address complained).
+            # quick: only the lookup, one read either way, comes before the answer, and the new
+            # secret, event and e-mail a match writes come after it has gone (the difference in
+            # time would tell whether someone with that address complained). With the database
+            # away, the lookup fails first, and the visitor gets the page that says so.
             reference, email = form.cleaned_data["reference"], form.cleaned_data["email"]
+            found = services.complaint_for_new_link(reference=reference, email=email)
             return AnswerThen(
                 reverse("complaints:lost_link_sent"),
-                lambda: services.complaint_send_new_link(reference=reference, email=email),
+                lambda: services.complaint_send_new_link(
+                    reference=reference, email=email, complaint=found
+                ),
             )
     else:
         form = LostLinkForm()

@@ -89,7 +89,8 @@ def test_the_answer_goes_before_the_details_are_looked_up(rf, file_complaint, ma
     with CaptureQueriesContext(connection) as queries:
         response = views.lost_link(request)
     assert response.status_code == 302 and response["Location"] == "/track/lost/sent/"
-    assert len(queries) == 0  # the same work, match or not: none
+    # The same work, match or not: one indexed read of the reference, nothing written.
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["SELECT"]
     assert not OutboundEmail.objects.filter(template="new_link").exists()
     sent(response)
     assert OutboundEmail.objects.filter(template="new_link").count() == (1 if matches else 0)
@@ -185,3 +186,20 @@ def test_the_new_link_e_mail_says_the_old_link_is_gone_and_what_to_do_if_not_ask
         assert "If you did not ask for a new link" in text
         assert "Please use this link, and tell us on 0800 849 3366 or at" in text
         assert "support@expresstelephony.co.uk" in text
+
+
+def test_with_the_database_away_the_visitor_is_told_rather_than_sent_on(monkeypatch):
+    """The lookup comes before the answer: an outage is the page that says so, not "we have
+    sent you a link" for a request that went nowhere."""
+    from django.db.utils import OperationalError
+    from django.test import Client
+
+    def down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(views.services, "complaint_for_new_link", down)
+    response = Client(raise_request_exception=False).post(
+        LOST, {"reference": "CMP-2026-000001", "email": "jane@example.com"}
+    )
+    assert response.status_code == 503
+    assert "Sorry, the service is unavailable" in response.content.decode()
