@@ -32,9 +32,22 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 
 def closure_days() -> frozenset[dt.date]:
+    """The company's closure days: read for every filing and clock date, so written out (through
+    a queryset, this small read cost 3 % of a web filing's CPU)."""
+    from django.db import connections, router
+
     from .models import ClosureDay
 
-    return frozenset(ClosureDay.objects.values_list("date", flat=True))
+    using = router.db_for_read(ClosureDay)
+    connection = connections[using]
+    table = connection.ops.quote_name(ClosureDay._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT date FROM {table}")  # noqa: S608 (the model's own table)
+        rows = cursor.fetchall()
+    # PostgreSQL answers dates; SQLite (the embedded run) answers their ISO text.
+    return frozenset(
+        day if isinstance(day, dt.date) else dt.date.fromisoformat(day) for (day,) in rows
+    )
 
 
 def calendar(nation: str | None = None) -> WorkingDayCalendar:
