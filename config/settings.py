@@ -88,7 +88,7 @@ MIDDLEWARE = [
     # Before anything queries with the path or query string: PostgreSQL cannot take a NUL byte.
     "complaints.errors.RefuseNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "config.csp.CSPMiddleware",  # django-csp's, with the settings' policy built once
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
