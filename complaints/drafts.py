@@ -74,6 +74,15 @@ class Draft:
     def set_answers(self, step: str, answers: dict[str, Any]) -> None:
         self.data["answers"][step] = answers
         self.data.get("typed", {}).pop(step, None)
+        self.data.get("checked", {}).pop(step, None)
+
+    def checked(self, step: str) -> str | None:
+        """The digest of what a page's answers were last found valid with (views._answers_digest),
+        so that they are not checked again while nothing has changed."""
+        return self.data.get("checked", {}).get(step)
+
+    def set_checked(self, step: str, digest: str) -> None:
+        self.data.setdefault("checked", {})[step] = digest
 
     def typed(self, step: str) -> dict[str, Any] | None:
         """What was typed on a page that came back with errors and was then left (to fix an

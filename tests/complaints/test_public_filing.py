@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from django import forms
 from django.contrib.sessions.models import Session
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -221,6 +222,36 @@ def test_removing_the_phone_number_later_sends_the_customer_to_fix_the_reply_met
     assert response.status_code == 302 and response.url == f"{SUPPORT}?return=check"
     page = client.get(response.url).content.decode()
     assert "<title>Error: " in page and "You have not given us a phone number" in page
+
+
+def test_answers_that_no_longer_pass_are_caught_before_sending_whatever_was_checked_before(
+    client, monkeypatch
+):
+    """Answers found valid when their page was sent are not checked again while nothing has
+    changed; answers that changed in the session, or checks changed by a release, are."""
+    from complaints import views
+
+    answer_all(client)
+    session = client.session
+    session[SESSION_KEY]["answers"]["about"]["email"] = "not an address"
+    session.save()
+    response = client.get(CHECK)
+    assert response.status_code == 302 and response.url == f"{ABOUT}?return=check"
+
+    client.post(f"{ABOUT}?return=check", ABOUT_ANSWERS)
+    assert client.get(CHECK).status_code == 200
+    # A release that refuses what was accepted: the check page sends the customer back.
+    monkeypatch.setattr(views, "_CHECKS_DIGEST", "another-release")
+    monkeypatch.setattr(
+        views.STEPS[1].form_class,
+        "clean_started",
+        lambda form: (_ for _ in ()).throw(forms.ValidationError("Say when it started")),
+        raising=False,
+    )
+    response = client.get(CHECK)
+    assert response.status_code == 302 and response.url == f"{COMPLAINT}?return=check"
+    assert client.post(CHECK, {"token": "x"}).status_code == 302
+    assert Complaint.objects.count() == 0
 
 
 # --- Validation --------------------------------------------------------------------------------
