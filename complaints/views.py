@@ -34,6 +34,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from django_ratelimit.decorators import ratelimit
 
+from config.jinja2 import reverse_fixed
 from config.sessions import lock_session
 
 from . import clocks, documents, evidence, letters, services
@@ -128,7 +129,7 @@ NOT_ANSWERS = ("files", "remove_files", "website")
 
 
 def _step_url(step: Step, *, returning: bool = False) -> str:
-    url = reverse("complaints:complain_step", args=[step.slug])
+    url = reverse_fixed("complaints:complain_step", step.slug)
     return f"{url}?return=check" if returning else url
 
 
@@ -224,7 +225,7 @@ def complain_step(request: HttpRequest, slug: str) -> HttpResponse:
     # The pages come in order: a later one needs the answers of the earlier ones.
     for earlier in STEPS[: STEPS.index(step)]:
         if draft.answers(earlier.key) is None:
-            return redirect(_step_url(earlier))
+            return HttpResponseRedirect(_step_url(earlier))
     returning = request.GET.get("return") == "check"
 
     if request.method == "POST":
@@ -241,8 +242,8 @@ def complain_step(request: HttpRequest, slug: str) -> HttpResponse:
             draft.save()
             following = STEPS.index(step) + 1
             if returning or following == len(STEPS):
-                return redirect("complaints:complain_check")
-            return redirect(_step_url(STEPS[following]))
+                return HttpResponseRedirect(reverse_fixed("complaints:complain_check"))
+            return HttpResponseRedirect(_step_url(STEPS[following]))
         draft.set_typed(step.key, _typed(form, request))
         draft.save()
     elif draft.answers(step.key) is not None:
@@ -402,11 +403,13 @@ def complain_check(request: HttpRequest) -> HttpResponse:
         if request.session.get(FILED_KEY):
             # The back button from the confirmation: show what was sent, not an empty form
             # that looks as though it was not (and invites sending it twice).
-            return redirect("complaints:complain_sent")
+            return HttpResponseRedirect(reverse_fixed("complaints:complain_sent"))
         return redirect("complaints:complain_start")
     invalid = _first_invalid_step(draft)
     if invalid is not None:
-        return redirect(_step_url(invalid, returning=draft.first_unanswered() is None))
+        return HttpResponseRedirect(
+            _step_url(invalid, returning=draft.first_unanswered() is None)
+        )
     return _render_check(request, draft)
 
 
@@ -443,7 +446,7 @@ def _send(request: HttpRequest) -> HttpResponse:
             return redirect("complaints:complain_check")
         invalid = _first_invalid_step(draft)
         if invalid is not None:
-            return redirect(_step_url(invalid, returning=True))
+            return HttpResponseRedirect(_step_url(invalid, returning=True))
 
         if draft.spam or form.is_spam:
             # A robot filled in the field people never see: it gets a confirmation that looks

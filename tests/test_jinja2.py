@@ -29,3 +29,27 @@ def test_the_sites_helpers_and_a_templates_own_globals():
     assert render("{{ url('complaints:home') }}") == "/"
     template = engines["jinja2"].env.from_string("{{ url }}|{{ 'url' in site }}", {"url": "mine"})
     assert template.render(site={}) == "mine|False"
+
+
+def test_addresses_are_looked_up_once_for_the_prefix_they_were_asked_under():
+    from django.urls import set_script_prefix
+
+    from config.jinja2 import url
+
+    assert url("complaints:home") == "/"
+    set_script_prefix("/portal/")
+    try:
+        assert url("complaints:home") == "/portal/"
+    finally:
+        set_script_prefix("/")
+    assert url("complaints:home") == "/"
+
+
+def test_a_tracking_links_address_is_never_kept():
+    """A visitor's reference and secret are arguments: looked up each time, never cached."""
+    from config.jinja2 import _reversed, url
+
+    _reversed.cache_clear()
+    link = url("complaints:track", "CMP-2026-000001", "s3cret-s3cret-s3cret")
+    assert link == "/track/CMP-2026-000001/s3cret-s3cret-s3cret/"
+    assert _reversed.cache_info().currsize == 0
