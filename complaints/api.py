@@ -443,10 +443,19 @@ class ComplaintViewSet(
         return super().filter_queryset(queryset)
 
     def page_segments(self, request: Request) -> list[keyset.Segment]:
-        """The order of the list being paged, for ComplaintPagination's links."""
+        """The order of the list being paged, for ComplaintPagination's links: by reply due date,
+        told what the filters already limit the list to (``selectors.awaiting_reply_first``)."""
         if self.action == "events":
             return EVENT_ORDER
-        return ORDERINGS[ordering_of(request)]
+        ordering = ordering_of(request)
+        if ordering not in ("response_due_date", "-response_due_date"):
+            return ORDERINGS[ordering]
+        # The filters were checked before any page is read: a bad value is already a 400.
+        return selectors.awaiting_reply_first(
+            descending=ordering.startswith("-"),
+            states=request.query_params.getlist("state") or None,
+            overdue=request.query_params.get("overdue") == "true",
+        )
 
     def get_exception_handler_context(self) -> dict:
         context = super().get_exception_handler_context()

@@ -165,13 +165,25 @@ def agent_queue(
     )
 
 
-def awaiting_reply_first(*, descending: bool = False) -> list[keyset.Segment]:
+def awaiting_reply_first(
+    *, descending: bool = False, states: Iterable[str] | None = None, overdue: bool = False
+) -> list[keyset.Segment]:
     """Cases still waiting for a reply first, by reply due date (soonest first, or latest with
     ``descending``), then the rest (replied, or out of the stages, with no reply due), as keyset
     segments (complaints/keyset.py) for the pages. Served by complaint_awaiting_reply_idx,
     complaint_open_queue_idx and complaint_due_idx, whose included state and responded_at
-    columns test the condition."""
+    columns test the condition.
+
+    ``states``, the states the list is already limited to, and ``overdue``, whether it is
+    limited to overdue cases: where they already say which cases wait for a reply, the segments
+    do not test it again. PostgreSQL takes a state test repeated in one query as far rarer than
+    it is: for "all open, overdue only" it read and sorted every overdue case (70 ms) instead of
+    reading the first 26 by the index's order."""
+    if overdue:  # every case listed waits for a reply
+        return keyset.ordered_by("response_due_at", descending=descending)
     waiting = awaiting_reply_q()
+    if states is not None and set(states) <= set(CLOCK_STATES):
+        waiting = Q(responded_at__isnull=True)  # the list's states are the stages'
     return [
         *keyset.ordered_by(
             "response_due_at", waiting, lambda c: c.awaiting_reply, descending=descending
@@ -196,6 +208,17 @@ def awaiting_reply_first_order(*, descending: bool = False) -> list:
 # The agents' queue's order: waiting for a reply first, each group by reply due date, undated
 # last, then id.
 AWAITING_REPLY_FIRST = awaiting_reply_first()
+
+
+def agent_queue_segments(*, state: str = State.CS_TEAM, overdue: bool = False, **filters) -> list:
+    """``AWAITING_REPLY_FIRST`` for the agents' queue with these filters (``agent_queue``'s)."""
+    if state == ALL_OPEN:
+        states = OPEN_STATES
+    elif state and state != ALL_CASES:
+        states = (state,)
+    else:
+        states = None
+    return awaiting_reply_first(states=states, overdue=overdue)
 
 
 @dataclass(frozen=True)

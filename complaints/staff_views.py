@@ -96,7 +96,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
     paginator = KeysetPaginator(
         cases,
-        selectors.AWAITING_REPLY_FIRST,
+        selectors.agent_queue_segments(**filters),
         filters["per_page"],
         likely_one_page=bool(filters["q"].strip()),
     )

@@ -10,12 +10,15 @@ from django.db.models import Q, QuerySet
 from complaints import clocks, keyset
 from complaints.models import CLOCK_STATES, Complaint, Nation, State
 from complaints.selectors import (
-    AWAITING_REPLY_FIRST,
     Calendars,
+    awaiting_reply_first,
     awaiting_reply_first_order,
     overdue_q,
     with_overdue,
 )
+
+# Stages 2 and 3: the managers' "escalated" section.
+ESCALATED_STATES = (State.CS_MANAGER, State.FORMAL_WRITTEN)
 
 ADR_SOON_WORKING_DAYS = 10
 
@@ -87,7 +90,7 @@ def adr_soon_q(today: dt.date, calendars: Calendars) -> Q:
 def section_filters(now: dt.datetime, calendars: Calendars) -> dict[str, Q]:
     today = clocks.london_date(now)
     return {
-        "escalated": Q(state__in=(State.CS_MANAGER, State.FORMAL_WRITTEN)),
+        "escalated": Q(state__in=ESCALATED_STATES),
         "overdue": overdue_q(now),
         "adr_soon": adr_soon_q(today, calendars),
         "deadlock": Q(state=State.DEADLOCK),
@@ -121,7 +124,7 @@ ORDERING = {
 
 # The same orders as keyset segments (complaints/keyset.py), for the pages.
 SEGMENTS = {
-    "escalated": AWAITING_REPLY_FIRST,
+    "escalated": awaiting_reply_first(states=ESCALATED_STATES),
     "overdue": keyset.ordered_by("response_due_at", nullable=False),
     "adr_soon": keyset.ordered_by("adr_eligible_date", nullable=False),
     "deadlock": keyset.ordered_by("deadlock_issued_at"),

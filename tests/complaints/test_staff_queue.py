@@ -297,6 +297,52 @@ def test_it_pages_through_the_queue_keeping_the_filters(client, agent):
     assert len(refs(client.get("/staff/", {"per_page": 50}))) == 30
 
 
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"state": "open", "overdue": "on"},
+        {"state": "cs_manager"},
+        {"state": "open"},
+        {"state": "all"},
+    ],
+    ids=["open-overdue", "stage-2", "open", "all"],
+)
+def test_paging_by_next_links_gives_every_case_once_in_the_queues_order(client, agent, filters):
+    """The pages' segments are told what the filters already settle (overdue only, stages'
+    states only), and must still give the order of the whole list, page after page."""
+    from complaints import selectors
+
+    cases = bulk_cases(60)
+    # A mix: some in stage 2, some answered, some overdue, one withdrawn with no reply due.
+    rows = Complaint.objects.filter
+    rows(pk__in=[c.pk for c in cases[::3]]).update(state=State.CS_MANAGER)
+    rows(pk__in=[c.pk for c in cases[::4]]).update(responded_at=timezone.now())
+    for i, case in enumerate(cases[::5]):
+        rows(pk=case.pk).update(response_due_at=timezone.now() - dt.timedelta(days=i + 1))
+    rows(pk=cases[7].pk).update(state=State.WITHDRAWN)
+    client.force_login(agent)
+    params = {**filters, "per_page": 10}
+    expected = [
+        c.reference
+        for c in selectors.agent_queue(
+            user=agent,
+            state={"open": selectors.ALL_OPEN, "all": selectors.ALL_CASES}.get(
+                filters["state"], filters["state"]
+            ),
+            overdue=bool(filters.get("overdue")),
+        )
+    ]
+    assert expected, filters
+    seen, response = [], client.get("/staff/", params)
+    while True:
+        seen += refs(response)
+        found = re.search(r'href="(\?[^"]*after=[^"]+)">Next<', response.content.decode())
+        if not found:
+            break
+        response = client.get("/staff/" + html.unescape(found.group(1)))
+    assert seen == expected
+
+
 def test_bad_filter_values_fall_back_to_the_defaults(client, agent):
     bulk_cases(2)
     client.force_login(agent)
