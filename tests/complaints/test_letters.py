@@ -432,9 +432,16 @@ PASTED_ADDRESS = (
 )
 
 
-@pytest.mark.parametrize("kind", letters.KINDS)
-def test_a_long_pasted_web_address_wraps_onto_the_page_rather_than_off_its_edge(kind):
-    context = CONTEXTS[kind](summary=f"What went wrong:\nSee {PASTED_ADDRESS} for the bill.")
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [
+        *((kind, "summary") for kind in letters.KINDS),
+        ("written_reply", "reply_text"),
+        ("deadlock", "final_position"),
+    ],
+)
+def test_a_long_pasted_web_address_wraps_onto_the_page_rather_than_off_its_edge(kind, field):
+    context = CONTEXTS[kind](**{field: f"What went wrong:\nSee {PASTED_ADDRESS} for the bill."})
     pdf = letters.render_pdf(kind, context)
     lines = [
         line.strip()
