@@ -197,6 +197,23 @@ def require_role(by: Actor, *roles: Role, doing: str) -> None:
         raise NotPermitted(f"You are not allowed to {doing}.")
 
 
+def staff_reason(
+    complaint: Complaint,
+    name: str,
+    by: Actor,
+    expected_state: str | None,
+    reason: str,
+    wanted: str,
+) -> str:
+    """A transition staff make for the customer (escalating, reopening, withdrawing) says why, on
+    the case page, the API and the admin alike: ``ValidationError`` on ``reason`` when there is
+    none, once the transition itself is allowed. A customer may simply ask."""
+    if not by.is_staff:
+        return reason
+    transition_check(complaint, name, by=by, expected_state=expected_state)
+    return require_text(reason, "reason", wanted)
+
+
 def require_text(value: str, field: str, label: str, max_length: int = 20000) -> str:
     value = (value or "").strip()
     if not value:
@@ -914,9 +931,9 @@ def complaint_escalate(
     """Stage 1 to stage 2: the manager reviews; a new reply clock starts. Staff say why it needs
     the manager (the case page and the API alike); a customer may simply ask. ``ValidationError``
     on ``reason`` when staff give none."""
-    if by.is_staff:
-        transition_check(complaint, "escalate_to_manager", by=by, expected_state=expected_state)
-        reason = require_text(reason, "reason", "why it needs the manager")
+    reason = staff_reason(
+        complaint, "escalate_to_manager", by, expected_state, reason, "why it needs the manager"
+    )
     return _enter_new_stage(
         complaint, "escalate_to_manager", by=by, text=reason, expected_state=expected_state
     )
@@ -1011,9 +1028,9 @@ def complaint_reopen(
     case had reached a formal written complaint. Customers may reopen for 8 weeks after
     resolution; staff at any time, saying why (``ValidationError`` on ``reason`` when they give
     none)."""
-    if by.is_staff:
-        transition_check(complaint, "reopen", by=by, expected_state=expected_state)
-        reason = require_text(reason, "reason", "why it is being reopened")
+    reason = staff_reason(
+        complaint, "reopen", by, expected_state, reason, "why it is being reopened"
+    )
     formal = complaint.events.filter(
         kind=EventKind.TRANSITION, to_state=State.FORMAL_WRITTEN
     ).exists()
@@ -1043,9 +1060,14 @@ def complaint_withdraw(
     simply withdraw; staff withdraw only when the customer asked, and say how and when on the
     timeline (the case page, the admin and the API alike). ``ValidationError`` on ``reason``
     when staff give none."""
-    if by.is_staff:
-        transition_check(complaint, "withdraw", by=by, expected_state=expected_state)
-        reason = require_text(reason, "reason", "how and when the customer asked to withdraw")
+    reason = staff_reason(
+        complaint,
+        "withdraw",
+        by,
+        expected_state,
+        reason,
+        "how and when the customer asked to withdraw",
+    )
     with transaction.atomic():
         fire_transition(
             complaint,
