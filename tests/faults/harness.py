@@ -265,6 +265,9 @@ class Portal:
             [str(Path(PYTHON).parent / "gunicorn"), "config.wsgi", "-c", "gunicorn.conf.py"],
             GUNICORN_BIND=f"127.0.0.1:{self.web_port}",
             GUNICORN_WORKERS=str(workers),
+            # No recycling after max_requests: a test that checks an outage left the workers
+            # running must not see them replaced because they served 2,000 requests meanwhile.
+            GUNICORN_CMD_ARGS="--max-requests 0",
         )
         import requests
 
