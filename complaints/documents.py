@@ -168,14 +168,33 @@ def letter_render(*, letter_id: int) -> Letter:
         return letter
 
 
+class LetterAltered(Exception):
+    """A letter's stored PDF no longer matches the SHA-256 recorded when it was rendered."""
+
+
+def letter_bytes(letter: Letter) -> bytes:
+    """A rendered letter's PDF, checked against the SHA-256 recorded when it was rendered: a file
+    changed or damaged since is never sent or shown as the letter we issued. ``LetterAltered``
+    (logged as an error by whoever asked) when it does not match."""
+    with letter.pdf.open("rb") as pdf:
+        data = pdf.read()
+    if letter.sha256 and hashlib.sha256(data).hexdigest() != letter.sha256:
+        raise LetterAltered(
+            f"Letter {letter.pk} of complaint {letter.complaint_id}: its PDF does not match the "
+            "SHA-256 recorded when it was rendered; it was not served."
+        )
+    return data
+
+
 def letter_open(letter: Letter) -> File | None:
-    """The letter's PDF, open for reading (rendered now if no worker has got to it yet); None once
-    it has been removed with the customer's personal data (the row stays, with its SHA-256)."""
+    """The letter's PDF, checked (``letter_bytes``), for reading (rendered now if no worker has got
+    to it yet); None once it has been removed with the customer's personal data (the row stays,
+    with its SHA-256)."""
     if not letter.is_rendered:
         letter = letter_render(letter_id=letter.pk)
     if not letter.pdf:
         return None
-    return letter.pdf.open("rb")
+    return ContentFile(letter_bytes(letter), name=letter.pdf.name)
 
 
 def letters_render_pending(*, letter_ids: list[int] | None = None, limit: int = 50) -> int:

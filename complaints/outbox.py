@@ -225,13 +225,14 @@ def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
     )
     message.attach_alternative(render_to_string(f"{base}-body.html", context), "text/html")
     if email.letter_id:
+        from .documents import letter_bytes
+
         letter = email.letter
-        with letter.pdf.open("rb") as pdf:
-            message.attach(
-                f"{letter.complaint.reference}-{letter.kind.replace('_', '-')}.pdf",
-                pdf.read(),
-                "application/pdf",
-            )
+        message.attach(
+            f"{letter.complaint.reference}-{letter.kind.replace('_', '-')}.pdf",
+            letter_bytes(letter),  # checked against its SHA-256
+            "application/pdf",
+        )
     return message
 
 

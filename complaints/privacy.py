@@ -461,8 +461,7 @@ def customer_export(*, complaint: Complaint, by: Actor) -> IO[bytes]:
                     letter = documents.letter_render(letter_id=letter.pk)
                 letters.append(letter)
                 if letter.pdf:
-                    with letter.pdf.open("rb") as pdf:
-                        archive.writestr(_letter_name(letter), pdf.read())
+                    archive.writestr(_letter_name(letter), documents.letter_bytes(letter))
             files = list(case.attachments.select_related("complaint").order_by("uploaded_at", "id"))
             for item in files:
                 if item.file:
