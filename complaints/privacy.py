@@ -203,6 +203,19 @@ def _delete_files(names: Iterable[str]) -> None:
         default_storage.delete(name)
 
 
+def signin_records_purge(*, days: int | None = None) -> int:
+    """Remove django-axes' records of staff sign-ins, successful or failed (each with the address
+    and browser it came from), once older than ``SIGN_IN_RECORDS_DAYS``: kept long enough to look
+    into a suspicious sign-in, not for ever. Returns how many were removed. The current lockout
+    counts are axes' own and expire with its cool-off."""
+    from axes.handlers.proxy import AxesProxyHandler
+
+    days = days or settings.SIGN_IN_RECORDS_DAYS
+    return AxesProxyHandler.reset_logs(age_days=days) + AxesProxyHandler.reset_failure_logs(
+        age_days=days
+    )
+
+
 def complaints_anonymise_expired(
     *, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE
 ) -> int:

@@ -27,3 +27,9 @@ def purge_abandoned_drafts() -> int:
 def anonymise_expired() -> int:
     """The retention sweep: remove personal data kept past the retention period (see privacy)."""
     return privacy.complaints_anonymise_expired()
+
+
+@shared_task(ignore_result=True)
+def purge_sign_in_records() -> int:
+    """Staff sign-in records past SIGN_IN_RECORDS_DAYS (see privacy)."""
+    return privacy.signin_records_purge()

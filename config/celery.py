@@ -62,4 +62,9 @@ app.conf.beat_schedule = {
         "task": "complaints.tasks.purge_abandoned_drafts",
         "schedule": crontab(minute=17, hour=3),
     },
+    # Staff sign-in records (addresses, browsers) past SIGN_IN_RECORDS_DAYS.
+    "purge-sign-in-records": {
+        "task": "complaints.tasks.purge_sign_in_records",
+        "schedule": crontab(minute=29, hour=3),
+    },
 }

@@ -273,6 +273,11 @@ STAFF_SIGN_IN_ADDRESS_FAILURES = env.int("STAFF_SIGN_IN_ADDRESS_FAILURES", defau
 STAFF_SIGN_IN_ADDRESS_MINUTES = env.int("STAFF_SIGN_IN_ADDRESS_MINUTES", default=15)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# django-axes' records of staff sign-ins (address, browser, time) are kept this long, then a
+# nightly task removes them (complaints.privacy.signin_records_purge).
+SIGN_IN_RECORDS_DAYS = env.int("SIGN_IN_RECORDS_DAYS", default=365)
+if SIGN_IN_RECORDS_DAYS < 1:
+    raise ImproperlyConfigured("SIGN_IN_RECORDS_DAYS must be at least 1")
 # Staff sessions end after this long without activity; the page warns a minute before.
 STAFF_IDLE_TIMEOUT_SECONDS = env.int("STAFF_IDLE_TIMEOUT_SECONDS", default=30 * 60)
 SESSION_COOKIE_HTTPONLY = True

@@ -156,6 +156,7 @@ def test_the_beat_schedule_runs_each_sweep_and_each_task_exists():
         "complaints.tasks.deliver_outbox",
         "complaints.tasks.purge_abandoned_drafts",
         "complaints.tasks.anonymise_expired",
+        "complaints.tasks.purge_sign_in_records",
     }
     assert tasks <= set(app.tasks)
 

@@ -523,3 +523,27 @@ def test_a_manager_places_a_legal_hold_from_the_case_page(client, manager, compl
     stale = act(client, case, "hold", reason="again", expected_hold="False")
     assert stale.status_code == 302
     assert fresh(case).legal_hold_reason == "Court claim N123"
+
+
+def test_staff_sign_in_records_are_removed_once_past_their_retention(settings):
+    """Each sign-in and failed attempt is recorded with the address and browser it came from:
+    kept for SIGN_IN_RECORDS_DAYS, then removed by the nightly task."""
+    import datetime as dt
+
+    from axes.models import AccessFailureLog, AccessLog
+    from django.utils import timezone
+
+    from complaints import tasks
+
+    settings.SIGN_IN_RECORDS_DAYS = 30
+    now = timezone.now()
+    for days in (31, 29):
+        at = now - dt.timedelta(days=days)
+        for model in (AccessLog, AccessFailureLog):
+            record = model.objects.create(
+                username=f"agent{days}", ip_address="203.0.113.9", user_agent="Firefox"
+            )
+            model.objects.filter(pk=record.pk).update(attempt_time=at)  # created "now"
+    assert tasks.purge_sign_in_records() == 2
+    assert list(AccessLog.objects.values_list("username", flat=True)) == ["agent29"]
+    assert list(AccessFailureLog.objects.values_list("username", flat=True)) == ["agent29"]
