@@ -429,7 +429,7 @@ def test_each_written_reply_is_emailed_once_with_its_own_letter(file_complaint, 
     assert len({email.letter_id for email in replies}) == 2
 
 
-def test_a_written_reply_becomes_a_letter_emailed_to_the_customer(file_complaint, agent):
+def test_a_written_reply_becomes_a_letter_emailed_to_the_customer(file_complaint, agent, settings):
     c = file_complaint().complaint
     services.complaint_record_reply(
         complaint=c,
@@ -440,7 +440,11 @@ def test_a_written_reply_becomes_a_letter_emailed_to_the_customer(file_complaint
     outbox.email_deliver_due()
     letter = c.letters.get(kind=LetterKind.WRITTEN_REPLY)
     assert "refunded the duplicate charge" in pdf_text(letter)
-    assert any(m.subject.startswith("Our reply") for m in mail.outbox)
+    reply = next(m for m in mail.outbox if m.subject.startswith("Our reply"))
+    # The link from when they complained may have been replaced: where to ask for a new one.
+    assert f"{settings.SITE_URL}/track/lost/" in reply.body
+    html = reply.alternatives[0][0]
+    assert f'<a href="{settings.SITE_URL}/track/lost/">ask for a new one</a>' in html
 
 
 def test_a_render_that_dies_half_way_leaves_one_letter_and_one_file(
