@@ -454,7 +454,7 @@ class ComplaintViewSet(
         return selectors.awaiting_reply_first(
             descending=ordering.startswith("-"),
             states=request.query_params.getlist("state") or None,
-            overdue=request.query_params.get("overdue") == "true",
+            overdue=TrueOrFalseField().to_python(request.query_params.get("overdue")) is True,
         )
 
     def get_exception_handler_context(self) -> dict:

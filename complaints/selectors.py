@@ -124,6 +124,15 @@ def search_q(text: str) -> Q:
     return found | phone if phone is not None else found
 
 
+def queue_states(state: str) -> tuple[str, ...] | None:
+    """The states the agents' queue's status filter stands for; None for every case."""
+    if state == ALL_OPEN:
+        return tuple(OPEN_STATES)
+    if state and state != ALL_CASES:
+        return (state,)
+    return None
+
+
 def agent_queue(
     *,
     user=None,
@@ -140,10 +149,9 @@ def agent_queue(
     by reply due date (served by complaint_queue_idx and complaint_assignee_idx)."""
     now = now or timezone.now()
     cases = Complaint.objects.all()
-    if state == ALL_OPEN:
-        cases = cases.filter(state__in=OPEN_STATES)
-    elif state and state != ALL_CASES:
-        cases = cases.filter(state=state)
+    states = queue_states(state)
+    if states is not None:
+        cases = cases.filter(state__in=states)
     if category:
         cases = cases.filter(category=category)
     if channel:
@@ -212,13 +220,7 @@ AWAITING_REPLY_FIRST = awaiting_reply_first()
 
 def agent_queue_segments(*, state: str = State.CS_TEAM, overdue: bool = False, **filters) -> list:
     """``AWAITING_REPLY_FIRST`` for the agents' queue with these filters (``agent_queue``'s)."""
-    if state == ALL_OPEN:
-        states = OPEN_STATES
-    elif state and state != ALL_CASES:
-        states = (state,)
-    else:
-        states = None
-    return awaiting_reply_first(states=states, overdue=overdue)
+    return awaiting_reply_first(states=queue_states(state), overdue=overdue)
 
 
 @dataclass(frozen=True)

@@ -694,12 +694,17 @@ def case(request: HttpRequest, reference: str) -> HttpResponse:
 
 def _next_url(request: HttpRequest, complaint: Complaint) -> str:
     """Back where the action came from (the queue, the escalations page), or the case page."""
+    return _back_to(request, reverse("staff:case", args=[complaint.reference]))
+
+
+def _back_to(request: HttpRequest, default: str) -> str:
+    """The staff page a form's ``next`` names, when it is one of this site's; else ``default``."""
     target = request.POST.get("next", "")
     if target.startswith("/staff/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
-    return reverse("staff:case", args=[complaint.reference])
+    return default
 
 
 def _to_form_errors(form: f.CaseActionForm, exc: ValidationError) -> None:
@@ -848,10 +853,7 @@ def letter_posted(request: HttpRequest, letter_id: int) -> HttpResponse:
             f"The {letter.get_kind_display().lower()} to {letter.complaint.reference} "
             f"({letter.complaint.customer_name}) is recorded as posted.",
         )
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
-        back = reverse("staff:letters_to_post")
-    return redirect(back)
+    return redirect(_back_to(request, reverse("staff:letters_to_post")))
 
 
 @require_POST
