@@ -418,11 +418,12 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             self.responded_at is None
             and self.response_due_at is not None
             and self.response_due_at <= (now or timezone.now())
-            and not (self.withdrawn_at is not None and self.withdrawn_at < self.response_due_at)
+            and not self.withdrawn_before_reply_due
         )
 
     @property
     def withdrawn_before_reply_due(self) -> bool:
+        """Withdrawn, unanswered, while the stage's reply was not yet due."""
         return (
             self.responded_at is None
             and self.withdrawn_at is not None
