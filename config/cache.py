@@ -22,6 +22,13 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 # One warning per outage and process every so often, not one per request.
 WARN_EVERY_SECONDS = 60.0
 _last_warning = 0.0
+# INCRBY on a key that exists, else nothing (nil): EXISTS and INCRBY as one atomic step.
+INCR_EXISTING = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+    return redis.call('INCRBY', KEYS[1], ARGV[1])
+end
+return false
+"""
 
 
 def _warn(exc: Exception) -> None:
@@ -36,6 +43,7 @@ class FailSoftRedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}
+        self._scripts: dict[int, Any] = {}  # INCR_EXISTING, registered once per client
 
     def get_client(self, key=None, *, write=False):
         # Django builds a new redis.Redis for every cache call, and redis-py fills its table of
@@ -96,11 +104,22 @@ class FailSoftRedisCacheClient(RedisCacheClient):
             return False
 
     def incr(self, key, delta) -> int:
+        """Add ``delta`` to a counter that exists, in one atomic step; ValueError when it does not,
+        as Django's ``incr``. Django's asks EXISTS, then INCRBY: two round trips, and a counter
+        that expires between them is made again by INCRBY with no expiry at all, so a rate limit
+        would count that address for ever. Here both run in Redis as one script."""
+        client = self.get_client(key, write=True)
+        script = self._scripts.get(id(client))
+        if script is None:
+            script = self._scripts[id(client)] = client.register_script(INCR_EXISTING)
         try:
-            return super().incr(key, delta)
+            value = script(keys=[key], args=[delta])
         except UNREACHABLE as exc:
             _warn(exc)
             raise ValueError(f"Key '{key}' not found (the cache is unreachable)") from exc
+        if value is None:
+            raise ValueError(f"Key '{key}' not found.")
+        return value
 
     def set_many(self, data, timeout) -> None:
         try:
