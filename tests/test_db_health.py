@@ -71,3 +71,19 @@ def test_a_connection_left_inside_a_transaction_is_checked_with_a_query(kept, mo
     kept.health_check_done = False
     kept.close_if_health_check_failed()
     assert asked == [True] and kept.connection is None
+
+
+def test_a_statement_run_again_and_again_is_prepared_once_a_connection():
+    """A session's read runs on nearly every request: after its fifth run on a connection
+    PostgreSQL keeps it prepared, and no longer parses and plans it each time."""
+    from config.sessions import SessionStore
+
+    store = SessionStore()
+    store["seen"] = 1
+    store.save()
+    for _ in range(6):
+        assert SessionStore(store.session_key).load() == {"seen": 1}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("FROM \"django_session\" WHERE session_key = $1" in s for s in prepared), prepared
