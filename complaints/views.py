@@ -154,13 +154,24 @@ def _saved_form(step: Step, draft: Draft):
 _UNANSWERED: dict[tuple, str] = {}
 
 
-def _questions(step: Step, form: forms.Form, form_kwargs: dict[str, Any]) -> str:
+def _unanswered_key(step: Step, form_kwargs: dict[str, Any]) -> tuple | None:
+    """Where ``_UNANSWERED`` keeps a page's questions for these form arguments; None when they
+    depend on the customer (files they have added)."""
+    if form_kwargs.get("stored_files"):
+        return None
+    return (step.key, repr(sorted(form_kwargs.items())))
+
+
+def _questions(step: Step, form: forms.Form | None, form_kwargs: dict[str, Any]) -> str:
     """The page's questions as HTML: label, hint, any error and the control, each from its field's
     template. Before the customer has typed anything they are the same for everyone (the same
     labels, hints and empty boxes), so they are rendered once a process, not on every page:
-    about a third of the CPU the first visit to a page of questions cost."""
-    unanswered = not form.is_bound and not form.initial and not form_kwargs.get("stored_files")
-    key = (step.key, repr(sorted(form_kwargs.items()))) if unanswered else None
+    about a third of the CPU the first visit to a page of questions cost. ``form`` is None for
+    such a page once its questions are kept (``complain_step`` then builds no form at all)."""
+    if form is None:
+        return _UNANSWERED[_unanswered_key(step, form_kwargs)]
+    unanswered = not form.is_bound and not form.initial
+    key = _unanswered_key(step, form_kwargs) if unanswered else None
     if key in _UNANSWERED:
         return _UNANSWERED[key]
     html = mark_safe(  # noqa: S308 (each part is a field's rendered, escaped template)
@@ -248,8 +259,14 @@ def complain_step(request: HttpRequest, slug: str) -> HttpResponse:
         draft.save()
     elif draft.answers(step.key) is not None:
         form = _saved_form(step, draft)
+    elif not (typed := draft.typed(step.key)) and (
+        _unanswered_key(step, _form_kwargs(step, draft)) in _UNANSWERED
+    ):
+        # Nothing typed yet and the questions kept: no form to build (deep copies of its
+        # fields, a third of such a page's CPU), as it would show no answer and no error.
+        form = None
     else:
-        form = step.form_class(initial=draft.typed(step.key) or {}, **_form_kwargs(step, draft))
+        form = step.form_class(initial=typed or {}, **_form_kwargs(step, draft))
 
     index = STEPS.index(step)
     if returning:
@@ -265,7 +282,7 @@ def complain_step(request: HttpRequest, slug: str) -> HttpResponse:
             "step": step,
             "form": form,
             "questions": _questions(step, form, _form_kwargs(step, draft)),
-            "error_forms": [form],
+            "error_forms": [form] if form is not None else [],
             "step_number": index + 1,
             "step_count": len(STEPS) + 1,  # and the check page
             "back_url": back_url,
@@ -927,7 +944,7 @@ def _render_withdraw(
             "complaint": complaint,
             "secret": secret,
             "form": form,
-            "error_forms": [form],
+            "error_forms": [form] if form is not None else [],
             "action_url": _track_url(complaint, secret, "track_action", "withdraw"),
             "track_url": _track_url(complaint, secret),
         },
