@@ -944,7 +944,7 @@ def _render_withdraw(
             "complaint": complaint,
             "secret": secret,
             "form": form,
-            "error_forms": [form] if form is not None else [],
+            "error_forms": [form],
             "action_url": _track_url(complaint, secret, "track_action", "withdraw"),
             "track_url": _track_url(complaint, secret),
         },
