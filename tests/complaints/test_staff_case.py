@@ -862,14 +862,20 @@ def test_a_phone_reply_shows_when_the_call_was_made(client, agent, file_complain
     assert f"Phone call on {timezone.localtime(called):%-d %b %Y, %H:%M}" in html
 
 
-def test_a_formal_complaint_recorded_later_is_due_15_working_days_after_it_reached_us(
-    client, manager, file_complaint
-):
+def _at_stage_2_since_2_november(file_complaint, manager):
+    """A complaint filed and escalated to the manager on Monday 2 November 2026."""
     with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC), tick=False):
         complaint = file_complaint().complaint
         services.complaint_escalate(
             complaint=complaint, by=Actor.staff(manager), reason="Needs the manager's review."
         )
+    return complaint
+
+
+def test_a_formal_complaint_recorded_later_is_due_15_working_days_after_it_reached_us(
+    client, manager, file_complaint
+):
+    complaint = _at_stage_2_since_2_november(file_complaint, manager)
     client.force_login(manager)
     # The customer's letter came on Tuesday 1 December; it is typed in on Friday 4 December.
     with time_machine.travel(dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC), tick=False):
@@ -908,11 +914,7 @@ def test_a_formal_complaint_recorded_later_is_due_15_working_days_after_it_reach
 def test_a_formal_complaint_cannot_be_dated_before_stage_2_or_in_the_future(
     client, manager, file_complaint, received_at, message
 ):
-    with time_machine.travel(dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC), tick=False):
-        complaint = file_complaint().complaint
-        services.complaint_escalate(
-            complaint=complaint, by=Actor.staff(manager), reason="Needs the manager's review."
-        )
+    complaint = _at_stage_2_since_2_november(file_complaint, manager)
     client.force_login(manager)
     with time_machine.travel(dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC), tick=False):
         response = act(
