@@ -320,11 +320,6 @@ class MakeFormalForm(CaseActionForm):
         "answers it. A new 15 working day reply deadline starts and the customer is told.",
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.is_bound:
-            self.initial.setdefault("received_at", _now_local())
-
 
 class DeadlockForm(CaseActionForm):
     final_position = forms.CharField(

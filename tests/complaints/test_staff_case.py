@@ -4,6 +4,7 @@ going through its service, writing its event, refusing a stale page and showing 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -923,6 +924,31 @@ def test_a_formal_complaint_cannot_be_dated_before_stage_2_or_in_the_future(
     assert response.status_code == 400
     assert message in response.content.decode()
     assert fresh(complaint).state == State.CS_MANAGER
+
+
+def test_a_formal_complaint_sent_minutes_after_the_page_opened_is_not_dated_back(
+    client, manager, complaint_in
+):
+    """The date box starts empty ("now, if left empty"): a manager who takes a few minutes to
+    type the customer's words does not date the complaint when the page was opened."""
+    complaint = complaint_in(State.CS_MANAGER)
+    client.force_login(manager)
+    with time_machine.travel(dt.datetime(2026, 12, 4, 10, 0, tzinfo=dt.UTC), tick=False):
+        html = page(client, complaint).content.decode()
+    shown = re.search(r'<input[^>]*name="make_formal-received_at"[^>]*>', html).group(0)
+    given = re.search(r'value="([^"]*)"', shown)
+    with time_machine.travel(dt.datetime(2026, 12, 4, 10, 4, tzinfo=dt.UTC), tick=False):
+        response = act(
+            client,
+            complaint,
+            "make_formal",
+            received_at=given.group(1) if given else "",
+            text="Still no refund.",
+        )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    event = fresh(complaint).events.get(transition="make_formal_complaint")
+    assert event.received_at is None
+    assert "Reached us on" not in page(client, complaint).content.decode()
 
 
 def test_a_formal_complaint_recorded_as_it_came_in_is_not_dated_twice(
