@@ -177,6 +177,8 @@ def _anonymise_locked(complaints: list[Complaint], *, by: Actor, at: dt.datetime
     for by_clock in (True, False):
         letters.filter(context__by_clock=by_clock).update(context={"by_clock": by_clock})
     letters.exclude(context__has_key="by_clock").update(context={})
+    # A letter not yet posted has no address to go to now: off the list of letters to post.
+    letters.filter(posted_at__isnull=True).update(to_post=False)
     Attachment.objects.filter(complaint_id__in=ids).update(name="", file="")
     # An e-mail that has not gone yet has nobody to go to now.
     OutboundEmail.objects.filter(complaint_id__in=ids, sent_at__isnull=True).delete()

@@ -333,10 +333,9 @@ def case_attachments(complaint: Complaint) -> QuerySet[Attachment]:
 
 def letters_to_post() -> QuerySet[Letter]:
     """Letters waiting to go by post, oldest first (``letter_to_post_idx``), with their complaint.
-    A customer whose personal data has been removed has no address left to post to."""
+    Removing a customer's personal data takes their letters off it (``privacy``)."""
     return (
         Letter.objects.filter(to_post=True, posted_at__isnull=True)
-        .exclude(complaint__postal_address="")
         .select_related("complaint")
         .order_by("issued_at", "id")
     )

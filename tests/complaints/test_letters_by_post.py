@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from complaints import services
-from complaints.models import ComplaintEvent, EventKind, Letter
+from complaints.models import ComplaintEvent, EventKind, Letter, LetterKind, State
 from complaints.roles import Actor
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +130,23 @@ def test_the_list_costs_the_same_queries_for_3_letters_as_for_30(client, agent, 
         page = client.get(TO_POST).content.decode()
     assert "30 letters to post" in page
     assert len(many) == len(few)
+
+
+def test_a_letter_not_yet_posted_leaves_the_list_when_the_customers_data_is_removed(
+    client, manager, complaint_in
+):
+    """Erasure leaves no address to post to: the letter is off the list and off the case page's
+    "To post", and recording it as posted is refused, not written to the timeline."""
+    from complaints import privacy
+
+    complaint = complaint_in(State.CLOSED)
+    letter = complaint.letters.get(kind=LetterKind.ACKNOWLEDGEMENT)
+    assert letter.awaiting_post
+    privacy.customer_erase(complaint=complaint, by=Actor.staff(manager), reason="By e-mail")
+    client.force_login(manager)
+    assert complaint.reference not in client.get(TO_POST).content.decode()
+    case = client.get(f"/staff/complaints/{complaint.reference}/").content.decode()
+    assert posted_url(letter) not in case
+    with pytest.raises(services.ComplaintError, match="not to be posted"):
+        services.letter_mark_posted(letter_id=letter.pk, by=Actor.staff(manager))
+    assert not ComplaintEvent.objects.filter(complaint=complaint, kind=EventKind.LETTER).exists()
