@@ -162,18 +162,12 @@ def _unanswered_key(step: Step, form_kwargs: dict[str, Any]) -> tuple | None:
     return (step.key, repr(sorted(form_kwargs.items())))
 
 
-def _questions(step: Step, form: forms.Form | None, form_kwargs: dict[str, Any]) -> str:
+def _questions(form: forms.Form, keep_as: tuple | None = None) -> str:
     """The page's questions as HTML: label, hint, any error and the control, each from its field's
     template. Before the customer has typed anything they are the same for everyone (the same
-    labels, hints and empty boxes), so they are rendered once a process, not on every page:
-    about a third of the CPU the first visit to a page of questions cost. ``form`` is None for
-    such a page once its questions are kept (``complain_step`` then builds no form at all)."""
-    if form is None:
-        return _UNANSWERED[_unanswered_key(step, form_kwargs)]
-    unanswered = not form.is_bound and not form.initial
-    key = _unanswered_key(step, form_kwargs) if unanswered else None
-    if key in _UNANSWERED:
-        return _UNANSWERED[key]
+    labels, hints and empty boxes), so ``complain_step`` keeps them in ``_UNANSWERED`` under
+    ``keep_as`` and renders them once a process, not on every page: about a third of the CPU the
+    first visit to a page of questions cost."""
     html = mark_safe(  # noqa: S308 (each part is a field's rendered, escaped template)
         "\n".join(
             field.as_field_group()
@@ -181,8 +175,8 @@ def _questions(step: Step, form: forms.Form | None, form_kwargs: dict[str, Any])
             if field.name != "remove_files"  # shown with the files
         )
     )
-    if key is not None:
-        _UNANSWERED[key] = html
+    if keep_as is not None:
+        _UNANSWERED[keep_as] = html
     return html
 
 
@@ -238,9 +232,11 @@ def complain_step(request: HttpRequest, slug: str) -> HttpResponse:
         if draft.answers(earlier.key) is None:
             return HttpResponseRedirect(_step_url(earlier))
     returning = request.GET.get("return") == "check"
+    form_kwargs = _form_kwargs(step, draft)
+    questions = None
 
     if request.method == "POST":
-        form = step.form_class(request.POST, request.FILES, **_form_kwargs(step, draft))
+        form = step.form_class(request.POST, request.FILES, **form_kwargs)
         valid = form.is_valid()
         if step.key == "complaint":
             _keep_evidence(draft, form)
@@ -259,14 +255,15 @@ def complain_step(request: HttpRequest, slug: str) -> HttpResponse:
         draft.save()
     elif draft.answers(step.key) is not None:
         form = _saved_form(step, draft)
-    elif not (typed := draft.typed(step.key)) and (
-        _unanswered_key(step, _form_kwargs(step, draft)) in _UNANSWERED
-    ):
+    elif typed := draft.typed(step.key):
+        form = step.form_class(initial=typed, **form_kwargs)
+    elif (key := _unanswered_key(step, form_kwargs)) in _UNANSWERED:
         # Nothing typed yet and the questions kept: no form to build (deep copies of its
         # fields, a third of such a page's CPU), as it would show no answer and no error.
-        form = None
+        form, questions = None, _UNANSWERED[key]
     else:
-        form = step.form_class(initial=typed or {}, **_form_kwargs(step, draft))
+        form = step.form_class(**form_kwargs)
+        questions = _questions(form, keep_as=key)
 
     index = STEPS.index(step)
     if returning:
@@ -281,7 +278,7 @@ def complain_step(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "step": step,
             "form": form,
-            "questions": _questions(step, form, _form_kwargs(step, draft)),
+            "questions": questions if questions is not None else _questions(form),
             "error_forms": [form] if form is not None else [],
             "step_number": index + 1,
             "step_count": len(STEPS) + 1,  # and the check page
