@@ -807,13 +807,11 @@ def complaint_for_new_link(*, reference: str, email: str) -> Complaint | None:
     return complaint
 
 
-def complaint_send_new_link(*, reference: str, email: str, complaint: Any = _UNSET) -> None:
-    """ "Lost my link": when the reference and e-mail match a complaint, replace its tracking secret
-    (the old link stops working) and e-mail the new link. Says nothing either way, so the form
-    cannot be used to find out whose complaints exist. ``complaint``: what
-    ``complaint_for_new_link`` found for them already."""
-    if complaint is _UNSET:
-        complaint = complaint_for_new_link(reference=reference, email=email)
+def complaint_send_new_link(*, complaint: Complaint | None) -> None:
+    """ "Lost my link": for the complaint ``complaint_for_new_link`` found by reference and e-mail,
+    replace its tracking secret (the old link stops working) and e-mail the new link; for None,
+    nothing. The visitor is told the same either way, so the form cannot be used to find out
+    whose complaints exist."""
     if complaint is None:
         return
     with transaction.atomic():

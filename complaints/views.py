@@ -1031,13 +1031,12 @@ def lost_link(request: HttpRequest) -> HttpResponse:
             # secret, event and e-mail a match writes come after it has gone (the difference in
             # time would tell whether someone with that address complained). With the database
             # away, the lookup fails first, and the visitor gets the page that says so.
-            reference, email = form.cleaned_data["reference"], form.cleaned_data["email"]
-            found = services.complaint_for_new_link(reference=reference, email=email)
+            found = services.complaint_for_new_link(
+                reference=form.cleaned_data["reference"], email=form.cleaned_data["email"]
+            )
             return AnswerThen(
                 reverse("complaints:lost_link_sent"),
-                lambda: services.complaint_send_new_link(
-                    reference=reference, email=email, complaint=found
-                ),
+                lambda: services.complaint_send_new_link(complaint=found),
             )
     else:
         form = LostLinkForm()

@@ -77,7 +77,11 @@ def test_a_wrong_secret_and_an_unknown_reference_get_the_same_404(client, tracke
 
 def test_a_superseded_link_gets_404_with_the_way_to_a_new_one(client, tracked):
     complaint, old = tracked
-    services.complaint_send_new_link(reference=complaint.reference, email=complaint.email)
+    services.complaint_send_new_link(
+        complaint=services.complaint_for_new_link(
+            reference=complaint.reference, email=complaint.email
+        )
+    )
     response = client.get(old)
     assert response.status_code == 404
     assert "Get a new link to your complaint" in response.content.decode()
