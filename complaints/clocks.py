@@ -44,10 +44,8 @@ def closure_days() -> frozenset[dt.date]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT date FROM {table}")  # noqa: S608 (the model's own table)
         rows = cursor.fetchall()
-    # PostgreSQL answers dates; SQLite (the embedded run) answers their ISO text.
-    return frozenset(
-        day if isinstance(day, dt.date) else dt.date.fromisoformat(day) for (day,) in rows
-    )
+    # Dates on both engines: Django's SQLite connection converts a DATE column's text itself.
+    return frozenset(day for (day,) in rows)
 
 
 def calendar(nation: str | None = None) -> WorkingDayCalendar:
