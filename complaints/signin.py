@@ -74,15 +74,14 @@ class AddressLimitBackend:
     # Django's test client's force_login() picks the first backend that has one).
 
 
-def lockout_page(request: HttpRequest, *, address: bool) -> HttpResponse:
-    minutes = settings.STAFF_SIGN_IN_ADDRESS_MINUTES if address else None
+def lockout_page(request: HttpRequest) -> HttpResponse:
+    """The lockout page for an address over its limit (axes renders the same template, without
+    ``address``, for a locked username)."""
+    minutes = settings.STAFF_SIGN_IN_ADDRESS_MINUTES
     return render(
         request,
         "registration/locked_out.html",
-        {
-            "address": address,
-            "cooloff_timedelta": dt.timedelta(minutes=minutes) if address else None,
-        },
+        {"address": True, "cooloff_timedelta": dt.timedelta(minutes=minutes)},
         status=429,
     )
 
@@ -97,5 +96,5 @@ class AddressLockoutMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if getattr(request, "staff_address_locked", False):
-            return lockout_page(request, address=True)
+            return lockout_page(request)
         return response
