@@ -608,7 +608,9 @@ class ComplaintViewSet(
         services.case_view_record(complaint=letter.complaint, by=_actor(request), via="letter")
         pdf = documents.letter_open(letter)
         if pdf is None:
-            raise Http404("This letter was removed with the customer's personal data.")
+            # DRF's own 404, so its reason reaches the client (a Django Http404 becomes the
+            # API's general "not found").
+            raise NotFound("This letter was removed with the customer's personal data.")
         return FileResponse(
             pdf,
             content_type="application/pdf",

@@ -473,6 +473,20 @@ def test_a_letter_removed_with_the_personal_data_is_not_found_not_an_error(
     )
 
 
+def test_the_api_says_why_a_removed_letter_is_not_found(manager, complaint_in):
+    case = complaint_in(State.CLOSED)
+    letter = rendered(case)[0]
+    privacy.customer_erase(complaint=case, by=Actor.staff(manager), reason="By phone, ID checked")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
+    response = api.get(f"/api/v1/complaints/{case.reference}/letters/{letter.pk}/")
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "This letter was removed with the customer's personal data.",
+        "code": "not_found",
+    }
+
+
 def test_a_file_removed_with_the_personal_data_is_not_found_not_an_error(
     client, manager, file_complaint
 ):
