@@ -614,5 +614,5 @@ class ComplaintViewSet(
         return FileResponse(
             pdf,
             content_type="application/pdf",
-            filename=f"{reference}-{letter.kind.replace('_', '-')}.pdf",
+            filename=letter.file_name,
         )

@@ -859,6 +859,11 @@ class Letter(models.Model):
         return self.to_post and self.posted_at is None
 
     @property
+    def file_name(self) -> str:
+        """What the PDF is called when downloaded or attached: CMP-2026-000123-deadlock.pdf."""
+        return f"{self.complaint.reference}-{self.kind.replace('_', '-')}.pdf"
+
+    @property
     def is_rendered(self) -> bool:
         return self.rendered_at is not None
 

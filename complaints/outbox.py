@@ -229,7 +229,7 @@ def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
 
         letter = email.letter
         message.attach(
-            f"{letter.complaint.reference}-{letter.kind.replace('_', '-')}.pdf",
+            letter.file_name,
             letter_bytes(letter),  # checked against its SHA-256
             "application/pdf",
         )

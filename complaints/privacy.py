@@ -440,7 +440,7 @@ def _complaint_record(complaint: Complaint, letters: list[Letter], files: list[A
 
 
 def _letter_name(letter: Letter) -> str:
-    return f"letters/{letter.complaint.reference}-{letter.kind.replace('_', '-')}-{letter.pk}.pdf"
+    return f"letters/{letter.file_name.removesuffix('.pdf')}-{letter.pk}.pdf"
 
 
 def _file_name(item: Attachment) -> str:

@@ -811,7 +811,7 @@ def letter_pdf(request: HttpRequest, letter_id: int) -> FileResponse:
     response = FileResponse(
         pdf,
         content_type="application/pdf",
-        filename=f"{letter.complaint.reference}-{letter.kind.replace('_', '-')}.pdf",
+        filename=letter.file_name,
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"

@@ -974,7 +974,7 @@ def track_letter_pdf(
         pdf,
         as_attachment=True,
         content_type="application/pdf",
-        filename=f"{complaint.reference}-{letter.kind.replace('_', '-')}.pdf",
+        filename=letter.file_name,
     )
 
 
