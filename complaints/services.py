@@ -1177,7 +1177,7 @@ def complaint_transition(
         raise ValidationError(errors) from None
 
 
-# --- The audit trail of reads -----------------------------------------------------------------
+# --- Letters by post ----------------------------------------------------------------------------
 
 
 def letter_mark_posted(*, letter_id: int, by: Actor) -> Letter:
@@ -1212,6 +1212,9 @@ def letter_mark_posted(*, letter_id: int, by: Actor) -> Letter:
             at=now,
         )
     return letter
+
+
+# --- The audit trail of reads -----------------------------------------------------------------
 
 
 def case_view_record(*, complaint: Complaint, by: Actor, via: str) -> None:
