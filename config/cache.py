@@ -43,7 +43,7 @@ class FailSoftRedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}
-        self._scripts: dict[int, Any] = {}  # INCR_EXISTING, registered once per client
+        self._incr_existing: Any = None  # INCR_EXISTING, registered once, run on any client
 
     def get_client(self, key=None, *, write=False):
         # Django builds a new redis.Redis for every cache call, and redis-py fills its table of
@@ -109,11 +109,10 @@ class FailSoftRedisCacheClient(RedisCacheClient):
         that expires between them is made again by INCRBY with no expiry at all, so a rate limit
         would count that address for ever. Here both run in Redis as one script."""
         client = self.get_client(key, write=True)
-        script = self._scripts.get(id(client))
-        if script is None:
-            script = self._scripts[id(client)] = client.register_script(INCR_EXISTING)
+        if self._incr_existing is None:
+            self._incr_existing = client.register_script(INCR_EXISTING)
         try:
-            value = script(keys=[key], args=[delta])
+            value = self._incr_existing(keys=[key], args=[delta], client=client)
         except UNREACHABLE as exc:
             _warn(exc)
             raise ValueError(f"Key '{key}' not found (the cache is unreachable)") from exc
