@@ -206,7 +206,7 @@ def agents_deep_url(query: dict[str, str], rows_in: int) -> str:
     filters = QueueFilterForm(query).filters()
     per_page = filters.pop("per_page")
     paginator = KeysetPaginator(
-        selectors.agent_queue(**filters), selectors.AWAITING_REPLY_FIRST, per_page
+        selectors.agent_queue(**filters), selectors.awaiting_reply_first(), per_page
     )
     rows_in = min(rows_in, max(paginator.count - per_page, 0))
     return f"/staff/?{urlencode({**query, **paginator.query_at(rows_in)})}"

@@ -213,13 +213,10 @@ def awaiting_reply_first_order(*, descending: bool = False) -> list:
     ]
 
 
-# The agents' queue's order: waiting for a reply first, each group by reply due date, undated
-# last, then id.
-AWAITING_REPLY_FIRST = awaiting_reply_first()
-
-
 def agent_queue_segments(*, state: str = State.CS_TEAM, overdue: bool = False, **filters) -> list:
-    """``AWAITING_REPLY_FIRST`` for the agents' queue with these filters (``agent_queue``'s)."""
+    """``awaiting_reply_first`` for the agents' queue with these filters (``agent_queue``'s):
+    only its status and overdue filters change which segments there are; the others narrow the
+    rows, not the order."""
     return awaiting_reply_first(states=queue_states(state), overdue=overdue)
 
 

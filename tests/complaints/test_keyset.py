@@ -162,7 +162,7 @@ def test_the_managers_sections_page_through_ties_too(client, manager, complaint_
 def test_counting_stops_at_the_limit(monkeypatch, agent):
     bulk_cases(12)
     monkeypatch.setattr("complaints.keyset.COUNT_LIMIT", 10)
-    paginator = KeysetPaginator(selectors.agent_queue(), selectors.AWAITING_REPLY_FIRST, 5)
+    paginator = KeysetPaginator(selectors.agent_queue(), selectors.awaiting_reply_first(), 5)
     assert paginator.count == 10
     assert paginator.count_is_exact is False
 
@@ -238,4 +238,4 @@ def test_one_order_by_is_derived_only_from_a_single_field_order():
     assert down == [keyset.F("response_due_at").desc(nulls_last=True), "-id"]
     # The queue's order waits for replies first: four segments, no single ORDER BY.
     with pytest.raises(ValueError):
-        keyset.queryset_order(selectors.AWAITING_REPLY_FIRST)
+        keyset.queryset_order(selectors.awaiting_reply_first())

@@ -50,7 +50,7 @@ def test_a_deep_page_of_the_agents_queue_costs_what_the_first_page_costs(
 def test_a_page_running_across_the_parts_of_the_queue_costs_a_query_per_part_at_most(client, agent):
     """Waiting for a reply (dated, undated), then replied (dated, undated): a page that starts
     in one part and ends in another reads each part it crosses once, however many rows."""
-    parts = len(selectors.AWAITING_REPLY_FIRST)
+    parts = len(selectors.awaiting_reply_first())
     cases = bulk_cases(80)
     replied = list(Complaint.objects.order_by("response_due_at", "id"))[30:]
     Complaint.objects.filter(pk__in=[c.pk for c in replied]).update(responded_at=timezone.now())
