@@ -5,7 +5,6 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -52,15 +51,15 @@ class RecordsCaseViewsAdmin(admin.ModelAdmin):
     def complaint_of(self, obj):
         return obj.complaint
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        obj = self.get_object(request, unquote(object_id)) if request.method == "GET" else None
-        if obj is not None and self.has_view_or_change_permission(request, obj):
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Called once Django has found the object and checked the permission to see it.
+        if obj is not None and request.method == "GET":
             complaint = self.complaint_of(obj)
             if complaint is not None:
                 services.case_view_record(
                     complaint=complaint, by=Actor.staff(request.user), via=CaseView.Via.ADMIN
                 )
-        return super().change_view(request, object_id, form_url, extra_context)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 class AppendOnlyAdmin(admin.ModelAdmin):
