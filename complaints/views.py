@@ -37,7 +37,7 @@ from django_ratelimit.decorators import ratelimit
 from config.jinja2 import reverse_fixed
 from config.sessions import lock_session
 
-from . import clocks, documents, evidence, letters, services
+from . import clocks, documents, evidence, letters, models, services
 from . import forms as public_forms
 from .drafts import FILED_KEY, Draft
 from .forms import (
@@ -180,10 +180,10 @@ def _questions(form: forms.Form, keep_as: tuple | None = None) -> str:
     return html
 
 
-# The code that checks the answers: a page's answers checked before a release are checked again
-# after it.
+# The code that checks the answers, and the choices they are checked against (the models'
+# categories and nations): a page's answers checked before a release are checked again after it.
 _CHECKS_DIGEST = hashlib.blake2b(
-    b"".join(Path(module.__file__).read_bytes() for module in (public_forms, evidence)),
+    b"".join(Path(module.__file__).read_bytes() for module in (public_forms, evidence, models)),
     digest_size=8,
 ).hexdigest()
 
