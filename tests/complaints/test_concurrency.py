@@ -85,6 +85,19 @@ def test_the_same_transition_twice_at_once_happens_once(file_complaint, agent, m
     assert complaint.events.filter(transition="escalate_to_manager").count() == 1
 
 
+def _logged_by_phone(agent, key: services.RequestKey) -> dict:
+    """What an agent's API client sends to log one complaint taken by phone, with its key."""
+    return dict(
+        customer_name="Raj Patel",
+        email="raj@example.com",
+        description="Calls drop.",
+        category="service_fault",
+        channel="phone",
+        by=Actor.staff(agent),
+        request_key=key,
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_copies_of_one_api_request_at_once_file_one_complaint(agent):
     """A client that retries before its first request has answered: both copies arrive together
@@ -95,15 +108,7 @@ def test_two_copies_of_one_api_request_at_once_file_one_complaint(agent):
 
     def file(barrier):
         barrier.wait()
-        return services.complaint_file(
-            customer_name="Raj Patel",
-            email="raj@example.com",
-            description="Calls drop.",
-            category="service_fault",
-            channel="phone",
-            by=Actor.staff(agent),
-            request_key=key,
-        )
+        return services.complaint_file(**_logged_by_phone(agent, key))
 
     results = race(file, file)
     assert not [r for r in results if isinstance(r, Exception)], results
@@ -123,15 +128,7 @@ def test_a_copy_that_lost_the_race_after_its_first_look_rolls_back_and_answers_t
     from complaints.models import Complaint, ReferenceCounter
 
     key = services.RequestKey(key="retry-2", fingerprint="e" * 64)
-    details = dict(
-        customer_name="Raj Patel",
-        email="raj@example.com",
-        description="Calls drop.",
-        category="service_fault",
-        channel="phone",
-        by=Actor.staff(agent),
-        request_key=key,
-    )
+    details = _logged_by_phone(agent, key)
     first = services.complaint_file(**details)
     looked = services._filed_before
     calls = []
