@@ -29,6 +29,13 @@ DATABASE_DOWN = (OperationalError, InterfaceError)
 RETRY_AFTER_SECONDS = 60
 API_PREFIX = "/api/"  # the page says "try again in a minute"
 API_NOT_FOUND = "Not found: no complaint, letter or page with that reference."
+STAFF_PREFIX = "/staff/"  # the staff pages' own 404, not the customers' advice about their links
+
+
+class ExplainedNotFound(Http404):
+    """A 404 whose message is written for the person who asked (a letter removed with the
+    customer's personal data, say): the staff pages' 404 shows it. Django's own messages ("No
+    Letter matches the given query") are not shown."""
 
 
 def _database_down(exc: BaseException | None) -> bool:
@@ -78,10 +85,15 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """handler404: under the API, its JSON error for an address that matches none of its routes
     (a reference with an encoded "/" in it, say), as for a reference that names no complaint;
-    the site's page elsewhere."""
+    under /staff/, a page for staff (an old bookmark to a letter since removed, say), with the
+    reason where the view gave one; the customers' page elsewhere, with its advice about
+    replaced tracking links."""
     if request.path.startswith(API_PREFIX):
         body = {"detail": API_NOT_FOUND, "code": "not_found"}
         return JsonResponse(body, status=404)
+    if request.path.startswith(STAFF_PREFIX):
+        reason = str(exception) if isinstance(exception, ExplainedNotFound) else ""
+        return render(request, "complaints/staff/not_found.html", {"reason": reason}, status=404)
     return defaults.page_not_found(request, exception)
 
 

@@ -41,6 +41,7 @@ from config.sessions import lock_session
 from . import clocks, documents, privacy, selectors, services
 from . import staff_forms as f
 from .access import actor, get_case, manager_required, staff_required
+from .errors import ExplainedNotFound
 from .keyset import KeysetPaginator
 from .models import (
     CLOCK_STATES,
@@ -783,11 +784,11 @@ def attachment(request: HttpRequest, reference: str, attachment_id: int) -> File
     item = get_object_or_404(Attachment, pk=attachment_id, complaint=complaint)
     services.case_view_record(complaint=complaint, by=Actor.staff(request.user), via="file")
     if not item.file:
-        raise Http404("This file was removed with the customer's personal data.")
+        raise ExplainedNotFound("This file was removed with the customer's personal data.")
     try:
         handle = item.file.open("rb")
     except FileNotFoundError:
-        raise Http404("This file is missing from storage.") from None
+        raise ExplainedNotFound("This file is missing from storage.") from None
     response = FileResponse(
         handle, as_attachment=True, filename=item.name, content_type=item.content_type
     )
@@ -807,7 +808,7 @@ def letter_pdf(request: HttpRequest, letter_id: int) -> FileResponse:
     )
     pdf = documents.letter_open(letter)
     if pdf is None:
-        raise Http404("This letter was removed with the customer's personal data.")
+        raise ExplainedNotFound("This letter was removed with the customer's personal data.")
     response = FileResponse(
         pdf,
         content_type="application/pdf",

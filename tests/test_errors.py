@@ -184,3 +184,16 @@ def test_the_api_answers_nul_bytes_in_its_own_way(agent, file_complaint):
     listed = api.get("/api/v1/complaints/?state=cs_team%00")
     assert listed.status_code == 400
     assert listed["Content-Type"] == "application/json"
+
+
+def test_staff_get_the_staff_pages_404_without_djangos_own_words(browser, agent):
+    browser.force_login(agent)
+    for address in ["/staff/letters/999999.pdf", "/staff/no-such-page/"]:
+        response = browser.get(address)
+        assert response.status_code == 404
+        page = response.content.decode()
+        assert "Page not found" in page and 'href="/staff/"' in page
+        assert "matches the given query" not in page and "Resolver404" not in page
+        assert "Get a new link to your complaint" not in page  # the customers' advice
+    customers = browser.get("/track/CMP-2026-000001/no-such-secret/").content.decode()
+    assert "Get a new link to your complaint" in customers

@@ -462,7 +462,9 @@ def test_a_letter_removed_with_the_personal_data_is_not_found_not_an_error(
     letter = rendered(case)[0]
     privacy.customer_erase(complaint=case, by=Actor.staff(manager), reason="By phone, ID checked")
     client.force_login(manager)
-    assert client.get(f"/staff/letters/{letter.pk}.pdf").status_code == 404
+    response = client.get(f"/staff/letters/{letter.pk}.pdf")
+    assert response.status_code == 404
+    says_why_to_staff(response, "This letter was removed with the customer’s personal data.")
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
     response = api.get(f"/api/v1/complaints/{case.reference}/letters/{letter.pk}/")
@@ -497,6 +499,16 @@ def test_a_file_removed_with_the_personal_data_is_not_found_not_an_error(
     client.force_login(manager)
     response = client.get(f"/staff/complaints/{case.reference}/files/{item.pk}/")
     assert response.status_code == 404
+    says_why_to_staff(response, "This file was removed with the customer’s personal data.")
+
+
+def says_why_to_staff(response, reason: str) -> None:
+    """The staff pages' 404 (an old bookmark, say): the reason and the way back to the queue, not
+    the customers' advice about replaced tracking links."""
+    page = response.content.decode()
+    assert reason in page.replace("&#x27;", "’").replace("'", "’")
+    assert 'href="/staff/"' in page
+    assert "Get a new link to your complaint" not in page
 
 
 def test_agents_see_no_privacy_actions_and_may_not_export(client, agent, complaint_in):
