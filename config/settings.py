@@ -269,8 +269,10 @@ RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_FAIL_OPEN = True
 # Behind a proxy every request comes from the proxy's address: name the header that carries the
 # client's (e.g. HTTP_X_FORWARDED_FOR, set by a proxy that overwrites it, never appends to it).
-if env.str("RATELIMIT_IP_META_KEY", default=""):
-    RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY")
+# A request without it counts against its connection's address (config/client_address.py).
+CLIENT_ADDRESS_HEADER = env.str("RATELIMIT_IP_META_KEY", default="")
+if CLIENT_ADDRESS_HEADER:
+    RATELIMIT_IP_META_KEY = "config.client_address.from_proxy"
 # The embedded demo's in-process cache is not shared between processes; that is only a demo.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"] if DEBUG else []
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

@@ -81,7 +81,7 @@ def test_an_address_trying_many_names_is_locked_out_whatever_name_it_tries_next(
 def test_behind_a_proxy_addresses_come_from_the_header_it_sets(
     client, agent, settings, one_rate_window
 ):
-    settings.RATELIMIT_IP_META_KEY = "HTTP_X_FORWARDED_FOR"
+    behind_proxy(settings)
     settings.STAFF_SIGN_IN_ADDRESS_FAILURES = 3
     for name in ("alice", "bob", "carol"):
         client.post(
@@ -104,6 +104,29 @@ def test_behind_a_proxy_addresses_come_from_the_header_it_sets(
         HTTP_X_FORWARDED_FOR="198.51.100.4",
     )
     assert colleague.status_code == 302
+
+
+def behind_proxy(settings) -> None:
+    """As production's settings are with ``RATELIMIT_IP_META_KEY=HTTP_X_FORWARDED_FOR`` set."""
+    settings.CLIENT_ADDRESS_HEADER = "HTTP_X_FORWARDED_FOR"
+    settings.RATELIMIT_IP_META_KEY = "config.client_address.from_proxy"
+
+
+def test_behind_a_proxy_a_request_without_its_header_counts_by_its_own_address(
+    client, agent, settings, one_rate_window
+):
+    """A request that did not come through the proxy (a check run on the host, say) is answered
+    as any other, never with an error page, and counted against the address it came from."""
+    behind_proxy(settings)
+    refused = client.post("/staff/login/", {"username": "agent", "password": "guess"})
+    assert refused.status_code == 200
+    assert "Please enter a correct username and password" in refused.content.decode()
+    from axes.models import AccessAttempt
+
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
+    assert client.get("/track/CMP-2026-000001/no-such-secret/").status_code == 404
+    signed_in = client.post("/staff/login/", {"username": "agent", "password": PASSWORD})
+    assert signed_in.status_code == 302
 
 
 def test_sign_out_ends_the_session(client, agent):
