@@ -465,8 +465,8 @@ API_ACCOUNTS = 64
 def api_tokens() -> list[str]:
     """Agents ``bench-api-<n>`` with their API tokens, created once in the bench database."""
     from django.contrib.auth.models import Group, User
-    from rest_framework.authtoken.models import Token
 
+    from complaints.api_auth import api_token_issue
     from complaints.roles import AGENTS_GROUP
 
     agents = Group.objects.get_or_create(name=AGENTS_GROUP)[0]
@@ -478,7 +478,7 @@ def api_tokens() -> list[str]:
             user.groups.add(agents)
         user.is_active = True
         user.save()
-        keys.append(Token.objects.get_or_create(user=user)[0].key)
+        keys.append(api_token_issue(user=user, revoke_others=True))
     return keys
 
 

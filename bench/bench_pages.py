@@ -148,9 +148,10 @@ class ApiClient(Staff):
     def __init__(self, user) -> None:
         from django.test import RequestFactory
         from django.test.client import ClientHandler
-        from rest_framework.authtoken.models import Token
 
-        token = Token.objects.get_or_create(user=user)[0].key
+        from complaints.api_auth import api_token_issue
+
+        token = api_token_issue(user=user, revoke_others=True)
         self.factory = RequestFactory(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Token {token}")
         self.handler = ClientHandler(enforce_csrf_checks=False)
 

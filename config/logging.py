@@ -12,7 +12,7 @@ import logging
 import re
 
 SECRET_IN_PATH = re.compile(r"(/track/[A-Za-z0-9-]+/)[A-Za-z0-9_-]{16,}")
-TOKEN_HEADER = re.compile(r"(Token\s+)[0-9a-f]{40}", re.IGNORECASE)
+TOKEN_HEADER = re.compile(r"(Token\s+)[0-9a-f]{40,}", re.IGNORECASE)  # DRF's 40, knox's 64
 # A customer's e-mail address (in a mail server's refusal, say) is personal data the log does not
 # need: the e-mail's id says which it was.
 EMAIL_ADDRESS = re.compile(r"[\w.%+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)

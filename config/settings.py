@@ -72,7 +72,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens, kept only as a hash (complaints/api_auth.py)
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
@@ -414,7 +414,7 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["complaints.api_auth.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -426,6 +426,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"user": env.str("API_THROTTLE_RATE", default="600/min")},
     "DATETIME_FORMAT": "iso-8601",
 }
+# `Authorization: Token <key>`, as before; the database keeps a key's SHA-512 and its first 15
+# characters to find it by, never the key. Keys do not expire: staff rotate or revoke them
+# (`manage.py create_api_token`); one whose account is switched off stops working at once.
+REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token"}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Complaints portal API",
     "DESCRIPTION": "Log and work complaints under the published complaints procedure. Staff "

@@ -8,9 +8,9 @@ import re
 import pytest
 from django.db.utils import InterfaceError, OperationalError
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from complaints import views
+from complaints.api_auth import api_token_issue
 from complaints.models import Complaint
 from config.sessions import SessionStore
 
@@ -151,7 +151,7 @@ def test_with_the_cache_down_a_customer_can_still_answer_and_send(browser, setti
 
 def test_with_the_cache_down_the_api_is_not_throttled_into_an_error(settings, agent):
     unreachable_redis(settings)
-    token = Token.objects.create(user=agent).key
+    token = api_token_issue(user=agent)
     response = Client().get("/api/v1/complaints/", HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 200
 
@@ -177,7 +177,7 @@ def test_the_api_answers_nul_bytes_in_its_own_way(agent, file_complaint):
     """The API's contract holds: parameters an operation ignores stay ignored, and a bad filter is
     a 400 in the API's JSON form, not the pages' HTML one."""
     complaint = file_complaint().complaint
-    token = Token.objects.create(user=agent).key
+    token = api_token_issue(user=agent)
     api = Client(HTTP_AUTHORIZATION=f"Token {token}")
     events = api.get(f"/api/v1/complaints/{complaint.reference}/events/?overdue=%00")
     assert events.status_code == 200

@@ -21,6 +21,8 @@ def test_a_tracking_secret_in_a_path_is_redacted():
 
 def test_an_api_token_is_redacted():
     assert redact("Authorization: Token " + "a1" * 20) == "Authorization: Token [redacted]"
+    # knox's keys are 64 characters: none of them is left showing.
+    assert redact("Authorization: Token " + "b2" * 32) == "Authorization: Token [redacted]"
 
 
 def test_log_records_are_json_without_the_secret():

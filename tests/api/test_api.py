@@ -8,9 +8,9 @@ import json
 import pytest
 import time_machine
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from complaints.api_auth import api_token_issue
 from complaints.models import Complaint, ComplaintEvent, State
 from tests.conftest import fresh, london_today
 
@@ -33,7 +33,7 @@ NEW = {
 def api(user=None, token: str | None = None) -> APIClient:
     client = APIClient()
     if user is not None:
-        token = Token.objects.get_or_create(user=user)[0].key
+        token = api_token_issue(user=user)
     if token is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client

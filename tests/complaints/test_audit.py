@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from complaints.api_auth import api_token_issue
 from complaints.models import CaseView
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def test_opening_the_case_page_and_its_letter_is_logged(client, agent, file_comp
 def test_reading_a_complaint_through_the_api_is_logged(manager, file_complaint):
     complaint = file_complaint().complaint
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=manager)}")
     client.get(f"/api/v1/complaints/{complaint.reference}/")
     client.get(f"/api/v1/complaints/{complaint.reference}/events/")
     assert list(CaseView.objects.values_list("viewer__username", "via")) == [
@@ -38,7 +38,7 @@ def test_each_complaint_on_a_page_of_the_api_list_is_logged_as_read(manager, fil
     them one at a time does."""
     first, second, third = (file_complaint().complaint for _ in range(3))
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=manager)}")
     body = client.get("/api/v1/complaints/", {"page_size": 2, "ordering": "received_at"}).json()
     assert [row["email"] for row in body["results"]] == ["jane@example.com"] * 2
     read = CaseView.objects.values_list("complaint__reference", "viewer__username", "via")

@@ -15,10 +15,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 from django.db.utils import InternalError, ProgrammingError
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from complaints import documents, outbox, privacy, services
+from complaints.api_auth import api_token_issue
 from complaints.models import (
     CaseView,
     Complaint,
@@ -466,7 +466,7 @@ def test_a_letter_removed_with_the_personal_data_is_not_found_not_an_error(
     assert response.status_code == 404
     says_why_to_staff(response, "This letter was removed with the customer’s personal data.")
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=manager)}")
     response = api.get(f"/api/v1/complaints/{case.reference}/letters/{letter.pk}/")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
     # The record that it was issued stays, with its SHA-256.
@@ -480,7 +480,7 @@ def test_the_api_says_why_a_removed_letter_is_not_found(manager, complaint_in):
     letter = rendered(case)[0]
     privacy.customer_erase(complaint=case, by=Actor.staff(manager), reason="By phone, ID checked")
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=manager)}")
     response = api.get(f"/api/v1/complaints/{case.reference}/letters/{letter.pk}/")
     assert response.status_code == 404
     assert response.json() == {

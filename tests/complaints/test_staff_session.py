@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 import time_machine
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from complaints.api_auth import api_token_issue
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -234,7 +234,7 @@ def test_pages_with_customers_data_are_never_kept_in_the_browsers_cache(
         assert response.status_code == 200, url
         assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=manager).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_token_issue(user=manager)}")
     for url in ("/api/v1/complaints/", f"/api/v1/complaints/{complaint.reference}/"):
         response = api.get(url)
         assert response.status_code == 200, url

@@ -1,18 +1,23 @@
-"""Create (or show) the API token of a member of the complaints team."""
+"""Make an API key for a member of the complaints team (shown once: only its hash is kept)."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.authtoken.models import Token
 
+from complaints.api_auth import api_token_issue
 from complaints.roles import Role, staff_role
 
 
 class Command(BaseCommand):
-    help = "Print USER's API token, creating it if needed (--rotate replaces it)."
+    help = (
+        "Print a new API key for USER. It is shown only now: the database keeps its hash. "
+        "--rotate makes the user's other keys stop working."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("username")
-        parser.add_argument("--rotate", action="store_true", help="replace an existing token")
+        parser.add_argument(
+            "--rotate", action="store_true", help="revoke the user's other keys (a lost key)"
+        )
 
     def handle(self, *args, username: str, rotate: bool, **options) -> None:
         try:
@@ -22,9 +27,6 @@ class Command(BaseCommand):
         if staff_role(user) not in (Role.AGENT, Role.MANAGER):
             raise CommandError(
                 f"{username!r} is not in the CS Team or CS Managers group, so the API would "
-                "refuse the token."
+                "refuse the key."
             )
-        if rotate:
-            Token.objects.filter(user=user).delete()
-        token, _ = Token.objects.get_or_create(user=user)
-        self.stdout.write(token.key)
+        self.stdout.write(api_token_issue(user=user, revoke_others=rotate))
