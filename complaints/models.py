@@ -410,6 +410,13 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             and self.response_due_at <= (now or timezone.now())
         )
 
+    @property
+    def adr_clock_running(self) -> bool:
+        """The ADR clock will issue the deadlock letter on the ADR date (or at its next run, a
+        minute at most, once past it): the case is in stage 1, 2 or 3 with no deadlock letter, as
+        ``escalation.services.sweep_adr_clock`` asks."""
+        return self.state in CLOCK_STATES and self.deadlock_issued_at is None
+
     def ran_out_unanswered(self, now: dt.datetime | None = None) -> bool:
         """The stage's reply clock finished with no reply: its due date passed unanswered. A
         case withdrawn before its reply was due did not run out (the same rule as the figures'

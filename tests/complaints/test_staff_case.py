@@ -14,6 +14,7 @@ from django.utils import timezone
 from complaints import clocks, services, staff_views
 from complaints.models import (
     AdrOutcome,
+    Channel,
     ComplaintEvent,
     EventKind,
     Letter,
@@ -75,6 +76,22 @@ def test_it_shows_the_customer_the_complaint_and_the_dates(client, agent, file_c
     assert f'href="/staff/letters/{complaint.letters.get().pk}.pdf" download' in html
     # Nothing a strict Content Security Policy would block.
     assert "<script>" not in html and "style=" not in html
+
+
+def test_a_complaint_logged_after_its_adr_date_says_the_letter_is_on_its_way(
+    client, agent, file_complaint
+):
+    """Logged late, past its ADR date: the clock issues the letter at its next run, so the page
+    does not promise it for a day already gone."""
+    received = timezone.now() - dt.timedelta(days=120)
+    complaint = file_complaint(
+        channel=Channel.LETTER, received_at=received, by=Actor.staff(agent)
+    ).complaint
+    client.force_login(agent)
+    html = page(client, complaint).content.decode()
+    assert f"{complaint.adr_eligible_date:%-d %b %Y}" in html
+    assert "passed: the deadlock letter goes out automatically within minutes" in html
+    assert "goes out automatically that day" not in html
 
 
 def test_it_shows_the_cisas_deadline_once_deadlocked(client, manager, complaint_in):
