@@ -119,6 +119,12 @@ def deadlock_context(
     }
 
 
+def goes_by_post(complaint: Complaint) -> bool:
+    """A letter goes by post too to a customer who gave an address (staff record the posting),
+    whoever or whatever issues it; to one with no e-mail address, only by post."""
+    return bool(complaint.postal_address.strip())
+
+
 def letter_issue(
     *,
     complaint: Complaint,
@@ -140,8 +146,7 @@ def letter_issue(
         context=context,
         issued_at=at,
         issued_by=by.user if by.user is not None else None,
-        # By post too, to a customer who gave an address (staff record the posting).
-        to_post=bool(complaint.postal_address.strip()),
+        to_post=goes_by_post(complaint),
     )
     if email is not None:
         email = {"complaint": complaint, "dedupe_key": f"letter:{letter.pk}", **email}

@@ -136,7 +136,9 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     reference = models.CharField(max_length=20, unique=True, editable=False)
 
     customer_name = models.CharField(max_length=200)
-    email = models.EmailField(max_length=254)
+    # Blank for a customer with no e-mail address, who complained by phone or letter: letters go
+    # to them by post (services.complaint_file asks for one or the other).
+    email = models.EmailField(max_length=254, blank=True)
     phone = models.CharField(max_length=40, blank=True)
     postal_address = models.TextField(blank=True)
     account_number = models.CharField(max_length=40, blank=True)

@@ -175,7 +175,10 @@ def email_record_many(emails: list[dict[str, Any]]) -> int:
     """Record a batch of e-mails with one INSERT and return how many were new; rows already
     recorded (same ``dedupe_key``) are skipped, and a delivery run queued for them finds nothing
     new to send. Each e-mail is a dict of ``OutboundEmail`` columns by attname (``complaint_id``,
-    ``template``, ``to``, ``context``, ``dedupe_key`` ...)."""
+    ``template``, ``to``, ``context``, ``dedupe_key`` ...). An e-mail with no address (a
+    customer who gave none, and is written to by post) is not recorded."""
+    emails = [{**e, "to": [a for a in e["to"] if a]} for e in emails]
+    emails = [e for e in emails if e["to"]]
     if not emails:
         return 0
     inserted = bulk.insert_rows(OutboundEmail, emails, returning=("id",), ignore_conflicts=True)

@@ -397,13 +397,23 @@ def _next_reference(year: int) -> str:
     return f"CMP-{year}-{number:06d}"
 
 
+# A customer with no e-mail address is written to by post: the acknowledgement and every letter
+# wait on staff's list of letters to post. Online, the address is how the private link reaches
+# them again.
+NO_ADDRESS = (
+    "Give the customer's e-mail address or their postal address: the acknowledgement letter "
+    "goes to one of them."
+)
+NO_EMAIL_WEB = "Enter your e-mail address."
+
+
 def complaint_file(
     *,
     customer_name: str,
-    email: str,
     description: str,
     category: str,
     by: Actor,
+    email: str = "",
     phone: str = "",
     postal_address: str = "",
     account_number: str = "",
@@ -446,13 +456,16 @@ def complaint_file(
                 "number, or choose a written reply."
             }
         )
+    email, postal_address = (email or "").strip(), (postal_address or "").strip()
+    if not email and (channel == Channel.WEB or not postal_address):
+        raise ValidationError({"email": NO_EMAIL_WEB if channel == Channel.WEB else NO_ADDRESS})
     checked = evidence.check_uploads(list(attachments))
 
     complaint = Complaint(
         customer_name=(customer_name or "").strip(),
-        email=(email or "").strip(),
+        email=email,
         phone=phone,
-        postal_address=(postal_address or "").strip(),
+        postal_address=postal_address,
         account_number=(account_number or "").strip(),
         category=category,
         description=(description or "").strip(),
@@ -755,6 +768,13 @@ def complaint_add_message(
             )
     else:
         require_role(by, Role.AGENT, Role.MANAGER, doing="message customers")
+        if not complaint.email:
+            raise ValidationError(
+                {
+                    "text": "This customer has no e-mail address, so a message would not reach "
+                    "them: call them, or send a written reply (it goes by post)."
+                }
+            )
     text = require_text(text, "text", "your message")
     checked = evidence.check_uploads(list(attachments))
     with transaction.atomic():

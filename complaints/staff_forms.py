@@ -553,7 +553,9 @@ class LogComplaintForm(forms.Form):
     email = forms.EmailField(
         label="Customer's e-mail address",
         max_length=254,
-        help_text="The acknowledgement letter and the customer's private link are sent here.",
+        required=False,
+        help_text="The acknowledgement letter and the customer's private link are sent here. "
+        "If they have none, give their postal address: every letter then goes by post.",
     )
     phone = forms.CharField(label="Phone number", max_length=40, required=False)
     postal_address = forms.CharField(

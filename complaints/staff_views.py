@@ -134,11 +134,16 @@ def log_complaint(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         complaint = _log(request, form)
         if complaint is not None:
+            sent = (
+                f"The acknowledgement letter and the customer's private link are on their way "
+                f"to {complaint.email}. "
+                if complaint.email
+                else "The customer gave no e-mail address: the acknowledgement letter is on the "
+                "list of letters to post. "
+            )
             messages.success(
                 request,
-                f"Complaint {complaint.reference} logged. The acknowledgement letter and the "
-                f"customer's private link are on their way to {complaint.email}. "
-                + _log_dates_note(complaint),
+                f"Complaint {complaint.reference} logged. {sent}" + _log_dates_note(complaint),
             )
             return redirect("staff:case", complaint.reference)
     if form.errors and request.FILES:
@@ -188,7 +193,7 @@ def _log(request: HttpRequest, form: f.LogComplaintForm) -> Complaint | None:
             return Complaint.objects.get(reference=logged[submission])
         # The page sent again after Back carries a new token: ask before filing it twice.
         same = None
-        if not log_anyway:
+        if not log_anyway and data["email"]:
             same = selectors.recent_same_complaint(
                 email=data["email"],
                 description=data["description"],
@@ -301,15 +306,27 @@ def _reply_phone(c: Complaint, by: Actor, d: dict) -> str:
     return "Phone reply logged." + _deadline_said(c, was_running)
 
 
+def _letter_goes(c: Complaint) -> str:
+    """Where a letter just issued goes: by e-mail, or, to a customer with no e-mail address, by
+    post alone (they gave an address: complaint_file asks for one or the other)."""
+    if c.email:
+        return "is being e-mailed to the customer"
+    return "waits on the list of letters to post (the customer has no e-mail address)"
+
+
+def _told(c: Complaint) -> str:
+    if c.email:
+        return "The customer is told."
+    return "The customer has no e-mail address: tell them by phone or by letter."
+
+
 def _reply_written(c: Complaint, by: Actor, d: dict) -> str:
     was_running = c.awaiting_reply
     services.complaint_record_reply(
         complaint=c, by=by, method=ResponseMethod.WRITTEN, summary=d["summary"]
     )
-    return (
-        "Written reply sent: the letter is on the case and is being e-mailed to the customer."
-        + _deadline_said(c, was_running)
-    )
+    sent = f"Written reply sent: the letter is on the case and {_letter_goes(c)}."
+    return sent + _deadline_said(c, was_running)
 
 
 def _message(c: Complaint, by: Actor, d: dict) -> str:
@@ -333,7 +350,7 @@ def _escalate(c: Complaint, by: Actor, d: dict) -> str:
     services.complaint_escalate(
         complaint=c, by=by, reason=d["reason"], expected_state=d["expected_state"]
     )
-    return f"{c.reference} is escalated to the Customer Services Manager. The customer is told."
+    return f"{c.reference} is escalated to the Customer Services Manager. {_told(c)}"
 
 
 def _make_formal(c: Complaint, by: Actor, d: dict) -> str:
@@ -344,14 +361,14 @@ def _make_formal(c: Complaint, by: Actor, d: dict) -> str:
         expected_state=d["expected_state"],
         received_at=d["received_at"],
     )
-    return f"{c.reference} is now a formal written complaint (stage 3). The customer is told."
+    return f"{c.reference} is now a formal written complaint (stage 3). {_told(c)}"
 
 
 def _deadlock(c: Complaint, by: Actor, d: dict) -> str:
     adr_services.complaint_issue_deadlock(
         complaint=c, by=by, final_position=d["final_position"], expected_state=d["expected_state"]
     )
-    return "Deadlock letter issued and being e-mailed to the customer."
+    return f"Deadlock letter issued: it {_letter_goes(c)}."
 
 
 def _refer_adr(c: Complaint, by: Actor, d: dict) -> str:

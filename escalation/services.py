@@ -196,6 +196,7 @@ def _issue_clock_deadlock_letters(fired: list[Complaint], now: dt.datetime) -> N
                         signed=signed,
                     ),
                     "issued_at": now,
+                    "to_post": documents.goes_by_post(complaint),
                 }
                 for complaint in fired
             ],

@@ -196,7 +196,8 @@ def test_an_unusable_idempotency_key_is_400_and_writes_nothing(agent, key):
 
 def test_a_request_refused_for_bad_input_does_not_use_up_its_key(agent):
     client = api(agent)
-    bad = client.post(URL, {**NEW, "email": ""}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    bad = {**NEW, "email": "", "postal_address": ""}  # nowhere to send the acknowledgement
+    bad = client.post(URL, bad, format="json", HTTP_IDEMPOTENCY_KEY="k")
     assert bad.status_code == 400
     good = client.post(URL, NEW, format="json", HTTP_IDEMPOTENCY_KEY="k")
     assert good.status_code == 201 and "Idempotent-Replayed" not in good
@@ -276,7 +277,18 @@ def test_left_out_the_reply_is_by_phone_only_with_a_number(agent, phone, expecte
 def test_a_missing_body_is_400(agent):
     response = api(agent).post(URL, {}, format="json")
     assert response.status_code == 400
-    assert {"customer_name", "email", "category", "description"} <= set(response.json())
+    assert {"customer_name", "category", "description"} <= set(response.json())
+
+
+def test_a_customer_with_no_e_mail_address_needs_a_postal_address(agent):
+    """A letter or a call from someone with no e-mail address is logged, and written to by post;
+    with neither, the acknowledgement could reach nobody."""
+    client = api(agent)
+    neither = client.post(URL, {**NEW, "email": "", "postal_address": ""}, format="json")
+    assert neither.status_code == 400
+    assert "postal address" in neither.json()["email"][0]
+    by_post = client.post(URL, {**NEW, "email": ""}, format="json")
+    assert by_post.status_code == 201 and by_post.json()["email"] == ""
 
 
 # Nested past any body the API takes: deep enough to exhaust Python's JSON decoder, or to parse
@@ -540,10 +552,14 @@ def test_a_reference_not_in_the_reference_form_is_the_apis_json_404(
     )
     assert response.status_code == unknown.status_code == 404
     assert response["Content-Type"] == "application/json"
-    assert response.json() == unknown.json() == {
-        "detail": "Not found: no complaint, letter or page with that reference.",
-        "code": "not_found",
-    }
+    assert (
+        response.json()
+        == unknown.json()
+        == {
+            "detail": "Not found: no complaint, letter or page with that reference.",
+            "code": "not_found",
+        }
+    )
 
 
 def test_a_body_larger_than_the_upload_limit_is_a_json_400_and_writes_nothing(agent, settings):
@@ -728,17 +744,13 @@ def test_a_stale_expected_state_is_409_changed_by_someone_else(agent, file_compl
 
 
 @pytest.mark.parametrize("note", [None, "", "   "])
-def test_staff_withdraw_a_complaint_only_saying_how_the_customer_asked(
-    agent, file_complaint, note
-):
+def test_staff_withdraw_a_complaint_only_saying_how_the_customer_asked(agent, file_complaint, note):
     """As on the case page and in the admin: the timeline records the customer's request."""
     complaint = file_complaint().complaint
     body = {"name": "withdraw", **({"note": note} if note is not None else {})}
     response = api(agent).post(f"{URL}{complaint.reference}/transitions/", body, format="json")
     assert response.status_code == 400
-    assert response.json() == {
-        "note": ["Enter how and when the customer asked to withdraw."]
-    }
+    assert response.json() == {"note": ["Enter how and when the customer asked to withdraw."]}
     assert fresh(complaint).state == State.CS_TEAM
     assert not complaint.events.filter(transition="withdraw").exists()
     response = api(agent).post(

@@ -125,7 +125,7 @@ def test_a_manager_issues_a_deadlock_letter_and_downloads_it(page, manager, file
     )
     page.once("dialog", lambda dialog: dialog.accept())
     deadlock.get_by_role("button", name="Issue the deadlock letter").click()
-    expect(page.get_by_text("Deadlock letter issued and being e-mailed")).to_be_visible()
+    expect(page.get_by_text("Deadlock letter issued: it is being e-mailed")).to_be_visible()
     expect(page.locator(".case-header")).to_contain_text("Deadlock letter issued")
     expect(page.get_by_text("CISAS deadline")).to_be_visible()
 

@@ -67,6 +67,47 @@ def test_an_agent_logs_a_letter_and_its_clocks_run_from_the_day_it_came(client, 
 
 
 @time_machine.travel(NOW, tick=False)
+def test_a_customer_with_no_e_mail_address_is_written_to_by_post(client, agent):
+    """Someone without e-mail writes in: their complaint is logged, every letter goes on the list
+    of letters to post, nothing is e-mailed to nobody, and staff are not offered a message that
+    could not reach them."""
+    from complaints.models import Letter
+
+    client.force_login(agent)
+    response = client.post(URL, {**form_fields(client), "email": ""})
+    assert response.status_code == 302
+    complaint = Complaint.objects.get()
+    assert complaint.email == ""
+    case = client.get(response["Location"]).content.decode()
+    assert "the acknowledgement letter is on the list of letters to post" in case
+    assert "none: letters go by post" in case
+    acknowledgement = Letter.objects.get(complaint=complaint)
+    assert acknowledgement.to_post
+    assert complaint.reference in client.get("/staff/letters/to-post/").content.decode()
+    refused = client.post(
+        f"/staff/complaints/{complaint.reference}/actions/",
+        {
+            "action": "message",
+            "message-expected_state": complaint.state,
+            "message-text": "We are looking into it.",
+        },
+    )
+    assert refused.status_code == 400
+    assert "has no e-mail address, so a message would not reach them" in refused.content.decode()
+    escalated = client.post(
+        f"/staff/complaints/{complaint.reference}/actions/",
+        {
+            "action": "escalate",
+            "escalate-expected_state": complaint.state,
+            "escalate-reason": "Asked for the manager on the phone.",
+        },
+        follow=True,
+    )
+    assert "has no e-mail address: tell them by phone or by letter" in escalated.content.decode()
+    assert not OutboundEmail.objects.filter(complaint=complaint).exists()
+
+
+@time_machine.travel(NOW, tick=False)
 def test_sending_the_page_twice_logs_one_complaint(client, agent):
     client.force_login(agent)
     data = form_fields(client)
@@ -107,6 +148,7 @@ def test_the_same_complaint_logged_again_from_a_fresh_page_is_questioned(client,
         ({"received_at": "2026-03-29T01:30"}, "received_at", "before 01:00 or from 02:00"),
         ({"preferred_response": "phone"}, "preferred_response", "needs a phone number"),
         ({"email": "not an address"}, "email", "valid email"),
+        ({"email": "", "postal_address": ""}, "email", "or their postal address"),
         ({"channel": "web"}, "channel", "Select a valid choice"),
         ({"category": ""}, "category", "required"),
         ({"vulnerability_notes": "Hard of hearing"}, "vulnerable", "Tick this box"),

@@ -226,6 +226,25 @@ def test_the_adr_clock_sends_one_deadlock_letter_and_one_email(logged, manager):
     assert deadlock_mails[0].attachments[0][0] == f"{c.reference}-deadlock.pdf"
 
 
+@pytest.mark.django_db
+def test_the_adr_clocks_deadlock_letter_goes_by_post_as_a_managers_would(file_complaint, agent):
+    """To a customer who gave an address it waits on the list of letters to post, as every other
+    letter does; to one with no e-mail address, that is the only way it reaches them."""
+    from complaints.models import Letter, OutboundEmail
+
+    by, received = Actor.staff(agent), {"channel": Channel.LETTER, "received_at": RECEIVED}
+    by_post_only = file_complaint(by=by, email="", **received).complaint
+    by_both = file_complaint(by=by, email="raj@example.com", **received).complaint
+    no_address = file_complaint(by=by, postal_address="", **received).complaint
+    assert sweeps.sweep_adr_clock(now=dt.datetime(2026, 10, 15, 9, 0, tzinfo=UTC)) == 3
+    to_post = dict(Letter.objects.filter(kind="deadlock").values_list("complaint", "to_post"))
+    assert to_post == {by_post_only.pk: True, by_both.pk: True, no_address.pk: False}
+    e_mailed = set(
+        OutboundEmail.objects.filter(template="deadlock").values_list("complaint", flat=True)
+    )
+    assert e_mailed == {by_both.pk, no_address.pk}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_adr_sweeps_in_parallel_issue_one_letter_and_one_email_per_case(logged):
     from complaints.models import Letter, OutboundEmail
