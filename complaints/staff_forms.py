@@ -169,10 +169,17 @@ class CaseActionForm(forms.Form):
 
     expected_state = forms.ChoiceField(choices=State.choices, widget=forms.HiddenInput)
 
+    # A field whose help says the letter is e-mailed, and what it says instead to a customer with
+    # no e-mail address, whose letters go by post alone.
+    by_post_help: tuple[str, str] | None = None
+
     def __init__(self, *args, complaint=None, **kwargs):
         super().__init__(*args, **kwargs)
         if complaint is not None and not self.is_bound:
             self.initial.setdefault("expected_state", complaint.state)
+        if complaint is not None and not complaint.email and self.by_post_help:
+            field, help_text = self.by_post_help
+            self.fields[field].help_text = help_text
 
 
 class AssigneeField(forms.CharField):
@@ -262,6 +269,12 @@ class WrittenReplyForm(CaseActionForm):
         help_text="This becomes a letter (PDF) and is e-mailed to the customer when you send it. "
         "Write the reply itself: the letter adds the greeting, the date and the signature.",
     )
+    by_post_help = (
+        "summary",
+        "This becomes a letter (PDF) on the list of letters to post: the customer has no e-mail "
+        "address. Write the reply itself: the letter adds the greeting, the date and the "
+        "signature.",
+    )
 
 
 class MessageForm(CaseActionForm):
@@ -328,6 +341,11 @@ class DeadlockForm(CaseActionForm):
         max_length=20000,
         help_text="Printed in the deadlock letter, which is e-mailed to the customer. They may "
         "then take the complaint to CISAS for 12 months.",
+    )
+    by_post_help = (
+        "final_position",
+        "Printed in the deadlock letter, which goes on the list of letters to post: the customer "
+        "has no e-mail address. They may then take the complaint to CISAS for 12 months.",
     )
 
 

@@ -541,8 +541,8 @@ def actions_for(complaint: Complaint, by: Actor) -> list[str]:
         and complaint.remedy_completed_at is None
     ):
         shown.append("remedy_done")
-    if complaint.state not in (State.CLOSED, State.WITHDRAWN):
-        shown.append("message")
+    if complaint.state not in (State.CLOSED, State.WITHDRAWN) and complaint.email:
+        shown.append("message")  # with no e-mail address, it could not reach the customer
     shown.append("note")
     shown += [n for n in ("reopen", "close", "withdraw") if ACTIONS[n].transition in transitions]
     if complaint.is_open and by.role == Role.MANAGER:

@@ -92,8 +92,10 @@ def test_a_customer_with_no_e_mail_address_is_written_to_by_post(client, agent):
             "message-text": "We are looking into it.",
         },
     )
-    assert refused.status_code == 400
-    assert "has no e-mail address, so a message would not reach them" in refused.content.decode()
+    assert refused.status_code == 400  # the service refuses it, as through the API
+    assert not ComplaintEvent.objects.filter(complaint=complaint, kind="message").exists()
+    assert 'id="action-message"' not in case  # and the page does not offer it
+    assert "a letter (PDF) on the list of letters to post" in case  # where the reply goes
     escalated = client.post(
         f"/staff/complaints/{complaint.reference}/actions/",
         {
