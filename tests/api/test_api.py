@@ -289,6 +289,12 @@ def test_a_customer_with_no_e_mail_address_needs_a_postal_address(agent):
     assert "postal address" in neither.json()["email"][0]
     by_post = client.post(URL, {**NEW, "email": ""}, format="json")
     assert by_post.status_code == 201 and by_post.json()["email"] == ""
+    # A message could not reach them: refused, with why, and nothing recorded.
+    reference = by_post.json()["reference"]
+    message = client.post(f"{URL}{reference}/messages/", {"text": "On it."}, format="json")
+    assert message.status_code == 400
+    assert "has no e-mail address" in message.json()["text"][0]
+    assert not ComplaintEvent.objects.filter(complaint__reference=reference, kind="message")
 
 
 # Nested past any body the API takes: deep enough to exhaust Python's JSON decoder, or to parse
