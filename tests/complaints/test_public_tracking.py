@@ -774,7 +774,8 @@ def test_a_complaint_in_court_is_not_offered_cisas(client, tracked_in):
     _, url = tracked_in(State.COURT)
     page = client.get(url).content.decode()
     assert "Court action" in page
-    assert "You can go to CISAS until" not in page
+    # Neither until a deadline nor "from" the ADR date: CISAS does not take it now.
+    assert "You can go to CISAS" not in page
 
 
 def test_a_deadlocked_complaint_is_offered_cisas_until_its_deadline(client, tracked_in):
