@@ -315,9 +315,16 @@ def _letter_goes(c: Complaint) -> str:
 
 
 def _told(c: Complaint) -> str:
-    if c.email:
-        return "The customer is told."
-    return "The customer has no e-mail address: tell them by phone or by letter."
+    return "The customer is told." if c.email else _NOT_EMAILED
+
+
+_NOT_EMAILED = "The customer has no e-mail address: tell them by phone or by letter."
+
+
+def _unless_emailed(c: Complaint) -> str:
+    """After a change the customer is e-mailed about: nothing to add, or, to staff of a customer
+    with no e-mail address, that telling them is theirs to do."""
+    return "" if c.email else f" {_NOT_EMAILED}"
 
 
 def _reply_written(c: Complaint, by: Actor, d: dict) -> str:
@@ -343,7 +350,8 @@ def _resolve(c: Complaint, by: Actor, d: dict) -> str:
     services.complaint_resolve(
         complaint=c, by=by, summary=d["summary"], expected_state=d["expected_state"]
     )
-    return f"{c.reference} is resolved. The customer can reopen it for 8 weeks."
+    resolved = f"{c.reference} is resolved. The customer can reopen it for 8 weeks."
+    return resolved + _unless_emailed(c)
 
 
 def _escalate(c: Complaint, by: Actor, d: dict) -> str:
@@ -392,10 +400,13 @@ def _adr_decision(c: Complaint, by: Actor, d: dict) -> str:
         expected_state=d["expected_state"],
     )
     if c.state == State.RESOLVED and c.remedy_due_date is not None:
-        return f"CISAS decision recorded. The remedy is due by {c.remedy_due_date:%-d %B %Y}."
+        due = f"{c.remedy_due_date:%-d %B %Y}"
+        return f"CISAS decision recorded. The remedy is due by {due}." + _unless_emailed(c)
     if c.state == State.RESOLVED:
-        return "CISAS decision recorded. It did not uphold the complaint, so no remedy is due."
-    return "CISAS decision recorded. The customer did not accept it, so the case is closed."
+        done = "CISAS decision recorded. It did not uphold the complaint, so no remedy is due."
+        return done + _unless_emailed(c)
+    closed = "CISAS decision recorded. The customer did not accept it, so the case is closed."
+    return closed + _unless_emailed(c)
 
 
 def _court(c: Complaint, by: Actor, d: dict) -> str:
@@ -418,7 +429,8 @@ def _reopen(c: Complaint, by: Actor, d: dict) -> str:
     services.complaint_reopen(
         complaint=c, by=by, reason=d["reason"], expected_state=d["expected_state"]
     )
-    return f"{c.reference} is reopened and with the Customer Services Manager, at stage {c.stage}."
+    where = f"with the Customer Services Manager, at stage {c.stage}"
+    return f"{c.reference} is reopened and {where}." + _unless_emailed(c)
 
 
 def _close(c: Complaint, by: Actor, d: dict) -> str:
@@ -430,7 +442,7 @@ def _withdraw(c: Complaint, by: Actor, d: dict) -> str:
     services.complaint_withdraw(
         complaint=c, by=by, reason=d["reason"], expected_state=d["expected_state"]
     )
-    return f"{c.reference} is withdrawn."
+    return f"{c.reference} is withdrawn." + _unless_emailed(c)
 
 
 def _hold(c: Complaint, by: Actor, d: dict) -> str:

@@ -110,6 +110,25 @@ def test_a_customer_with_no_e_mail_address_is_written_to_by_post(client, agent):
 
 
 @time_machine.travel(NOW, tick=False)
+def test_staff_are_told_to_tell_a_customer_with_no_e_mail_address_of_a_resolution(client, agent):
+    client.force_login(agent)
+    client.post(URL, {**form_fields(client), "email": ""})
+    complaint = Complaint.objects.get()
+    resolved = client.post(
+        f"/staff/complaints/{complaint.reference}/actions/",
+        {
+            "action": "resolve",
+            "resolve-expected_state": complaint.state,
+            "resolve-summary": "Refunded the second charge; the customer agreed on the phone.",
+        },
+        follow=True,
+    ).content.decode()
+    assert "is resolved. The customer can reopen it for 8 weeks." in resolved
+    assert "has no e-mail address: tell them by phone or by letter" in resolved
+    assert not OutboundEmail.objects.filter(complaint=complaint).exists()
+
+
+@time_machine.travel(NOW, tick=False)
 def test_sending_the_page_twice_logs_one_complaint(client, agent):
     client.force_login(agent)
     data = form_fields(client)
