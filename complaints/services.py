@@ -640,6 +640,9 @@ def _not_before(
     return max(at, start)
 
 
+MANAGER_STAGES = (State.CS_MANAGER, State.FORMAL_WRITTEN)  # replies are the manager's
+
+
 def complaint_record_reply(
     *,
     complaint: Complaint,
@@ -658,6 +661,14 @@ def complaint_record_reply(
     reply, and their preference is then a phone reply). A formal written complaint is always
     answered in writing."""
     require_role(by, Role.AGENT, Role.MANAGER, doing="record replies")
+    if by.role == Role.AGENT and complaint.state in MANAGER_STAGES:
+        # The procedure: the Customer Services Manager reviews an escalated complaint and answers
+        # a formal written one. An agent's reply would claim to be the manager's, and stop the
+        # manager's clock.
+        raise NotPermitted(
+            "At stage 2 and 3 the Customer Services Manager replies: ask a manager, or add an "
+            "internal note for them."
+        )
     if method not in ResponseMethod.values:
         raise ValidationError({"method": "Choose phone call or written reply."})
     summary = require_text(summary, "summary", "a summary of the reply")

@@ -531,9 +531,11 @@ def actions_for(complaint: Complaint, by: Actor) -> list[str]:
     transitions = set(services.available_transitions(complaint, by))
     waiting_for_reply = complaint.awaiting_reply
     replies = ["reply_phone", "reply_written"] if complaint.state in CLOCK_STATES else []
+    if by.role == Role.AGENT and complaint.state in services.MANAGER_STAGES:
+        replies = []  # the manager's to send (services.complaint_record_reply)
     if complaint.preferred_response == ResponseMethod.WRITTEN:
         replies.reverse()  # the way the customer asked to be answered first
-    if complaint.state == State.FORMAL_WRITTEN and waiting_for_reply:
+    if complaint.state == State.FORMAL_WRITTEN and waiting_for_reply and replies:
         replies.remove("reply_phone")  # a formal written complaint is answered in writing
     names = [
         *(replies if waiting_for_reply else []),

@@ -256,6 +256,16 @@ def test_a_reply_time_without_its_offset_is_400_and_writes_nothing(
     assert not complaint.events.filter(kind="reply").exists()
 
 
+def test_the_managers_reply_at_stage_2_is_refused_to_an_agent(agent, manager, complaint_in):
+    complaint = complaint_in(State.CS_MANAGER)
+    reply = {"method": "written", "summary": "We have refunded you."}
+    refused = api(agent).post(f"{URL}{complaint.reference}/replies/", reply, format="json")
+    assert refused.status_code == 403 and refused.json()["code"] == "not_permitted"
+    assert fresh(complaint).responded_at is None
+    sent = api(manager).post(f"{URL}{complaint.reference}/replies/", reply, format="json")
+    assert sent.status_code == 200
+
+
 def test_a_phone_reply_without_a_phone_number_is_400_and_writes_nothing(agent):
     response = api(agent).post(
         URL, {**NEW, "channel": "letter", "phone": "", "preferred_response": "phone"}, format="json"

@@ -235,8 +235,9 @@ def test_a_late_reply_is_not_called_in_time(client, agent, file_complaint):
         (
             "agent",
             State.CS_MANAGER,
-            ["reply_phone", "reply_written", "make_formal", "message", "note", "withdraw"],
+            ["make_formal", "message", "note", "withdraw"],  # the reply is the manager's
         ),
+        ("agent", State.FORMAL_WRITTEN, ["message", "note", "withdraw"]),
         (
             "manager",
             State.CS_MANAGER,
@@ -291,6 +292,22 @@ def test_it_offers_only_the_actions_this_role_may_take_in_this_state(
     html = response.content.decode()
     if "deadlock" not in expected:
         assert "Issue the deadlock letter" not in html
+
+
+@pytest.mark.parametrize("state", [State.CS_MANAGER, State.FORMAL_WRITTEN])
+def test_an_agent_may_not_send_the_managers_reply(client, agent, complaint_in, state):
+    """Stage 2 and 3 are the Customer Services Manager's: a reply from an agent would go out as
+    the manager's letter ("This is our Customer Services Manager's reply") and stop the
+    manager's clock."""
+    complaint = complaint_in(state)
+    client.force_login(agent)
+    response = act(client, complaint, "reply_written", summary="We have refunded you.")
+    assert response.status_code == 302
+    page_after = client.get(response["Location"]).content.decode()
+    assert "At stage 2 and 3 the Customer Services Manager replies" in page_after
+    complaint = fresh(complaint)
+    assert complaint.responded_at is None and complaint.state == state
+    assert not complaint.letters.filter(kind=LetterKind.WRITTEN_REPLY).exists()
 
 
 def test_the_first_action_is_open_and_the_rest_folded(client, agent, file_complaint):
