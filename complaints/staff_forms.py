@@ -213,8 +213,17 @@ class ReleaseForm(ClaimForm):
     pass
 
 
+class StaffChoiceField(forms.ModelChoiceField):
+    """A member of staff by name, as the queues and the case page name them, with the sign-in
+    name after it: two people may share a name."""
+
+    def label_from_instance(self, user) -> str:
+        name = user.get_full_name()
+        return f"{name} ({user.get_username()})" if name else user.get_username()
+
+
 class AssignForm(ClaimForm):
-    assignee = forms.ModelChoiceField(
+    assignee = StaffChoiceField(
         label="Assign to",
         queryset=None,
         required=False,

@@ -310,6 +310,17 @@ def test_an_agent_may_not_send_the_managers_reply(client, agent, complaint_in, s
     assert not complaint.letters.filter(kind=LetterKind.WRITTEN_REPLY).exists()
 
 
+def test_the_assign_list_names_people_as_the_rest_of_the_page_does(
+    client, manager, agent, complaint_in
+):
+    agent.first_name, agent.last_name = "Sam", "Stevens"
+    agent.save()
+    complaint = complaint_in(State.CS_MANAGER)
+    client.force_login(manager)
+    html = page(client, complaint).content.decode()
+    assert re.search(rf'<option value="{agent.pk}"[^>]*>Sam Stevens \(agent\)</option>', html)
+
+
 def test_the_first_action_is_open_and_the_rest_folded(client, agent, file_complaint):
     complaint = file_complaint().complaint
     client.force_login(agent)
@@ -874,7 +885,7 @@ def test_action_forms_are_rendered_once_and_each_case_gets_its_own_values(
     before = crispy_once(AssignForm(prefix="assign", complaint=first))
     _user("newcomer", AGENTS_GROUP)
     after = crispy_once(AssignForm(prefix="assign", complaint=first))
-    assert ">newcomer<" not in before and ">newcomer<" in after
+    assert ">Newcomer (newcomer)<" not in before and ">Newcomer (newcomer)<" in after
     # A bound form shows what was typed and its errors, never a cached copy.
     bound = ResolveForm(prefix="resolve", complaint=first, data={"resolve-expected_state": "x"})
     assert "is-invalid" in crispy_once(bound)
