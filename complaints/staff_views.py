@@ -238,6 +238,9 @@ class Action:
     checks_state: bool = True
     button: str = ""
     danger: bool = False
+    # The service e-mails the customer about it: the confirmation says so, or, for a customer
+    # with no e-mail address, that telling them is staff's to do (_told).
+    tells_customer: bool = False
 
 
 def _name(user) -> str:
@@ -315,16 +318,9 @@ def _letter_goes(c: Complaint) -> str:
 
 
 def _told(c: Complaint) -> str:
-    return "The customer is told." if c.email else _NOT_EMAILED
-
-
-_NOT_EMAILED = "The customer has no e-mail address: tell them by phone or by letter."
-
-
-def _unless_emailed(c: Complaint) -> str:
-    """After a change the customer is e-mailed about: nothing to add, or, to staff of a customer
-    with no e-mail address, that telling them is theirs to do."""
-    return "" if c.email else f" {_NOT_EMAILED}"
+    if c.email:
+        return "The customer is told."
+    return "The customer has no e-mail address: tell them by phone or by letter."
 
 
 def _reply_written(c: Complaint, by: Actor, d: dict) -> str:
@@ -350,15 +346,14 @@ def _resolve(c: Complaint, by: Actor, d: dict) -> str:
     services.complaint_resolve(
         complaint=c, by=by, summary=d["summary"], expected_state=d["expected_state"]
     )
-    resolved = f"{c.reference} is resolved. The customer can reopen it for 8 weeks."
-    return resolved + _unless_emailed(c)
+    return f"{c.reference} is resolved. The customer can reopen it for 8 weeks."
 
 
 def _escalate(c: Complaint, by: Actor, d: dict) -> str:
     services.complaint_escalate(
         complaint=c, by=by, reason=d["reason"], expected_state=d["expected_state"]
     )
-    return f"{c.reference} is escalated to the Customer Services Manager. {_told(c)}"
+    return f"{c.reference} is escalated to the Customer Services Manager."
 
 
 def _make_formal(c: Complaint, by: Actor, d: dict) -> str:
@@ -369,7 +364,7 @@ def _make_formal(c: Complaint, by: Actor, d: dict) -> str:
         expected_state=d["expected_state"],
         received_at=d["received_at"],
     )
-    return f"{c.reference} is now a formal written complaint (stage 3). {_told(c)}"
+    return f"{c.reference} is now a formal written complaint (stage 3)."
 
 
 def _deadlock(c: Complaint, by: Actor, d: dict) -> str:
@@ -400,13 +395,10 @@ def _adr_decision(c: Complaint, by: Actor, d: dict) -> str:
         expected_state=d["expected_state"],
     )
     if c.state == State.RESOLVED and c.remedy_due_date is not None:
-        due = f"{c.remedy_due_date:%-d %B %Y}"
-        return f"CISAS decision recorded. The remedy is due by {due}." + _unless_emailed(c)
+        return f"CISAS decision recorded. The remedy is due by {c.remedy_due_date:%-d %B %Y}."
     if c.state == State.RESOLVED:
-        done = "CISAS decision recorded. It did not uphold the complaint, so no remedy is due."
-        return done + _unless_emailed(c)
-    closed = "CISAS decision recorded. The customer did not accept it, so the case is closed."
-    return closed + _unless_emailed(c)
+        return "CISAS decision recorded. It did not uphold the complaint, so no remedy is due."
+    return "CISAS decision recorded. The customer did not accept it, so the case is closed."
 
 
 def _court(c: Complaint, by: Actor, d: dict) -> str:
@@ -429,8 +421,7 @@ def _reopen(c: Complaint, by: Actor, d: dict) -> str:
     services.complaint_reopen(
         complaint=c, by=by, reason=d["reason"], expected_state=d["expected_state"]
     )
-    where = f"with the Customer Services Manager, at stage {c.stage}"
-    return f"{c.reference} is reopened and {where}." + _unless_emailed(c)
+    return f"{c.reference} is reopened and with the Customer Services Manager, at stage {c.stage}."
 
 
 def _close(c: Complaint, by: Actor, d: dict) -> str:
@@ -442,7 +433,7 @@ def _withdraw(c: Complaint, by: Actor, d: dict) -> str:
     services.complaint_withdraw(
         complaint=c, by=by, reason=d["reason"], expected_state=d["expected_state"]
     )
-    return f"{c.reference} is withdrawn." + _unless_emailed(c)
+    return f"{c.reference} is withdrawn."
 
 
 def _hold(c: Complaint, by: Actor, d: dict) -> str:
@@ -473,13 +464,21 @@ ACTIONS: dict[str, Action] = {
     "reply_written": Action(
         "Send a written reply", f.WrittenReplyForm, _reply_written, button="Send the reply"
     ),
-    "resolve": Action("Resolve", f.ResolveForm, _resolve, "resolve", button="Resolve the case"),
+    "resolve": Action(
+        "Resolve",
+        f.ResolveForm,
+        _resolve,
+        "resolve",
+        button="Resolve the case",
+        tells_customer=True,
+    ),
     "escalate": Action(
         "Escalate to the manager",
         f.EscalateForm,
         _escalate,
         "escalate_to_manager",
         button="Escalate",
+        tells_customer=True,
     ),
     "make_formal": Action(
         "Record a formal written complaint",
@@ -487,6 +486,7 @@ ACTIONS: dict[str, Action] = {
         _make_formal,
         "make_formal_complaint",
         button="Move to stage 3",
+        tells_customer=True,
     ),
     "deadlock": Action(
         "Issue a deadlock letter",
@@ -497,7 +497,11 @@ ACTIONS: dict[str, Action] = {
     ),
     "refer_adr": Action("Record a CISAS referral", f.ReferAdrForm, _refer_adr, "refer_to_adr"),
     "adr_decision": Action(
-        "Record the CISAS decision", f.AdrDecisionForm, _adr_decision, "record_adr_decision"
+        "Record the CISAS decision",
+        f.AdrDecisionForm,
+        _adr_decision,
+        "record_adr_decision",
+        tells_customer=True,
     ),
     "remedy_done": Action("Record the remedy as done", f.RemedyDoneForm, _remedy_done),
     "court": Action("Record court action", f.CourtForm, _court, "start_court_action"),
@@ -505,10 +509,18 @@ ACTIONS: dict[str, Action] = {
     "note": Action(
         "Add an internal note", f.NoteForm, _note, checks_state=False, button="Add the note"
     ),
-    "reopen": Action("Reopen", f.ReopenForm, _reopen, "reopen", button="Reopen the case"),
+    "reopen": Action(
+        "Reopen", f.ReopenForm, _reopen, "reopen", button="Reopen the case", tells_customer=True
+    ),
     "close": Action("Close", f.CloseForm, _close, "close", button="Close the case"),
     "withdraw": Action(
-        "Withdraw", f.WithdrawForm, _withdraw, "withdraw", button="Withdraw", danger=True
+        "Withdraw",
+        f.WithdrawForm,
+        _withdraw,
+        "withdraw",
+        button="Withdraw",
+        danger=True,
+        tells_customer=True,
     ),
     "hold": Action(
         "Place a legal hold", f.LegalHoldForm, _hold, checks_state=False, button="Hold the data"
@@ -777,6 +789,8 @@ def case_action(request: HttpRequest, reference: str) -> HttpResponse:
             messages.error(request, exc.message)
             return redirect(_next_url(request, complaint))
         else:
+            if action.tells_customer:
+                done = f"{done} {_told(complaint)}"
             messages.success(request, done)
             return redirect(_next_url(request, complaint))
     complaint.reload()
