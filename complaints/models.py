@@ -43,6 +43,10 @@ OPEN_STATES = (
     State.COURT,
 )
 CLOCK_STATES = (State.CS_TEAM, State.CS_MANAGER, State.FORMAL_WRITTEN)
+# The cases whose ADR clock still runs: with us at stage 1, 2 or 3 and no deadlock letter yet. The
+# clock issues one on the ADR date (escalation.services.sweep_adr_clock); Complaint's
+# adr_clock_running asks the same of one case.
+ADR_CLOCK_RUNNING = Q(state__in=CLOCK_STATES, deadlock_issued_at__isnull=True)
 STAGE_OF_STATE = {State.CS_TEAM: 1, State.CS_MANAGER: 2, State.FORMAL_WRITTEN: 3}
 
 
@@ -227,7 +231,7 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             models.Index(
                 fields=["adr_eligible_date", "id"],
                 name="complaint_adr_sweep_idx",
-                condition=Q(state__in=CLOCK_STATES, deadlock_issued_at__isnull=True),
+                condition=ADR_CLOCK_RUNNING,
                 include=["nation"],
             ),
             # Remedy sweep: WHERE remedy_due_date < today AND remedy_completed_at IS NULL AND
@@ -415,8 +419,7 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     @property
     def adr_clock_running(self) -> bool:
         """The ADR clock will issue the deadlock letter on the ADR date (or at its next run, a
-        minute at most, once past it): the case is in stage 1, 2 or 3 with no deadlock letter, as
-        ``escalation.services.sweep_adr_clock`` asks."""
+        minute at most, once past it): ``ADR_CLOCK_RUNNING``, for this case."""
         return self.state in CLOCK_STATES and self.deadlock_issued_at is None
 
     def ran_out_unanswered(self, now: dt.datetime | None = None) -> bool:

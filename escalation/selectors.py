@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from complaints import clocks, keyset
-from complaints.models import CLOCK_STATES, Complaint, Nation, State
+from complaints.models import ADR_CLOCK_RUNNING, Complaint, Nation, State
 from complaints.selectors import (
     Calendars,
     awaiting_reply_first,
@@ -81,7 +81,7 @@ def adr_soon_q(today: dt.date, calendars: Calendars) -> Q:
         by_nation |= Q(nation=nation, adr_eligible_date__lte=limit)
     # The latest of the limits bounds the index range; the nations' own limits filter within it.
     return (
-        Q(state__in=CLOCK_STATES, deadlock_issued_at__isnull=True)
+        ADR_CLOCK_RUNNING
         & Q(adr_eligible_date__lte=max(limits))
         & by_nation
     )

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from complaints import bulk, clocks, documents, outbox
 from complaints.models import (
+    ADR_CLOCK_RUNNING,
     CLOCK_STATES,
     Complaint,
     ComplaintEvent,
@@ -148,11 +149,7 @@ def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = BATCH_S
     def due() -> QuerySet[Complaint]:
         # Served by complaint_adr_sweep_idx (partial, in claim order).
         return (
-            Complaint.objects.filter(
-                state__in=CLOCK_STATES,
-                deadlock_issued_at__isnull=True,
-                adr_eligible_date__lte=today,
-            )
+            Complaint.objects.filter(ADR_CLOCK_RUNNING, adr_eligible_date__lte=today)
             .order_by("adr_eligible_date", "id")
             .select_for_update(skip_locked=True)
         )
