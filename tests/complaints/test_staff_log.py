@@ -66,6 +66,13 @@ def test_an_agent_logs_a_letter_and_its_clocks_run_from_the_day_it_came(client, 
     assert "· from staff" not in case.content.decode()
 
 
+def act(client, complaint, action: str, **fields):
+    """An action on the case page, as its form sends it; the page it leads to, or the refusal."""
+    data = {"action": action, f"{action}-expected_state": complaint.state}
+    data.update({f"{action}-{name}": value for name, value in fields.items()})
+    return client.post(f"/staff/complaints/{complaint.reference}/actions/", data, follow=True)
+
+
 @time_machine.travel(NOW, tick=False)
 def test_a_customer_with_no_e_mail_address_is_written_to_by_post(client, agent):
     """Someone without e-mail writes in: their complaint is logged, every letter goes on the list
@@ -84,27 +91,12 @@ def test_a_customer_with_no_e_mail_address_is_written_to_by_post(client, agent):
     acknowledgement = Letter.objects.get(complaint=complaint)
     assert acknowledgement.to_post
     assert complaint.reference in client.get("/staff/letters/to-post/").content.decode()
-    refused = client.post(
-        f"/staff/complaints/{complaint.reference}/actions/",
-        {
-            "action": "message",
-            "message-expected_state": complaint.state,
-            "message-text": "We are looking into it.",
-        },
-    )
+    refused = act(client, complaint, "message", text="We are looking into it.")
     assert refused.status_code == 400  # the service refuses it, as through the API
     assert not ComplaintEvent.objects.filter(complaint=complaint, kind="message").exists()
     assert 'id="action-message"' not in case  # and the page does not offer it
     assert "a letter (PDF) on the list of letters to post" in case  # where the reply goes
-    escalated = client.post(
-        f"/staff/complaints/{complaint.reference}/actions/",
-        {
-            "action": "escalate",
-            "escalate-expected_state": complaint.state,
-            "escalate-reason": "Asked for the manager on the phone.",
-        },
-        follow=True,
-    )
+    escalated = act(client, complaint, "escalate", reason="Asked for the manager on the phone.")
     assert "has no e-mail address: tell them by phone or by letter" in escalated.content.decode()
     assert not OutboundEmail.objects.filter(complaint=complaint).exists()
 
@@ -114,15 +106,8 @@ def test_staff_are_told_to_tell_a_customer_with_no_e_mail_address_of_a_resolutio
     client.force_login(agent)
     client.post(URL, {**form_fields(client), "email": ""})
     complaint = Complaint.objects.get()
-    resolved = client.post(
-        f"/staff/complaints/{complaint.reference}/actions/",
-        {
-            "action": "resolve",
-            "resolve-expected_state": complaint.state,
-            "resolve-summary": "Refunded the second charge; the customer agreed on the phone.",
-        },
-        follow=True,
-    ).content.decode()
+    summary = "Refunded the second charge; the customer agreed on the phone."
+    resolved = act(client, complaint, "resolve", summary=summary).content.decode()
     assert "is resolved. The customer can reopen it for 8 weeks." in resolved
     assert "has no e-mail address: tell them by phone or by letter" in resolved
     assert not OutboundEmail.objects.filter(complaint=complaint).exists()
