@@ -132,12 +132,9 @@ def email_record(
 ) -> bool:
     """Record an e-mail to send after commit; returns whether it was recorded. Recording the same
     ``dedupe_key`` twice is a no-op, so a retried caller cannot send an e-mail twice. Records
-    nothing when there is nobody to tell."""
+    nothing when there is nobody to tell (``email_record_many``)."""
     if template not in EmailTemplate.values:
         raise ValueError(f"unknown e-mail template {template!r}")
-    to = [address for address in to if address]
-    if not to:
-        return False
     # email_record_many's one INSERT ... ON CONFLICT DO NOTHING: no read first, and no savepoint,
     # since a duplicate is skipped rather than raised.
     return bool(
@@ -177,8 +174,7 @@ def email_record_many(emails: list[dict[str, Any]]) -> int:
     new to send. Each e-mail is a dict of ``OutboundEmail`` columns by attname (``complaint_id``,
     ``template``, ``to``, ``context``, ``dedupe_key`` ...). An e-mail with no address (a
     customer who gave none, and is written to by post) is not recorded."""
-    emails = [{**e, "to": [a for a in e["to"] if a]} for e in emails]
-    emails = [e for e in emails if e["to"]]
+    emails = [{**e, "to": to} for e in emails if (to := [a for a in e["to"] if a])]
     if not emails:
         return 0
     inserted = bulk.insert_rows(OutboundEmail, emails, returning=("id",), ignore_conflicts=True)
