@@ -39,6 +39,13 @@ def staff_role(user: Any) -> Role | None:
     return None
 
 
+def staff_label(user: Any) -> str:
+    """A member of staff where a list names them (the assign list, the case-list CSV): their name,
+    with the sign-in name after it, since two people may share a name."""
+    name = user.get_full_name()
+    return f"{name} ({user.get_username()})" if name else user.get_username()
+
+
 @dataclass(frozen=True)
 class Actor:
     """The one doing something to a complaint; passed to services and FSM permission checks."""

@@ -17,6 +17,7 @@ from django.utils import timezone
 from . import clocks, evidence, services
 from .calendar import calendar_for
 from .models import AdrOutcome, Category, Channel, Nation, ResponseMethod, State
+from .roles import staff_label
 from .selectors import ALL_CASES, ALL_OPEN, staff_members
 
 # --- The queue's filters ------------------------------------------------------------------------
@@ -218,8 +219,7 @@ class StaffChoiceField(forms.ModelChoiceField):
     name after it: two people may share a name."""
 
     def label_from_instance(self, user) -> str:
-        name = user.get_full_name()
-        return f"{name} ({user.get_username()})" if name else user.get_username()
+        return staff_label(user)
 
 
 class AssignForm(ClaimForm):

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     Case,
     CharField,
@@ -46,6 +47,7 @@ from complaints.models import (
     Nation,
     State,
 )
+from complaints.roles import staff_label
 from complaints.selectors import Calendars
 
 CHUNK = 2000
@@ -193,12 +195,14 @@ def _median(histogram: Counter[int], count: int) -> float | None:
 
 def escalations(start: dt.date, end: dt.date) -> dict[str, int]:
     """Escalation events on complaints received in the period: to stage 2 (escalated to the
-    manager) and to stage 3 (formal written complaint). A case escalated twice counts twice."""
+    manager), to stage 3 (formal written complaint), and reopenings of resolved cases (which go
+    to the manager too, and say the resolution did not hold). A case escalated twice counts
+    twice."""
     found = dict(
         ComplaintEvent.objects.filter(
             _received_q(start, end, "complaint__"),
             kind=EventKind.TRANSITION,
-            transition__in=("escalate_to_manager", "make_formal_complaint"),
+            transition__in=("escalate_to_manager", "make_formal_complaint", "reopen"),
         )
         .order_by()
         .values("transition")
@@ -208,6 +212,7 @@ def escalations(start: dt.date, end: dt.date) -> dict[str, int]:
     return {
         "to_stage_2": found.get("escalate_to_manager", 0),
         "to_stage_3": found.get("make_formal_complaint", 0),
+        "reopened": found.get("reopen", 0),
     }
 
 
@@ -330,6 +335,7 @@ def figure_rows(figures: dict[str, Any]) -> Iterator[list[Any]]:
     yield ["Resolution", "Median working days to resolution", "" if median is None else median]
     yield ["Escalations", "To stage 2 (manager)", figures["escalations"]["to_stage_2"]]
     yield ["Escalations", "To stage 3 (formal written)", figures["escalations"]["to_stage_3"]]
+    yield ["Escalations", "Reopened after resolution", figures["escalations"]["reopened"]]
     letters = figures["deadlock_letters"]
     yield ["Deadlock letters", "By a manager's decision", letters["by_decision"]]
     yield ["Deadlock letters", "By the ADR clock", letters["by_clock"]]
@@ -359,6 +365,7 @@ CASE_COLUMNS = [
     "Replied in time",
     "Escalated to stage 2",
     "Formal written complaint (stage 3)",
+    "Reopened",
     "Resolved (date)",
     "Working days to resolution",
     "Deadlock letter (date)",
@@ -389,6 +396,12 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
     channels = dict(Channel.choices)
     categories = dict(Category.choices)
     outcomes = dict(AdrOutcome.choices)
+    # Everyone who can be assigned a case, named as the case page's assign list names them: a
+    # few dozen rows read once, rather than a join on each of a year's cases.
+    staff = {
+        user.pk: staff_label(user)
+        for user in get_user_model().objects.only("first_name", "last_name", "username")
+    }
 
     def transition(name: str) -> Exists:
         return Exists(
@@ -409,6 +422,7 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
         .annotate(
             escalated=transition("escalate_to_manager"),
             formal=transition("make_formal_complaint"),
+            reopened=transition("reopen"),
             deadlock_by_clock=deadlock_by_clock,
             received_day=_day("received_at"),
             # clocks.due_date: the London day of the last instant before the stored deadline.
@@ -442,12 +456,13 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
             "category",
             "state",
             "vulnerable",
-            "assigned_to__username",
+            "assigned_to_id",
             "due_day",
             "replied_day",
             "in_time",
             "escalated",
             "formal",
+            "reopened",
             "resolved_day",
             "nation",
             "deadlock_day",
@@ -479,12 +494,13 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
         category,
         state,
         vulnerable,
-        assignee,
+        assignee_id,
         due_day,
         replied_day,
         in_time,
         was_escalated,
         was_formal,
+        was_reopened,
         resolved_day,
         nation,
         deadlock_day,
@@ -505,12 +521,13 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
             states.get(state, state),
             STAGE_OF_STATE.get(state, ""),
             "yes" if vulnerable else "no",
-            assignee or "",
+            staff.get(assignee_id, ""),
             due_day or "",
             replied_day or "",
             in_time,
             "yes" if was_escalated else "no",
             "yes" if was_formal else "no",
+            "yes" if was_reopened else "no",
             resolved_day or "",
             "" if resolved_day is None else days_to_resolution(nation, received_day, resolved_day),
             deadlock_day or "",

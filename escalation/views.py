@@ -100,6 +100,7 @@ def report(request: HttpRequest) -> HttpResponse:
             [
                 {"label": "To stage 2 (manager)", "count": figures["escalations"]["to_stage_2"]},
                 {"label": "To stage 3 (formal)", "count": figures["escalations"]["to_stage_3"]},
+                {"label": "Reopened", "count": figures["escalations"]["reopened"]},
             ],
             title="Escalations",
         ),

@@ -172,7 +172,11 @@ def test_the_median_of_an_odd_count_and_of_nothing():
 
 
 def test_escalations_per_stage(year):
-    assert reports.escalations(START, END) == {"to_stage_2": 2, "to_stage_3": 1}  # B, C; C
+    assert reports.escalations(START, END) == {
+        "to_stage_2": 2,  # B, C
+        "to_stage_3": 1,  # C
+        "reopened": 0,
+    }
 
 
 def test_deadlock_letters_by_decision_and_by_clock(year):
@@ -384,6 +388,45 @@ def test_the_figures_csv(client, manager, year):
     assert ["Received by channel", "Web form", "4"] in rows
     assert ["Escalations", "To stage 2 (manager)", "2"] in rows
     assert ["CISAS outcome", "Upheld", "1"] in rows
+
+
+def test_a_reopened_case_and_its_assignee_are_in_the_figures_and_the_case_list(
+    client, file_complaint, agent, manager
+):
+    # A resolution the customer did not accept is worth seeing: counted, and marked on its row.
+    agent.first_name, agent.last_name = "Sam", "Stevens"
+    agent.save()
+    by_agent = Actor.staff(agent)
+    with at("2024-02-05"):
+        reopened = file_complaint(category=Category.BILLING).complaint
+        kept = file_complaint(category=Category.BILLING).complaint
+        services.complaint_assign(complaint=reopened, assignee=agent, by=by_agent)
+    for complaint in (reopened, kept):
+        with at("2024-02-06"):
+            services.complaint_resolve(complaint=complaint, by=by_agent, summary="Refunded.")
+    with at("2024-02-20"):
+        services.complaint_reopen(complaint=reopened, by=Actor.customer())
+    period = {"start": "2024-01-01", "end": "2024-06-30"}
+
+    assert reports.escalations(START, END) == {"to_stage_2": 0, "to_stage_3": 0, "reopened": 1}
+    client.force_login(manager)
+    response = client.get("/staff/reports/cases.csv", period)
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+    )
+    by_reference = {row["Reference"]: row for row in rows}
+    assert by_reference[reopened.reference]["Reopened"] == "yes"
+    assert by_reference[reopened.reference]["Stage"] == "2"
+    assert by_reference[reopened.reference]["Assigned to"] == "Sam Stevens (agent)"
+    assert by_reference[kept.reference]["Reopened"] == "no"
+    assert by_reference[kept.reference]["Assigned to"] == ""
+    response = client.get("/staff/reports/figures.csv", period)
+    figures = list(
+        csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+    )
+    assert ["Escalations", "Reopened after resolution", "1"] in figures
+    page = client.get("/staff/reports/", period).content.decode()
+    assert "Reopened: 1" in page
 
 
 @pytest.mark.parametrize(
