@@ -46,6 +46,7 @@ run: install
 ## make test: the whole suite on the real PostgreSQL and Redis on 127.0.0.1.
 test: install-dev services
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings_test $(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest
 
@@ -73,6 +74,7 @@ graph: install
 
 lint: install-dev
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -96,6 +96,7 @@ class ComplaintAdmin(RecordsCaseViewsAdmin):
 
     def complaint_of(self, obj):
         return obj
+
     actions = ["withdraw_selected"]
 
     def get_readonly_fields(self, request, obj=None):

@@ -468,9 +468,9 @@ class LiftLegalHoldForm(LegalHoldForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["reason"].label = "Why is the hold being lifted?"
-        self.fields["reason"].help_text = (
-            "Once lifted, the personal data is anonymised when the retention period ends."
-        )
+        self.fields[
+            "reason"
+        ].help_text = "Once lifted, the personal data is anonymised when the retention period ends."
 
 
 class EraseForm(CaseActionForm):

@@ -421,9 +421,7 @@ def complain_check(request: HttpRequest) -> HttpResponse:
         return redirect("complaints:complain_start")
     invalid = _first_invalid_step(draft)
     if invalid is not None:
-        return HttpResponseRedirect(
-            _step_url(invalid, returning=draft.first_unanswered() is None)
-        )
+        return HttpResponseRedirect(_step_url(invalid, returning=draft.first_unanswered() is None))
     return _render_check(request, draft)
 
 
@@ -643,14 +641,13 @@ CUSTOMER_EVENT_KINDS = (
 def _timeline(complaint: Complaint) -> list[dict[str, Any]]:
     """The customer-visible events, newest first. Internal notes, assignments and overdue flags
     are never shown, whatever their flag says."""
-    events = (
-        complaint.events.filter(customer_visible=True, kind__in=CUSTOMER_EVENT_KINDS)
-        .prefetch_related(
-            Prefetch(
-                "attachments",
-                queryset=Attachment.objects.filter(customer_visible=True),
-                to_attr="visible_attachments",
-            )
+    events = complaint.events.filter(
+        customer_visible=True, kind__in=CUSTOMER_EVENT_KINDS
+    ).prefetch_related(
+        Prefetch(
+            "attachments",
+            queryset=Attachment.objects.filter(customer_visible=True),
+            to_attr="visible_attachments",
         )
     )
     items = [
@@ -787,9 +784,7 @@ def _render_track(
             "action_names": [item["name"] for item in actions],
             "timeline": _timeline(complaint),
             "letters": list(complaint.letters.all()),
-            "attachments": list(
-                complaint.attachments.filter(customer_visible=True).with_sender()
-            ),
+            "attachments": list(complaint.attachments.filter(customer_visible=True).with_sender()),
             "actions": actions,
             "can_withdraw": "withdraw" in allowed,
             "can_message": can_message,

@@ -24,6 +24,7 @@ def _logging_as_the_web_processes_log(**kwargs) -> None:
 
     dictConfig(settings.LOGGING)
 
+
 # Each sweep is idempotent and claims its rows with a conditional update, so a second beat, a
 # retried tick or two workers running the same sweep never act on a case twice.
 app.conf.beat_schedule = {

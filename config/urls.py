@@ -15,6 +15,7 @@ class FaviconRedirect(RedirectView):
     def get_redirect_url(self, *args, **kwargs) -> str:
         return static("favicon.svg")
 
+
 urlpatterns = [
     path("", include("complaints.public_urls")),
     path("healthz", health.healthz, name="healthz"),

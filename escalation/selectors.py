@@ -80,11 +80,7 @@ def adr_soon_q(today: dt.date, calendars: Calendars) -> Q:
         limits.append(limit)
         by_nation |= Q(nation=nation, adr_eligible_date__lte=limit)
     # The latest of the limits bounds the index range; the nations' own limits filter within it.
-    return (
-        ADR_CLOCK_RUNNING
-        & Q(adr_eligible_date__lte=max(limits))
-        & by_nation
-    )
+    return ADR_CLOCK_RUNNING & Q(adr_eligible_date__lte=max(limits)) & by_nation
 
 
 def section_filters(now: dt.datetime, calendars: Calendars) -> dict[str, Q]:

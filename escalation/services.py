@@ -125,8 +125,10 @@ def sweep_overdue_replies(*, now: dt.datetime | None = None, batch_size: int = B
             flag="overdue_flagged_at",
             kind=EventKind.OVERDUE,
             now=now,
-            text=lambda c: f"No reply recorded by the end of "
-            f"{c.response_due_date:%A %-d %B %Y}, when it was due.",
+            text=lambda c: (
+                f"No reply recorded by the end of "
+                f"{c.response_due_date:%A %-d %B %Y}, when it was due."
+            ),
             data=lambda c: {"due_date": c.response_due_date.isoformat(), "state": c.state},
             key=lambda c: f"overdue:{c.pk}:{c.stage_started_at.isoformat()}",
         )
@@ -273,8 +275,10 @@ def sweep_overdue_remedies(*, now: dt.datetime | None = None, batch_size: int = 
             flag="remedy_overdue_flagged_at",
             kind=EventKind.REMEDY,
             now=now,
-            text=lambda c: f"The CISAS remedy was due by {c.remedy_due_date:%A %-d %B %Y} "
-            "and has not been recorded as done.",
+            text=lambda c: (
+                f"The CISAS remedy was due by {c.remedy_due_date:%A %-d %B %Y} "
+                "and has not been recorded as done."
+            ),
             data=lambda c: {"remedy_due_date": c.remedy_due_date.isoformat()},
             key=lambda c: f"remedy-overdue:{c.pk}",
             remedy_due_date=lambda c: c.remedy_due_date.isoformat(),

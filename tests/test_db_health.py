@@ -86,7 +86,7 @@ def test_a_statement_run_again_and_again_is_prepared_once_a_connection():
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
-    assert any("FROM \"django_session\" WHERE session_key = $1" in s for s in prepared), prepared
+    assert any('FROM "django_session" WHERE session_key = $1' in s for s in prepared), prepared
 
 
 def test_each_run_of_a_prepared_statement_is_planned_for_its_own_values():

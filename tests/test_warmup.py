@@ -15,7 +15,7 @@ from config.warmup import warm_up
 
 
 def test_the_layout_the_customers_pages_extend_is_compiled_before_the_fork():
-    """"base.html" names a template in both engines; a page finds Django's first, but the
+    """ "base.html" names a template in both engines; a page finds Django's first, but the
     customers' pages extend Jinja2's, which must be compiled too."""
     env = engines["jinja2"].env
     env.cache.clear()

@@ -209,7 +209,6 @@ def test_a_long_file_name_wraps_on_a_phone_wherever_it_is_listed(page, tmp_path)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375, "tracking"
 
 
-
 LONG_EMAIL = "maximiliana.featherstonehaugh-cholmondeley@a-very-long-family-domain-name.co.uk"
 PASTED_ADDRESS = "https://www.example.com/account/billing/statements/" + "a1b2c3d4e5" * 12
 

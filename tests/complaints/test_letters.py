@@ -256,9 +256,7 @@ ABOUT = {
 @pytest.mark.parametrize("kind", letters.KINDS)
 @pytest.mark.parametrize("category", Category)
 def test_each_letter_names_the_category_in_words_that_read_as_a_sentence(kind, category):
-    context = CONTEXTS[kind](
-        category_label=category.label, category_about=CATEGORY_ABOUT[category]
-    )
+    context = CONTEXTS[kind](category_label=category.label, category_about=CATEGORY_ABOUT[category])
     text = pdf_text(letters.render_pdf(kind, context))
     assert ABOUT[kind].format(about=CATEGORY_ABOUT[category]) in text
     assert f"about {category.label.lower()} " not in text

@@ -298,9 +298,7 @@ def test_a_written_reply_offers_the_next_stage_not_one_already_taken(
         assert offer not in text and offer not in message.body
 
 
-def test_resolved_after_a_deadlock_letter_the_email_gives_the_cisas_deadline(
-    complaint_in, manager
-):
+def test_resolved_after_a_deadlock_letter_the_email_gives_the_cisas_deadline(complaint_in, manager):
     with time_machine.travel(dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.UTC), tick=False):
         c = complaint_in(State.DEADLOCK)
         outbox.email_deliver_due()

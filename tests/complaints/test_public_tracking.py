@@ -286,9 +286,7 @@ def test_what_you_can_do_heads_the_actions_while_there_are_some(client, tracked_
     assert heading < escalate < page.index("Send us a message")
 
 
-def test_phone_numbers_on_the_withdraw_and_deadlock_pages_can_be_tapped_to_call(
-    client, tracked_in
-):
+def test_phone_numbers_on_the_withdraw_and_deadlock_pages_can_be_tapped_to_call(client, tracked_in):
     _, url = tracked_in(State.DEADLOCK)
     deadlock = client.get(url).content.decode()
     assert '<a href="tel:02075203827">020 7520 3827</a>' in deadlock  # CISAS

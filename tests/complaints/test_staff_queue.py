@@ -234,7 +234,7 @@ def test_a_whole_reference_is_looked_up_by_the_reference_itself(client, agent, f
         response = client.get("/staff/", {"q": f"  {wanted.reference.lower()} "})
     assert refs(response) == [wanted.reference]
     search = next(q["sql"] for q in queries if 'FROM "complaints_complaint"' in q["sql"])
-    assert f"\"complaints_complaint\".\"reference\" = '{wanted.reference}'" in search
+    assert f'"complaints_complaint"."reference" = \'{wanted.reference}\'' in search
     assert "LIKE" not in search  # the unique index, not the trigram indexes
 
 
@@ -264,9 +264,7 @@ def test_an_email_address_matches_the_addresses_that_start_with_it(client, agent
 def test_the_email_index_serves_prefix_searches():
     """The e-mail search's LIKE 'text%' and subject access's lower(email) = ? share one index."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexdef FROM pg_indexes WHERE indexname = 'complaint_email_idx'"
-        )
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'complaint_email_idx'")
         (definition,) = cursor.fetchone()
     assert "lower((email)::text) text_pattern_ops" in definition
 

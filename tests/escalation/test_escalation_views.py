@@ -133,9 +133,7 @@ def test_a_manager_reassigns_from_the_queue_and_comes_back_to_it(
     )
 
 
-def test_each_rows_assign_list_shows_its_assignee_and_escapes_names(
-    client, manager, agent, cases
-):
+def test_each_rows_assign_list_shows_its_assignee_and_escapes_names(client, manager, agent, cases):
     agent.first_name, agent.last_name = "<b>Al", "O'Neill</b>"
     agent.save()
     assigned, unassigned = cases["stage_2"], cases["stage_3"]
