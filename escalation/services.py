@@ -120,20 +120,25 @@ def sweep_overdue_replies(*, now: dt.datetime | None = None, batch_size: int = B
         )
 
     for batch in complaints_locked_batches(due, batch_size):
-        _flag_batch(
-            batch,
-            flag="overdue_flagged_at",
-            kind=EventKind.OVERDUE,
-            now=now,
-            text=lambda c: (
-                f"No reply recorded by the end of "
-                f"{c.response_due_date:%A %-d %B %Y}, when it was due."
-            ),
-            data=lambda c: {"due_date": c.response_due_date.isoformat(), "state": c.state},
-            key=lambda c: f"overdue:{c.pk}:{c.stage_started_at.isoformat()}",
-        )
+        _flag_overdue(batch, now)
         flagged += len(batch)
     return flagged
+
+
+def _flag_overdue(batch: list[Complaint], now: dt.datetime) -> None:
+    """Flag a locked batch of cases whose reply is overdue: the overdue sweep's, and those the ADR
+    clock is about to move to deadlock before the overdue sweep saw them."""
+    _flag_batch(
+        batch,
+        flag="overdue_flagged_at",
+        kind=EventKind.OVERDUE,
+        now=now,
+        text=lambda c: (
+            f"No reply recorded by the end of {c.response_due_date:%A %-d %B %Y}, when it was due."
+        ),
+        data=lambda c: {"due_date": c.response_due_date.isoformat(), "state": c.state},
+        key=lambda c: f"overdue:{c.pk}:{c.stage_started_at.isoformat()}",
+    )
 
 
 def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
@@ -149,14 +154,23 @@ def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = BATCH_S
     )
 
     def due() -> QuerySet[Complaint]:
-        # Served by complaint_adr_sweep_idx (partial, in claim order).
+        # Served by complaint_adr_sweep_idx (partial, in claim order). The assignee is read for
+        # the overdue alerts below; only the complaints are locked.
         return (
             Complaint.objects.filter(ADR_CLOCK_RUNNING, adr_eligible_date__lte=today)
             .order_by("adr_eligible_date", "id")
-            .select_for_update(skip_locked=True)
+            .select_related("assigned_to")
+            .select_for_update(skip_locked=True, of=("self",))
         )
 
     for batch in complaints_locked_batches(due, batch_size):
+        # A case past its reply date is flagged once and its managers told, whichever sweep
+        # reaches it first: a complaint logged after both its reply date and its ADR date (a
+        # letter found late) would otherwise leave the clock's stages with no overdue flag if
+        # this sweep ran before the overdue one. Normally flagged weeks ago, so none here.
+        late = [c for c in batch if c.is_overdue(now) and c.overdue_flagged_at is None]
+        if late:
+            _flag_overdue(late, now)
         fired = complaints_fire_locked_batch(
             batch,
             "issue_deadlock_letter",

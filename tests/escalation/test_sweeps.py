@@ -205,6 +205,47 @@ def test_an_overdue_case_alerts_the_managers_once(logged, manager):
 
 
 @pytest.mark.django_db
+def test_a_case_past_its_reply_date_is_flagged_even_when_the_adr_clock_reaches_it_first(
+    logged, manager
+):
+    """A letter logged after its reply date and its ADR date: whichever sweep runs first, the
+    case is flagged overdue once and the managers told, as for any other late reply."""
+    from django.core import mail
+
+    from complaints import outbox
+
+    now = dt.datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
+    with time_machine.travel(now - dt.timedelta(minutes=5), tick=False):
+        c = logged()
+    assert sweeps.sweep_adr_clock(now=now) == 1
+    assert sweeps.sweep_overdue_replies(now=now) == 0
+    assert sweeps.sweep_adr_clock(now=now) == 0
+    c = fresh(c)
+    assert c.state == State.DEADLOCK and c.overdue_flagged_at == now
+    (event,) = c.events.filter(kind=EventKind.OVERDUE)
+    assert "Tuesday 18 August 2026" in event.text and not event.customer_visible
+    outbox.email_deliver_due()
+    alerts = [m for m in mail.outbox if m.subject.startswith("Reply overdue")]
+    assert len(alerts) == 1 and alerts[0].to == [manager.email]
+
+
+@pytest.mark.django_db
+def test_the_adr_clock_leaves_the_overdue_flag_of_a_replied_or_flagged_case_alone(logged, agent):
+    from complaints import services
+
+    replied, flagged = logged(), logged()
+    with time_machine.travel(dt.datetime(2026, 8, 10, 9, 0, tzinfo=UTC), tick=False):
+        services.complaint_record_reply(
+            complaint=replied, by=Actor.staff(agent), method="phone", summary="Called."
+        )
+    assert sweeps.sweep_overdue_replies(now=dt.datetime(2026, 8, 19, 9, 0, tzinfo=UTC)) == 1
+    assert sweeps.sweep_adr_clock(now=dt.datetime(2026, 10, 15, 9, 0, tzinfo=UTC)) == 2
+    assert fresh(replied).overdue_flagged_at is None
+    assert fresh(flagged).overdue_flagged_at == dt.datetime(2026, 8, 19, 9, 0, tzinfo=UTC)
+    assert ComplaintEvent.objects.filter(kind=EventKind.OVERDUE).count() == 1
+
+
+@pytest.mark.django_db
 def test_the_adr_clock_sends_one_deadlock_letter_and_one_email(logged, manager):
     from django.core import mail
 
