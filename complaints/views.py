@@ -627,6 +627,19 @@ STATE_TEXT = {
     State.WITHDRAWN: "You withdrew your complaint.",
 }
 
+# Once the stage's reply is sent, what the customer can do next if it did not settle things, as
+# the reply's e-mail says (templates/emails/reply-body.*).
+REPLIED_TEXT = {
+    State.CS_TEAM: "Our Customer Services Team has replied to your complaint. If you are not "
+    "happy with the reply, you can ask for our Customer Services Manager to review it.",
+    State.CS_MANAGER: "Our Customer Services Manager has replied to your complaint. If you are "
+    "still not happy, you can make a formal written complaint.",
+    State.FORMAL_WRITTEN: "Our Customer Services Manager has replied to your formal written "
+    "complaint, the last stage of our procedure. If you are still not happy, send us a message "
+    "asking for a deadlock letter: it is our final response, and with it you can take your "
+    "complaint to CISAS, free of charge.",
+}
+
 CUSTOMER_EVENT_KINDS = (
     EventKind.FILED,
     EventKind.TRANSITION,
@@ -776,7 +789,11 @@ def _render_track(
         {
             "complaint": complaint,
             "secret": secret,
-            "state_text": STATE_TEXT.get(complaint.state, complaint.get_state_display()),
+            "state_text": (
+                REPLIED_TEXT[complaint.state]
+                if complaint.state in REPLIED_TEXT and complaint.responded_at
+                else STATE_TEXT.get(complaint.state, complaint.get_state_display())
+            ),
             "clock_running": complaint.state in CLOCK_STATES,
             # The rule the staff pages and the sweep use: past the due date with no reply.
             "overdue": complaint.is_overdue(now),

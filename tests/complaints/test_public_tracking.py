@@ -601,6 +601,27 @@ def test_a_written_reply_is_offered_only_while_a_reply_is_awaited(client, tracke
     assert not after.events.filter(kind=EventKind.MESSAGE).exists()
 
 
+@pytest.mark.parametrize(
+    "state, said, next_step",
+    [
+        (State.CS_TEAM, "Our Customer Services Team has replied", "Ask for the manager"),
+        (State.CS_MANAGER, "Our Customer Services Manager has replied", "formal written"),
+        (State.FORMAL_WRITTEN, "asking for a deadlock letter", "Send us a message"),
+    ],
+)
+def test_once_we_have_replied_the_page_says_so_and_what_to_do_if_still_unhappy(
+    client, tracked_in, manager, state, said, next_step
+):
+    complaint, url = tracked_in(state)
+    services.complaint_record_reply(
+        complaint=complaint, by=Actor.staff(manager), method="written", summary="Our answer."
+    )
+    page = client.get(url).content.decode()
+    assert said in page and next_step in page
+    assert "will reply in writing" not in page and "is looking into" not in page
+    assert "We replied" in page
+
+
 @pytest.mark.parametrize("state", [State.DEADLOCK, State.ADR_REFERRED, State.RESOLVED])
 def test_no_written_reply_is_promised_where_no_reply_is_awaited(client, tracked_in, state):
     complaint, url = tracked_in(state)
