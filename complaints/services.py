@@ -761,6 +761,12 @@ def complaint_record_reply(
                 "call_reference": call_reference.strip(),
                 "label": label,
                 **({"phone_agreed": True} if waived else {}),
+                # How the letter reached the customer, as it was when sent (the timeline's line).
+                **(
+                    {"emailed": bool(complaint.email), "posted": documents.goes_by_post(complaint)}
+                    if method == ResponseMethod.WRITTEN
+                    else {}
+                ),
             },
             at=now,
         )

@@ -714,7 +714,10 @@ def _render_case(
                 else [],
                 "retention_ends": privacy.retention_ends(complaint),
                 "retention_years": settings.RETENTION_YEARS,
-                "complaints_count": privacy.customer_complaints(complaint).count(),
+                # Customers are matched by e-mail address: with none, nothing to count.
+                "complaints_count": privacy.customer_complaints(complaint).count()
+                if complaint.email
+                else None,
             },
             "forms": forms,
             "error_action": bound[0] if bound else None,

@@ -114,6 +114,39 @@ def test_staff_are_told_to_tell_a_customer_with_no_e_mail_address_of_a_resolutio
 
 
 @time_machine.travel(NOW, tick=False)
+def test_the_case_page_says_how_a_written_reply_went_and_whose_complaints_it_cannot_count(
+    client, agent
+):
+    client.force_login(agent)
+    client.post(URL, {**form_fields(client), "email": ""})
+    client.post(URL, {**form_fields(client), "submission": "second"})
+    by_post, both = Complaint.objects.order_by("id")
+    assert by_post.email == "" and both.email and both.postal_address
+    page = act(client, by_post, "reply_written", summary="We have refunded you.").content.decode()
+    assert "Sent as a letter by post" in page
+    assert "not known: complaints are matched by e-mail address, and this customer gave none" in (
+        page
+    )
+    page = act(client, both, "reply_written", summary="We have refunded you.").content.decode()
+    assert "Sent as a letter by e-mail and by post" in page
+    assert "1 with this e-mail address" in page
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_reopened_case_shows_its_earlier_resolution_as_earlier(client, agent, manager):
+    client.force_login(agent)
+    client.post(URL, form_fields(client))
+    complaint = Complaint.objects.get()
+    page = act(client, complaint, "resolve", summary="Refunded the charge.").content.decode()
+    assert "How it was resolved</h3>" in page
+    client.force_login(manager)
+    complaint.refresh_from_db()
+    page = act(client, complaint, "reopen", reason="The charge is back.").content.decode()
+    assert "How it was resolved before it was reopened</h3>" in page
+    assert "Refunded the charge." in page
+
+
+@time_machine.travel(NOW, tick=False)
 def test_sending_the_page_twice_logs_one_complaint(client, agent):
     client.force_login(agent)
     data = form_fields(client)
