@@ -534,8 +534,23 @@ def last_twelve_months(today: dt.date) -> tuple[dt.date, dt.date]:
 
 
 class ReportPeriodForm(forms.Form):
-    start = forms.DateField(label="Received from", widget=DateInput)
-    end = forms.DateField(label="to", widget=DateInput)
+    # Each message names its date: the error summary and the exports' refusal show them alone.
+    start = forms.DateField(
+        label="Received from",
+        widget=DateInput,
+        error_messages={
+            "required": "Enter the start date.",
+            "invalid": "Enter the start date as a real date, for example 2026-01-31.",
+        },
+    )
+    end = forms.DateField(
+        label="to",
+        widget=DateInput,
+        error_messages={
+            "required": "Enter the end date.",
+            "invalid": "Enter the end date as a real date, for example 2026-12-31.",
+        },
+    )
 
     def clean(self):
         data = super().clean()
@@ -546,9 +561,9 @@ class ReportPeriodForm(forms.Form):
             else:
                 # The error on whichever date is out of range (both, if both are).
                 if start.year < 2000:
-                    self.add_error("start", "Choose dates between 2000 and 2079.")
+                    self.add_error("start", "Choose a start date from 2000 to 2079.")
                 if end.year > 2079:
-                    self.add_error("end", "Choose dates between 2000 and 2079.")
+                    self.add_error("end", "Choose an end date from 2000 to 2079.")
         return data
 
     def period(self) -> tuple[dt.date, dt.date]:

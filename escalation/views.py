@@ -89,6 +89,10 @@ def _assignee_options(staff: list) -> Callable[[int | None], SafeString]:
 @manager_required
 def report(request: HttpRequest) -> HttpResponse:
     form = ReportPeriodForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        # The period asked for cannot be shown: say why, and show no figures rather than another
+        # period's under the dates that were refused.
+        return render(request, "escalation/reports.html", {"form": form}, status=400)
     start, end = form.period()
     if not form.is_bound:
         form = ReportPeriodForm(initial={"start": start, "end": end})
@@ -136,7 +140,6 @@ def report(request: HttpRequest) -> HttpResponse:
             "replied_help": reports.REPLIED_IN_TIME_HELP,
             "median_help": reports.MEDIAN_HELP,
         },
-        status=400 if form.is_bound and form.errors else 200,
     )
 
 
@@ -195,11 +198,8 @@ def _for_period(export: Callable[[HttpRequest, dt.date, dt.date], HttpResponse])
     def view(request: HttpRequest) -> HttpResponse:
         form = ReportPeriodForm(request.GET or None)
         if form.is_bound and not form.is_valid():
-            problems = "; ".join(
-                f"{form.fields[name].label if name in form.fields else 'period'}: {error}"
-                for name, errors in form.errors.items()
-                for error in errors
-            )
+            # Each message names its date ("The end date must be ..."), as on the reports page.
+            problems = " ".join(error for errors in form.errors.values() for error in errors)
             return HttpResponseBadRequest(
                 f"This export's period cannot be used ({problems}). Choose the dates on the "
                 "reports page.",

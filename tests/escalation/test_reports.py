@@ -278,11 +278,16 @@ def test_the_reports_default_to_the_last_twelve_months(client, manager):
     assert response.context["figures"]["end"] == dt.date(2025, 3, 15)
 
 
-def test_a_backwards_period_is_an_error(client, manager):
+def test_a_backwards_period_is_an_error_and_no_other_periods_figures_are_shown(client, manager):
     client.force_login(manager)
     response = client.get("/staff/reports/", {"start": "2024-06-30", "end": "2024-01-01"})
     assert response.status_code == 400
-    assert "The end date must be on or after the start date." in response.content.decode()
+    page = response.content.decode()
+    assert "There is a problem with the period: no figures are shown" in page
+    assert '<a href="#id_end">The end date must be on or after the start date.</a>' in page
+    # Not the last twelve months' figures under the refused dates, nor their downloads.
+    assert "Complaints received from" not in page
+    assert "report-tiles" not in page and "cases.csv" not in page
 
 
 def test_a_date_out_of_range_is_named_on_its_own_field(client, manager):
@@ -295,7 +300,7 @@ def test_a_date_out_of_range_is_named_on_its_own_field(client, manager):
     client.force_login(manager)
     response = client.get("/staff/reports/", {"start": "2026-01-01", "end": "2080-01-01"})
     assert response.status_code == 400
-    assert "Choose dates between 2000 and 2079." in response.content.decode()
+    assert "Choose an end date from 2000 to 2079." in response.content.decode()
 
 
 def test_the_case_list_csv_has_one_row_per_case(client, manager, year):
@@ -460,7 +465,7 @@ def test_every_cell_that_starts_like_a_formula_is_made_plain_text_wherever_it_is
     ("period", "problem"),
     [
         ({"start": "2024-06-30", "end": "2024-01-01"}, "on or after the start date"),
-        ({"start": "not a date", "end": "2024-01-01"}, "Enter a valid date"),
+        ({"start": "not a date", "end": "2024-01-01"}, "Enter the start date as a real date"),
     ],
 )
 def test_an_export_for_a_period_that_cannot_be_used_is_refused(
