@@ -8,7 +8,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from config.logging import redact
@@ -99,13 +99,21 @@ class ComplaintAdmin(RecordsCaseViewsAdmin):
 
     actions = ["withdraw_selected"]
 
+    def get_fields(self, request, obj=None):
+        # Every field, but the reply deadline as the date the portal gives everywhere: the stored
+        # instant is midnight at the end of that day, which reads as the day after.
+        return [
+            "reply_due" if f.name == "response_due_at" else f.name for f in Complaint._meta.fields
+        ]
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Complaint._meta.fields]
+        return self.get_fields(request, obj)
 
     @admin.display(description="Reply due by", ordering="response_due_at")
     def reply_due(self, complaint: Complaint):
         # The London date, as everywhere else: response_due_at is the instant that day ends.
-        return complaint.response_due_date
+        due = complaint.response_due_date
+        return formats.date_format(due) if due else None
 
     def has_add_permission(self, request):
         return False  # complaints are filed through the portal or the API, which start the clocks

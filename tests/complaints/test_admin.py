@@ -28,6 +28,18 @@ def test_the_complaint_page_shows_the_case_with_its_timeline_and_no_editable_sta
     assert 'name="_save"' not in html, "no Save button that would save nothing"
 
 
+def test_the_complaint_page_gives_the_reply_due_date_as_the_portal_does(
+    client, administrator, file_complaint
+):
+    with time_machine.travel(dt.datetime(2026, 12, 7, 11, 0, tzinfo=dt.UTC), tick=False):
+        complaint = file_complaint().complaint
+    assert complaint.response_due_date == dt.date(2026, 12, 30)  # 25 and 28 Dec: bank holidays
+    client.force_login(administrator)
+    html = client.get(f"/admin/complaints/complaint/{complaint.pk}/change/").content.decode()
+    assert "Reply due by" in html and "30 Dec 2026" in html
+    assert "Response due at" not in html and "31 Dec 2026" not in html
+
+
 def test_an_administrator_opening_a_customers_complaint_is_on_the_record_of_views(
     client, administrator, file_complaint
 ):
