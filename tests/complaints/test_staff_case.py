@@ -187,6 +187,34 @@ def test_a_case_withdrawn_before_its_reply_was_due_is_not_called_late(
     assert "late (due 22 Oct)" in late_html  # withdrawn after its reply was due, unanswered
 
 
+def test_a_stage_the_adr_clock_ended_before_its_reply_was_due_says_so(
+    client, agent, manager, file_complaint
+):
+    """Escalated late in its 56 working days, the case reached its ADR date before the stage 2
+    reply was due: no reply is expected any more, and the page does not read as if one were."""
+    from escalation.services import sweep_adr_clock
+
+    complaint = file_complaint(
+        by=Actor.staff(agent),
+        channel="phone",
+        received_at=dt.datetime(2026, 8, 3, 10, tzinfo=dt.UTC),
+    ).complaint
+    with time_machine.travel(dt.datetime(2026, 10, 19, 10, tzinfo=dt.UTC), tick=False):
+        services.complaint_escalate(complaint=complaint, by=Actor.staff(agent), reason="Asked.")
+    complaint = fresh(complaint)
+    assert complaint.adr_eligible_date == dt.date(2026, 10, 21)
+    assert complaint.response_due_date == dt.date(2026, 11, 9)
+    assert sweep_adr_clock(now=dt.datetime(2026, 10, 21, 9, tzinfo=dt.UTC)) == 1
+    client.force_login(manager)
+    with time_machine.travel(dt.datetime(2026, 10, 21, 10, tzinfo=dt.UTC), tick=False):
+        html = page(client, complaint).content.decode()
+    assert "due 9 Nov (the ADR clock's deadlock letter stopped the clock" in html
+    with time_machine.travel(dt.datetime(2026, 11, 10, 10, tzinfo=dt.UTC), tick=False):
+        client.force_login(manager)  # a new day's sign-in
+        html = page(client, complaint).content.decode()
+    assert "late (due 9 Nov)" in html  # as the figures count it, once the day has passed
+
+
 def test_a_late_reply_is_not_called_in_time(client, agent, file_complaint):
     complaint = file_complaint(
         by=Actor.staff(agent),
