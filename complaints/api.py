@@ -14,6 +14,7 @@ import re
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -307,6 +308,30 @@ class TrueOrFalseFilter(filters.Filter):
     field_class = TrueOrFalseField
 
 
+class StaffUsernameField(forms.CharField):
+    """A member of staff's username, or ``none``. A name nobody has is refused, as any other bad
+    filter value is, rather than answered with an empty list that looks like "no cases": a
+    misspelt name, or "nobody" for "none"."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if (
+            value
+            and value != "none"
+            and not get_user_model().objects.filter(username=value).exists()
+        ):
+            raise DjangoValidationError(
+                "No member of staff has this username. Give a username, or 'none' for "
+                "unassigned cases.",
+                code="invalid",
+            )
+        return value
+
+
+class StaffUsernameFilter(filters.CharFilter):
+    field_class = StaffUsernameField
+
+
 class ComplaintFilter(filters.FilterSet):
     # distinct=False: state is a column of the complaint itself, so no row can come twice, and
     # django-filter's default SELECT DISTINCT over every column took 115 ms, and as long again
@@ -317,7 +342,7 @@ class ComplaintFilter(filters.FilterSet):
         label="true: only complaints whose reply is overdue (the stage clock has run out, no "
         "reply); false: only those whose reply is not.",
     )
-    assigned_to = filters.CharFilter(
+    assigned_to = StaffUsernameFilter(
         method="filter_assigned_to", label="Username, or 'none' for unassigned cases"
     )
     ordering = ComplaintOrdering(

@@ -437,6 +437,20 @@ def test_an_overdue_filter_that_is_not_true_or_false_is_400(agent, file_complain
     assert response.json() == {"overdue": ["Use true or false."]}
 
 
+@pytest.mark.parametrize("value", ["nobody", "agnet", "999"])
+def test_an_assigned_to_filter_naming_nobody_on_the_staff_is_400(agent, file_complaint, value):
+    file_complaint()
+    response = api(agent).get(URL, {"assigned_to": value})
+    assert response.status_code == 400
+    assert response.json() == {
+        "assigned_to": [
+            "No member of staff has this username. Give a username, or 'none' for unassigned cases."
+        ]
+    }
+    assert api(agent).get(URL, {"assigned_to": "agent"}).json()["count"] == 0
+    assert api(agent).get(URL, {"assigned_to": "none"}).json()["count"] == 1
+
+
 @pytest.mark.parametrize(("value", "count"), [("true", 0), ("false", 1), ("False", 1)])
 def test_the_overdue_filter_takes_true_or_false(agent, file_complaint, value, count):
     file_complaint()
