@@ -298,6 +298,11 @@ def test_the_home_page_explains_how_to_complain_with_contact_details(client):
         "support@expresstelephony.co.uk",
         "Calls may be recorded",
         "Express Telephony Limited",
+        # The published procedure's last section: the codes and guides the provider follows.
+        "ITSPA Code of Conduct",
+        "ITSPA Best Common Practice guide",
+        "Code of Practice for Number Porting between ITSPA Members",
+        "device provisioning security",
     ):
         assert text in page, text
     assert "CICAS" not in page
