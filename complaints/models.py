@@ -938,10 +938,12 @@ class EmailTemplate(models.TextChoices):
     RESOLVED = "resolved", "Complaint resolved"
     ADR_DECISION = "adr_decision", "CISAS decision recorded"
     WITHDRAWN = "withdrawn", "Complaint withdrawn"
+    CUSTOMER_WROTE = "customer_wrote", "A message from the customer (to staff)"
 
 
-# E-mails about a complaint that go to staff, not to the customer (the managers' alerts).
-STAFF_EMAIL_TEMPLATES = (EmailTemplate.OVERDUE_ALERT,)
+# E-mails about a complaint that go to staff, not to the customer (the managers' alerts, and the
+# word that the customer has written).
+STAFF_EMAIL_TEMPLATES = (EmailTemplate.OVERDUE_ALERT, EmailTemplate.CUSTOMER_WROTE)
 
 
 class OutboundEmail(models.Model):

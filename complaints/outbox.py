@@ -88,6 +88,15 @@ def manager_addresses() -> list[str]:
     return addresses
 
 
+def handler_addresses(complaint: Complaint) -> list[str]:
+    """Who is told when the customer writes: the member of staff the case is assigned to, or,
+    while nobody active with an address has it, the managers (``manager_addresses``)."""
+    user = complaint.assigned_to
+    if user is not None and user.is_active and user.email:
+        return [user.email]
+    return manager_addresses()
+
+
 def complaint_email_context(complaint: Complaint) -> dict[str, Any]:
     """What an e-mail about a complaint may say, fixed when it is recorded (JSON-serialisable)."""
     due = complaint.response_due_date

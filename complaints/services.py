@@ -799,7 +799,25 @@ def complaint_add_message(
             complaint, kind=EventKind.MESSAGE, by=by, text=text, data={"files": len(checked)}
         )
         store_attachments(complaint, checked, by=by, event=event)
-        if by.role != Role.CUSTOMER:
+        if by.role == Role.CUSTOMER:
+            # Nothing else would bring it to anyone's notice: a case already answered, resolved
+            # or at CISAS is not near the top of any queue. The text stays on the case page,
+            # behind the sign-in, rather than in a mailbox.
+            assignee = complaint.assigned_to
+            outbox.email_record(
+                template=EmailTemplate.CUSTOMER_WROTE,
+                to=outbox.handler_addresses(complaint),
+                complaint=complaint,
+                context={
+                    **outbox.complaint_email_context(complaint),
+                    "assigned_to": (assignee.get_full_name() or assignee.get_username())
+                    if assignee
+                    else "nobody",
+                    "files": len(checked),
+                },
+                dedupe_key=f"customer-message:{event.pk}",
+            )
+        else:
             # The customer has no account to check: the message goes to them by e-mail too.
             outbox.email_record(
                 **outbox.customer_email(

@@ -465,6 +465,39 @@ def test_the_customer_sends_a_message_with_a_file(client, tracked):
     assert "You sent us a message" in page and "oct.pdf" in page
 
 
+def test_the_customers_message_is_brought_to_the_notice_of_whoever_has_the_case(
+    client, tracked, agent, manager
+):
+    """Whoever the case is assigned to is told the customer has written; while nobody has it,
+    the managers. The message itself stays behind the sign-in."""
+    from django.core import mail
+
+    from complaints import outbox
+
+    complaint, url = tracked
+    agent.email = "sam@expresstelephony.example"
+    agent.save()
+    text = "The engineer did not come. My account number is 12345678."
+    client.post(f"{url}message/", {"expected_state": "cs_team", "text": text})
+    services.complaint_assign(complaint=complaint, assignee=agent, by=Actor.staff(manager))
+    client.post(
+        f"{url}message/", {"expected_state": "cs_team", "text": "Bill.", "files": [pdf("b.pdf")]}
+    )
+    alerts = OutboundEmail.objects.filter(template="customer_wrote").order_by("id")
+    assert [alert.to for alert in alerts] == [[manager.email], ["sam@expresstelephony.example"]]
+    assert [alert.context["files"] for alert in alerts] == [0, 1]
+    outbox.email_deliver_due()
+    to_staff = [m for m in mail.outbox if m.subject.startswith("The customer has written")]
+    assert len(to_staff) == 2
+    assert to_staff[0].subject == f"The customer has written: {complaint.reference} (Jane Doe)"
+    assert f"/staff/complaints/{complaint.reference}/" in to_staff[0].body
+    assert "with 1 file." in to_staff[1].body
+    assert all(text not in m.body and "12345678" not in m.body for m in to_staff)
+    # Staff writing to the customer tell no one but the customer.
+    services.complaint_add_message(complaint=fresh(complaint), by=Actor.staff(agent), text="OK.")
+    assert OutboundEmail.objects.filter(template="customer_wrote").count() == 2
+
+
 def test_files_chosen_with_a_message_that_has_a_problem_are_asked_for_again(client, tracked):
     complaint, url = tracked
     response = client.post(

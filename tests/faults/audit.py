@@ -20,6 +20,7 @@ SUBJECT_TEMPLATES = (
     ("CISAS's decision on your complaint", "adr_decision"),
     ("is withdrawn", "withdrawn"),
     ("overdue", "overdue_alert"),
+    ("The customer has written", "customer_wrote"),
 )
 
 
