@@ -957,6 +957,7 @@ def _enter_new_stage(
 ) -> Complaint:
     """A transition that starts a new 15-working-day reply clock, and the e-mail that tells the
     customer the new date, in one transaction."""
+    now = timezone.now()
     with transaction.atomic():
         fire_transition(
             complaint,
@@ -964,9 +965,10 @@ def _enter_new_stage(
             by=by,
             expected_state=expected_state,
             text=text.strip(),
-            at=timezone.now(),
+            at=now,
             **kwargs,
         )
+        _hand_to_managers(complaint, at=now)
         outbox.email_record(
             **outbox.customer_email(
                 complaint,
@@ -976,6 +978,33 @@ def _enter_new_stage(
             )
         )
     return complaint
+
+
+def _hand_to_managers(complaint: Complaint, *, at: dt.datetime) -> None:
+    """Stages 2 and 3 are the Customer Services Manager's (every new stage is one of them): a
+    case an agent had is unassigned as it enters one. Left with the agent, it sat in their own
+    list though they can no longer reply, the managers read it as taken, and the customer's
+    messages were e-mailed to the agent. A manager who had it keeps it."""
+    assignee = complaint.assigned_to
+    if assignee is None or staff_role(assignee) == Role.MANAGER:
+        return
+    # Compare-and-set on the assignee read, as complaint_assign does: a manager who took the case
+    # meanwhile keeps it.
+    if not Complaint.objects.filter(pk=complaint.pk, assigned_to=assignee.pk).update(
+        assigned_to=None, updated_at=at
+    ):
+        return
+    complaint.assigned_to = None
+    write_event(
+        complaint,
+        kind=EventKind.ASSIGNMENT,
+        by=Actor.system(),
+        text=f"Unassigned from {assignee.get_full_name() or assignee.get_username()}: stage "
+        f"{complaint.stage} is for the Customer Services Manager.",
+        customer_visible=False,
+        data={"assigned_to": None},
+        at=at,
+    )
 
 
 def complaint_escalate(

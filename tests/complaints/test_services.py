@@ -157,6 +157,33 @@ def test_cases_are_assigned_only_to_the_complaints_team(file_complaint, manager,
         )
 
 
+def test_a_case_an_agent_had_goes_to_the_managers_at_stage_2_and_a_managers_case_stays(
+    file_complaint, agent, manager
+):
+    """Stages 2 and 3 are the manager's: entering one, a case leaves the agent's hands (with an
+    internal entry saying so), so the customer's messages go to the managers, not to an agent
+    who can no longer reply. A manager who had it keeps it, through the formal complaint too."""
+    from complaints.models import OutboundEmail
+
+    agents, managers = file_complaint().complaint, file_complaint().complaint
+    services.complaint_assign(complaint=agents, assignee=agent, by=Actor.staff(agent))
+    services.complaint_assign(complaint=managers, assignee=manager, by=Actor.staff(manager))
+    for complaint in (agents, managers):
+        services.complaint_escalate(complaint=complaint, by=Actor.customer())
+    assert fresh(agents).assigned_to is None
+    event = agents.events.filter(kind=EventKind.ASSIGNMENT).latest("id")
+    assert event.text == "Unassigned from Agent: stage 2 is for the Customer Services Manager."
+    assert event.actor_role == "system" and not event.customer_visible
+    services.complaint_make_formal(
+        complaint=fresh(managers), by=Actor.customer(), text="Still charged twice."
+    )
+    assert fresh(managers).assigned_to == manager
+    assert managers.events.filter(kind=EventKind.ASSIGNMENT).count() == 1
+    services.complaint_add_message(complaint=fresh(agents), by=Actor.customer(), text="Any news?")
+    alert = OutboundEmail.objects.get(complaint=agents, template="customer_wrote")
+    assert alert.to == [manager.email]
+
+
 # --- Replies, messages, notes -------------------------------------------------------------
 
 
