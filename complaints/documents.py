@@ -22,7 +22,7 @@ from django.utils import timezone
 from . import clocks, letters
 from .models import Complaint, EventKind, Letter, ResponseMethod
 from .outbox import email_record, queue_after_commit
-from .roles import MANAGERS_GROUP, Actor
+from .roles import MANAGERS_GROUP, Actor, staff_name
 
 
 def adr_policy_label() -> str:
@@ -32,7 +32,7 @@ def adr_policy_label() -> str:
 def signatory(by: Actor, complaint: Complaint) -> tuple[str, str]:
     """Who signs: the member of staff acting, or for the system the case's manager."""
     if by.user is not None:
-        name = by.user.get_full_name() or by.user.get_username()
+        name = staff_name(by.user)
         role = "Customer Services Manager" if by.role == "manager" else "Customer Services Team"
         return name, role
     if by.role == "customer":  # the acknowledgement of a complaint filed online

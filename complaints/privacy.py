@@ -50,7 +50,7 @@ from .models import (
     OutboundEmail,
     State,
 )
-from .roles import Actor, Role
+from .roles import Actor, Role, staff_name
 from .services import (
     ComplaintError,
     complaints_locked_batches,
@@ -352,7 +352,7 @@ def _event_author(event: ComplaintEvent) -> str:
     if event.actor_name:
         return event.actor_name
     if event.actor is not None:
-        return event.actor.get_full_name() or event.actor.get_username()
+        return staff_name(event.actor)
     return {"customer": "You", "system": "The system"}.get(event.actor_role, "Staff")
 
 

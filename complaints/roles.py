@@ -39,6 +39,14 @@ def staff_role(user: Any) -> Role | None:
     return None
 
 
+def staff_name(user: Any) -> str:
+    """A member of staff as pages, timelines, letters and e-mails name them: their full name, or
+    their sign-in name when they have none; "nobody" for no one (an unassigned case)."""
+    if user is None:
+        return "nobody"
+    return user.get_full_name() or user.get_username()
+
+
 def staff_label(user: Any) -> str:
     """A member of staff where a list names them (the assign list, the case-list CSV): their name,
     with the sign-in name after it, since two people may share a name."""
@@ -78,9 +86,9 @@ class Actor:
         """The member of staff's name as it is now, kept on what they do (blank for others)."""
         if self.user is None or self.user_id is None:
             return ""
-        return (self.user.get_full_name() or self.user.get_username())[:300]
+        return staff_name(self.user)[:300]
 
     def __str__(self) -> str:
         if self.user is not None:
-            return self.user.get_full_name() or self.user.get_username()
+            return staff_name(self.user)
         return {Role.CUSTOMER: "Customer", Role.SYSTEM: "System"}.get(self.role, "Unknown")

@@ -47,7 +47,7 @@ from .models import (
     ResponseMethod,
     State,
 )
-from .roles import Actor, Role, staff_role
+from .roles import Actor, Role, staff_name, staff_role
 
 # --- Errors -----------------------------------------------------------------------------------
 
@@ -616,7 +616,7 @@ def complaint_assign(
             complaint.reload()
             raise ComplaintChanged(complaint)
         complaint.assigned_to = assignee
-        name = (assignee.get_full_name() or assignee.get_username()) if assignee else None
+        name = staff_name(assignee) if assignee else None
         write_event(
             complaint,
             kind=EventKind.ASSIGNMENT,
@@ -803,16 +803,13 @@ def complaint_add_message(
             # Nothing else would bring it to anyone's notice: a case already answered, resolved
             # or at CISAS is not near the top of any queue. The text stays on the case page,
             # behind the sign-in, rather than in a mailbox.
-            assignee = complaint.assigned_to
             outbox.email_record(
                 template=EmailTemplate.CUSTOMER_WROTE,
                 to=outbox.handler_addresses(complaint),
                 complaint=complaint,
                 context={
                     **outbox.complaint_email_context(complaint),
-                    "assigned_to": (assignee.get_full_name() or assignee.get_username())
-                    if assignee
-                    else "nobody",
+                    "assigned_to": staff_name(complaint.assigned_to),
                     "files": len(checked),
                 },
                 dedupe_key=f"customer-message:{event.pk}",
@@ -999,7 +996,7 @@ def _hand_to_managers(complaint: Complaint, *, at: dt.datetime) -> None:
         complaint,
         kind=EventKind.ASSIGNMENT,
         by=Actor.system(),
-        text=f"Unassigned from {assignee.get_full_name() or assignee.get_username()}: stage "
+        text=f"Unassigned from {staff_name(assignee)}: stage "
         f"{complaint.stage} is for the Customer Services Manager.",
         customer_visible=False,
         data={"assigned_to": None},
@@ -1280,7 +1277,7 @@ def letter_mark_posted(*, letter_id: int, by: Actor) -> Letter:
                     f"This {letter.get_kind_display().lower()} is not to be posted."
                 )
             when = timezone.localtime(letter.posted_at)
-            who = letter.posted_by.get_full_name() or letter.posted_by.get_username()
+            who = staff_name(letter.posted_by)
             raise ComplaintError(
                 f"The {letter.get_kind_display().lower()} to {letter.complaint.reference} was "
                 f"already recorded as posted, by {who} on {when:%-d %B %Y} at {when:%H:%M}."

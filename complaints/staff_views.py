@@ -52,7 +52,7 @@ from .models import (
     ResponseMethod,
     State,
 )
-from .roles import Actor, Role
+from .roles import Actor, Role, staff_name
 
 # --- The queue ------------------------------------------------------------------------------------
 
@@ -243,13 +243,9 @@ class Action:
     tells_customer: bool = False
 
 
-def _name(user) -> str:
-    return (user.get_full_name() or user.get_username()) if user is not None else "nobody"
-
-
 class AssignmentChanged(services.ComplaintError):
     def __init__(self, complaint: Complaint) -> None:
-        who = _name(complaint.assigned_to)
+        who = staff_name(complaint.assigned_to)
         super().__init__(
             f"Someone else changed who is working on {complaint.reference} first: it is now "
             f"assigned to {who}. Nothing was saved."
@@ -283,7 +279,7 @@ def _release(c: Complaint, by: Actor, d: dict) -> str:
 
 def _reassign(c: Complaint, by: Actor, d: dict) -> str:
     _assign(c, by, d["assignee"], d["expected_assignee"])
-    return f"{c.reference} is now assigned to {_name(d['assignee'])}."
+    return f"{c.reference} is now assigned to {staff_name(d['assignee'])}."
 
 
 def _deadline_said(c: Complaint, was_running: bool) -> str:
@@ -607,7 +603,7 @@ def _author(actor, actor_role: str, actor_name: str = "") -> str:
     if actor_name:
         return actor_name
     if actor is not None:
-        return _name(actor)
+        return staff_name(actor)
     return {"customer": "The customer", "system": "The system"}.get(actor_role, "Staff")
 
 

@@ -28,7 +28,7 @@ from complaints.models import (
     LetterKind,
     State,
 )
-from complaints.roles import Actor, Role
+from complaints.roles import Actor, Role, staff_name
 from complaints.services import complaints_fire_locked_batch, complaints_locked_batches
 
 BATCH_SIZE = 500
@@ -50,7 +50,7 @@ def _alert_managers(
                 "to": managers,
                 "context": {
                     **outbox.complaint_email_context(complaint),
-                    "assigned_to": _name(complaint.assigned_to),
+                    "assigned_to": staff_name(complaint.assigned_to),
                     **{name: value(complaint) for name, value in extra.items()},
                 },
                 "dedupe_key": key(complaint),
@@ -60,10 +60,6 @@ def _alert_managers(
             for complaint in complaints
         ]
     )
-
-
-def _name(user) -> str:
-    return (user.get_full_name() or user.get_username()) if user is not None else "nobody"
 
 
 def _flag_batch(

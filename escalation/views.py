@@ -24,6 +24,7 @@ from complaints import clocks
 from complaints.access import manager_required
 from complaints.keyset import KeysetPaginator
 from complaints.models import ClosureDay
+from complaints.roles import staff_name
 from complaints.selectors import Calendars, staff_members, with_days_left
 from complaints.staff_forms import ClosureDayForm, ReportPeriodForm
 from complaints.staff_views import with_case_links
@@ -66,9 +67,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 def _assignee_options(staff: list) -> Callable[[int | None], SafeString]:
     """Each row's "assign to" list, built in Python: a template loop over every member of staff
     for each of 25 rows was most of the page's time once the staff numbered a few dozen."""
-    people = [
-        (person.pk, escape(person.get_full_name() or person.get_username())) for person in staff
-    ]
+    people = [(person.pk, escape(staff_name(person))) for person in staff]
 
     def options(selected: int | None) -> SafeString:
         return mark_safe(  # noqa: S308 (names escaped above)
