@@ -604,6 +604,13 @@ def complaint_assign(
         raise TransitionNotAllowed(
             f"A complaint that is “{complaint.get_state_display()}” cannot be assigned.", allowed=[]
         )
+    if by.role == Role.AGENT and assignee is not None and complaint.state != State.CS_TEAM:
+        # From stage 2 on the case is the manager's (_hand_to_managers): a manager may still give
+        # it to an agent, but an agent does not take it back.
+        raise NotPermitted(
+            "From stage 2 on, a case is the Customer Services Manager's: ask a manager to assign "
+            "it to you."
+        )
     new_id = assignee.pk if assignee is not None else None
     if new_id == complaint.assigned_to_id:
         return complaint

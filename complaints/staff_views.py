@@ -718,7 +718,12 @@ def _render_case(
             "forms": forms,
             "error_action": bound[0] if bound else None,
             "error_form": bound[1] if bound else None,
-            "claim_form": _form("claim", complaint) if complaint.is_open and unassigned else None,
+            # Agents claim stage 1 cases only (complaint_assign).
+            "claim_form": _form("claim", complaint)
+            if complaint.is_open
+            and unassigned
+            and (by.role == Role.MANAGER or complaint.state == State.CS_TEAM)
+            else None,
             "release_form": _form("release", complaint)
             if complaint.is_open and complaint.assigned_to_id == request.user.pk
             else None,

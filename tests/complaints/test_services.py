@@ -184,6 +184,24 @@ def test_a_case_an_agent_had_goes_to_the_managers_at_stage_2_and_a_managers_case
     assert alert.to == [manager.email]
 
 
+def test_an_agent_claims_stage_1_cases_only_and_a_manager_may_still_give_them_one(
+    client, file_complaint, agent, manager
+):
+    complaint = file_complaint().complaint
+    services.complaint_escalate(complaint=complaint, by=Actor.customer())
+    with pytest.raises(services.NotPermitted, match="ask a manager to assign it to you"):
+        services.complaint_assign(complaint=fresh(complaint), assignee=agent, by=Actor.staff(agent))
+    assert fresh(complaint).assigned_to is None
+    # Neither the case page nor the queue offers the agent the claim.
+    client.force_login(agent)
+    case = client.get(f"/staff/complaints/{complaint.reference}/").content.decode()
+    assert "Claim this case" not in case
+    queue = client.get("/staff/", {"state": "open"}).content.decode()
+    assert complaint.reference in queue and f'aria-label="Claim {complaint.reference}"' not in queue
+    services.complaint_assign(complaint=fresh(complaint), assignee=agent, by=Actor.staff(manager))
+    assert fresh(complaint).assigned_to == agent
+
+
 # --- Replies, messages, notes -------------------------------------------------------------
 
 
