@@ -24,7 +24,7 @@ from complaints import clocks
 from complaints.access import manager_required
 from complaints.keyset import KeysetPaginator
 from complaints.models import ClosureDay
-from complaints.roles import staff_name
+from complaints.roles import staff_label
 from complaints.selectors import Calendars, staff_members, with_days_left
 from complaints.staff_forms import ClosureDayForm, ReportPeriodForm
 from complaints.staff_views import with_case_links
@@ -67,7 +67,8 @@ def queue(request: HttpRequest) -> HttpResponse:
 def _assignee_options(staff: list) -> Callable[[int | None], SafeString]:
     """Each row's "assign to" list, built in Python: a template loop over every member of staff
     for each of 25 rows was most of the page's time once the staff numbered a few dozen."""
-    people = [(person.pk, escape(staff_name(person))) for person in staff]
+    # As the case page's assign list names them: two people may share a name.
+    people = [(person.pk, escape(staff_label(person))) for person in staff]
 
     def options(selected: int | None) -> SafeString:
         return mark_safe(  # noqa: S308 (names escaped above)
@@ -87,7 +88,7 @@ def _assignee_options(staff: list) -> Callable[[int | None], SafeString]:
 @require_GET
 @manager_required
 def report(request: HttpRequest) -> HttpResponse:
-    form = ReportPeriodForm(request.GET or None)
+    form = ReportPeriodForm(_period_asked(request))
     if form.is_bound and not form.is_valid():
         # The period asked for cannot be shown: say why, and show no figures rather than another
         # period's under the dates that were refused.
@@ -188,6 +189,14 @@ def _csv_response(rows: Iterable[list[Any]], filename: str) -> StreamingHttpResp
     return response
 
 
+def _period_asked(request: HttpRequest):
+    """The period's fields when the address gives either date, else None (the last twelve
+    months): another parameter alone (a tracking tag on a bookmark) asks for no period."""
+    if "start" in request.GET or "end" in request.GET:
+        return request.GET
+    return None
+
+
 def _for_period(export: Callable[[HttpRequest, dt.date, dt.date], HttpResponse]):
     """An export of the period the request asks for (the last twelve months when it names
     none). A period that cannot be used is refused (400) with the reason, rather than answered
@@ -195,12 +204,12 @@ def _for_period(export: Callable[[HttpRequest, dt.date, dt.date], HttpResponse])
 
     @functools.wraps(export)
     def view(request: HttpRequest) -> HttpResponse:
-        form = ReportPeriodForm(request.GET or None)
+        form = ReportPeriodForm(_period_asked(request))
         if form.is_bound and not form.is_valid():
             # Each message names its date ("The end date must be ..."), as on the reports page.
             problems = " ".join(error for errors in form.errors.values() for error in errors)
             return HttpResponseBadRequest(
-                f"This export's period cannot be used ({problems}). Choose the dates on the "
+                f"This export's period cannot be used. {problems} Choose the dates on the "
                 "reports page.",
                 content_type="text/plain; charset=utf-8",
             )

@@ -144,8 +144,9 @@ def test_each_rows_assign_list_shows_its_assignee_and_escapes_names(client, mana
     def select(case) -> str:
         return html.split(f'id="assign-{case.pk}">')[1].split("</select>")[0]
 
-    assert f'<option value="{agent.pk}" selected>&lt;b&gt;Al O&#x27;Neill&lt;/b&gt;</option>' in (
-        select(assigned)
+    assert (
+        f'<option value="{agent.pk}" selected>&lt;b&gt;Al O&#x27;Neill&lt;/b&gt; (agent)</option>'
+        in (select(assigned))
     )
     assert '<option value="" selected>Nobody</option>' in select(unassigned)
     assert f'<option value="{agent.pk}">' in select(unassigned)

@@ -274,8 +274,12 @@ def test_the_reports_default_to_the_last_twelve_months(client, manager):
     client.force_login(manager)
     with at("2025-03-15"):
         response = client.get("/staff/reports/")
+        # Another parameter alone (a tag on a bookmark) asks for no period: the same.
+        tagged = client.get("/staff/reports/", {"utm_source": "intranet"})
     assert response.context["figures"]["start"] == dt.date(2024, 3, 16)
     assert response.context["figures"]["end"] == dt.date(2025, 3, 15)
+    assert tagged.status_code == 200
+    assert tagged.context["figures"]["start"] == dt.date(2024, 3, 16)
 
 
 def test_a_backwards_period_is_an_error_and_no_other_periods_figures_are_shown(client, manager):
