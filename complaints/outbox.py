@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from . import bulk, clocks
 from .models import Complaint, EmailTemplate, Letter, OutboundEmail
-from .roles import MANAGERS_GROUP
+from .roles import MANAGERS_GROUP, staff_role
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def handler_addresses(complaint: Complaint) -> list[str]:
     """Who is told when the customer writes: the member of staff the case is assigned to, or,
     while nobody active with an address has it, the managers (``manager_addresses``)."""
     user = complaint.assigned_to
-    if user is not None and user.is_active and user.email:
+    if user is not None and user.email and staff_role(user) is not None:  # still on the team
         return [user.email]
     return manager_addresses()
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
@@ -47,7 +48,7 @@ from .models import (
     ResponseMethod,
     State,
 )
-from .roles import Actor, Role, staff_name, staff_role
+from .roles import MANAGERS_GROUP, Actor, Role, staff_name, staff_role
 
 # --- Errors -----------------------------------------------------------------------------------
 
@@ -328,6 +329,9 @@ def fire_transition(
                 to_state=complaint.state,
                 at=at,
             )
+            entered = from_state not in MANAGERS_CASES and complaint.state in MANAGERS_CASES
+            if entered and hand_to_managers([complaint.pk], at=at):
+                complaint.assigned_to = None
     except ConcurrentTransition:
         complaint.reload()
         raise ComplaintChanged(complaint) from None
@@ -335,6 +339,61 @@ def fire_transition(
         complaint.reload()
         raise
     return complaint
+
+
+# From stage 2 on a case is the Customer Services Manager's: stages 2 and 3, the deadlock letter,
+# CISAS and court (DESIGN.md's transitions).
+MANAGERS_CASES = (
+    State.CS_MANAGER,
+    State.FORMAL_WRITTEN,
+    State.DEADLOCK,
+    State.ADR_REFERRED,
+    State.COURT,
+)
+
+
+def may_claim(complaint: Complaint, by: Actor) -> bool:
+    """Whether ``by`` may take an open, unassigned case for themselves: a manager any, an agent
+    one at stage 1 (from stage 2 on it is the manager's; a manager may still assign it to them).
+    The service's rule, which the case page and the queue ask before offering "Claim"."""
+    return complaint.is_open and (by.role == Role.MANAGER or complaint.state == State.CS_TEAM)
+
+
+def hand_to_managers(pks: list[int], *, at: dt.datetime) -> set[int]:
+    """Unassign the agents from cases that have just become the managers' (``MANAGERS_CASES``:
+    escalated, made formal, reopened, or given a deadlock letter at stage 1 by a manager or the
+    ADR clock), each with an internal entry by the system. Left with an agent, a case sat in
+    their own list though they can no longer act on it, the managers read it as taken, and the
+    customer's messages were e-mailed to the agent. A manager who had it keeps it.
+
+    Called in the transaction that moved the cases, after its UPDATE: their rows are locked, so
+    the assignee read here is the current one, not the one the caller loaded. Returns the cases
+    unassigned; one query when there are none."""
+    users = get_user_model().objects
+    managers = users.filter(Q(is_superuser=True) | Q(groups__name=MANAGERS_GROUP)).values("pk")
+    held = dict(
+        Complaint.objects.filter(pk__in=pks, assigned_to__isnull=False)
+        .exclude(assigned_to__in=managers)
+        .values_list("pk", "assigned_to_id")
+    )
+    if not held:
+        return set()
+    names = {user.pk: staff_name(user) for user in users.filter(pk__in=set(held.values()))}
+    Complaint.objects.filter(pk__in=list(held)).update(assigned_to=None, updated_at=at)
+    ComplaintEvent.objects.bulk_create(
+        ComplaintEvent(
+            complaint_id=pk,
+            kind=EventKind.ASSIGNMENT,
+            actor_role=Role.SYSTEM,
+            customer_visible=False,
+            text=f"Unassigned from {names[assignee]}: from stage 2 on, a case is the Customer "
+            "Services Manager's.",
+            data={"assigned_to": None},
+            created_at=at,
+        )
+        for pk, assignee in held.items()
+    )
+    return set(held)
 
 
 # --- Filing -----------------------------------------------------------------------------------
@@ -604,8 +663,9 @@ def complaint_assign(
         raise TransitionNotAllowed(
             f"A complaint that is “{complaint.get_state_display()}” cannot be assigned.", allowed=[]
         )
-    if by.role == Role.AGENT and assignee is not None and complaint.state != State.CS_TEAM:
-        # From stage 2 on the case is the manager's (_hand_to_managers): a manager may still give
+    claiming = by.role == Role.AGENT and assignee is not None
+    if claiming and not may_claim(complaint, by):
+        # From stage 2 on the case is the manager's (hand_to_managers): a manager may still give
         # it to an agent, but an agent does not take it back.
         raise NotPermitted(
             "From stage 2 on, a case is the Customer Services Manager's: ask a manager to assign "
@@ -614,7 +674,10 @@ def complaint_assign(
     new_id = assignee.pk if assignee is not None else None
     if new_id == complaint.assigned_to_id:
         return complaint
-    rows = Complaint.objects.filter(pk=complaint.pk, state__in=OPEN_STATES)
+    # Compare-and-set on the state too for an agent's claim: an escalation landing between the
+    # page's load and the claim leaves the case with the managers.
+    states = [State.CS_TEAM] if claiming else OPEN_STATES
+    rows = Complaint.objects.filter(pk=complaint.pk, state__in=states)
     if expected_assignee is not _UNSET:
         rows = rows.filter(assigned_to=getattr(expected_assignee, "pk", expected_assignee))
     now = timezone.now()
@@ -807,20 +870,7 @@ def complaint_add_message(
         )
         store_attachments(complaint, checked, by=by, event=event)
         if by.role == Role.CUSTOMER:
-            # Nothing else would bring it to anyone's notice: a case already answered, resolved
-            # or at CISAS is not near the top of any queue. The text stays on the case page,
-            # behind the sign-in, rather than in a mailbox.
-            outbox.email_record(
-                template=EmailTemplate.CUSTOMER_WROTE,
-                to=outbox.handler_addresses(complaint),
-                complaint=complaint,
-                context={
-                    **outbox.complaint_email_context(complaint),
-                    "assigned_to": staff_name(complaint.assigned_to),
-                    "files": len(checked),
-                },
-                dedupe_key=f"customer-message:{event.pk}",
-            )
+            _tell_handler(complaint, event, files=len(checked))
         else:
             # The customer has no account to check: the message goes to them by e-mail too.
             outbox.email_record(
@@ -829,6 +879,24 @@ def complaint_add_message(
                 )
             )
     return event
+
+
+def _tell_handler(complaint: Complaint, event: ComplaintEvent, *, files: int) -> None:
+    """The customer has written (``event``): tell whoever has the case, or the managers
+    (``outbox.handler_addresses``). Nothing else would bring it to anyone's notice: a case already
+    answered, resolved or at CISAS is near the top of no queue. The text stays on the case page,
+    behind the sign-in, rather than in a mailbox. Once per message (the dedupe key)."""
+    outbox.email_record(
+        template=EmailTemplate.CUSTOMER_WROTE,
+        to=outbox.handler_addresses(complaint),
+        complaint=complaint,
+        context={
+            **outbox.complaint_email_context(complaint),
+            "assigned_to": staff_name(complaint.assigned_to),
+            "files": files,
+        },
+        dedupe_key=f"customer-message:{event.pk}",
+    )
 
 
 def complaint_add_note(
@@ -937,7 +1005,7 @@ def complaint_request_written_reply(
                 return None
             raise ComplaintChanged(complaint)
         complaint.preferred_response = ResponseMethod.WRITTEN
-        return write_event(
+        event = write_event(
             complaint,
             kind=EventKind.MESSAGE,
             by=by,
@@ -945,6 +1013,10 @@ def complaint_request_written_reply(
             data={"preferred_response": ResponseMethod.WRITTEN, "files": 0},
             at=now,
         )
+        if by.role == Role.CUSTOMER:
+            # A phone call planned now no longer answers them: whoever has the case must know.
+            _tell_handler(complaint, event, files=0)
+        return event
 
 
 # --- One service per transition ---------------------------------------------------------------
@@ -972,7 +1044,6 @@ def _enter_new_stage(
             at=now,
             **kwargs,
         )
-        _hand_to_managers(complaint, at=now)
         outbox.email_record(
             **outbox.customer_email(
                 complaint,
@@ -982,33 +1053,6 @@ def _enter_new_stage(
             )
         )
     return complaint
-
-
-def _hand_to_managers(complaint: Complaint, *, at: dt.datetime) -> None:
-    """Stages 2 and 3 are the Customer Services Manager's (every new stage is one of them): a
-    case an agent had is unassigned as it enters one. Left with the agent, it sat in their own
-    list though they can no longer reply, the managers read it as taken, and the customer's
-    messages were e-mailed to the agent. A manager who had it keeps it."""
-    assignee = complaint.assigned_to
-    if assignee is None or staff_role(assignee) == Role.MANAGER:
-        return
-    # Compare-and-set on the assignee read, as complaint_assign does: a manager who took the case
-    # meanwhile keeps it.
-    if not Complaint.objects.filter(pk=complaint.pk, assigned_to=assignee.pk).update(
-        assigned_to=None, updated_at=at
-    ):
-        return
-    complaint.assigned_to = None
-    write_event(
-        complaint,
-        kind=EventKind.ASSIGNMENT,
-        by=Actor.system(),
-        text=f"Unassigned from {staff_name(assignee)}: stage "
-        f"{complaint.stage} is for the Customer Services Manager.",
-        customer_visible=False,
-        data={"assigned_to": None},
-        at=at,
-    )
 
 
 def complaint_escalate(
@@ -1401,4 +1445,14 @@ def complaints_fire_locked_batch(
         Complaint.objects.filter(pk__in=pks).update(**dict(changes))
     if events:
         ComplaintEvent.objects.bulk_create(events)
+    entered = [
+        e.complaint.pk
+        for e in events
+        if e.from_state not in MANAGERS_CASES and e.to_state in MANAGERS_CASES
+    ]
+    if entered:
+        handed = hand_to_managers(entered, at=at)
+        for complaint in fired:
+            if complaint.pk in handed:
+                complaint.assigned_to = None
     return fired

@@ -165,8 +165,6 @@ def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = BATCH_S
         # letter found late) would otherwise leave the clock's stages with no overdue flag if
         # this sweep ran before the overdue one. Normally flagged weeks ago, so none here.
         late = [c for c in batch if c.is_overdue(now) and c.overdue_flagged_at is None]
-        if late:
-            _flag_overdue(late, now)
         fired = complaints_fire_locked_batch(
             batch,
             "issue_deadlock_letter",
@@ -177,6 +175,8 @@ def sweep_adr_clock(*, now: dt.datetime | None = None, batch_size: int = BATCH_S
             by_clock=True,
         )
         _issue_clock_deadlock_letters(fired, now)
+        if late:  # after the move, so the managers' alert gives the case's status as it now is
+            _flag_overdue(late, now)
         moved += len(fired)
         if not fired:  # nothing this batch could move would be moved by the next either
             break

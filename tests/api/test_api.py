@@ -885,6 +885,27 @@ def test_reply_message_and_assign(agent, file_complaint):
     )
 
 
+def test_through_the_api_an_escalation_hands_the_case_over_and_an_agent_cannot_claim_it_back(
+    agent, manager, file_complaint
+):
+    complaint = file_complaint().complaint
+    base = f"{URL}{complaint.reference}"
+    client = api(agent)
+    assert (
+        client.post(f"{base}/assign/", {"assigned_to": "agent"}, format="json").status_code == 200
+    )
+    escalated = client.post(
+        f"{base}/transitions/",
+        {"name": "escalate_to_manager", "note": "Customer asked for the manager."},
+        format="json",
+    )
+    assert escalated.status_code == 200 and escalated.json()["assigned_to"] is None
+    claim = client.post(f"{base}/assign/", {"assigned_to": "agent"}, format="json")
+    assert claim.status_code == 403 and claim.json()["code"] == "not_permitted"
+    given = api(manager).post(f"{base}/assign/", {"assigned_to": "agent"}, format="json")
+    assert given.status_code == 200 and given.json()["assigned_to"] == "agent"
+
+
 def test_methods_not_in_the_contract_are_405(agent, file_complaint):
     complaint = file_complaint().complaint
     client = api(agent)

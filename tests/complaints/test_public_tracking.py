@@ -567,7 +567,7 @@ def test_a_closed_complaint_takes_no_messages(client, tracked_in):
     assert not complaint.events.filter(kind=EventKind.MESSAGE).exists()
 
 
-def test_the_customer_asks_for_a_written_reply(client, tracked):
+def test_the_customer_asks_for_a_written_reply(client, tracked, manager):
     complaint, url = tracked
     assert complaint.preferred_response == ResponseMethod.PHONE
     response = client.post(f"{url}written-reply/", {"expected_state": "cs_team"})
@@ -583,6 +583,9 @@ def test_the_customer_asks_for_a_written_reply(client, tracked):
     # Asking twice (a double click) adds nothing.
     client.post(f"{url}written-reply/", {"expected_state": "cs_team"})
     assert complaint.events.filter(kind=EventKind.MESSAGE).count() == 1
+    # Whoever would have phoned them is told, once (the managers: nobody has the case yet).
+    (alert,) = OutboundEmail.objects.filter(template="customer_wrote")
+    assert alert.complaint_id == complaint.pk and alert.to
 
 
 def test_asking_for_a_written_reply_on_a_stale_page_changes_nothing(client, tracked, manager):

@@ -172,7 +172,9 @@ def test_a_case_an_agent_had_goes_to_the_managers_at_stage_2_and_a_managers_case
         services.complaint_escalate(complaint=complaint, by=Actor.customer())
     assert fresh(agents).assigned_to is None
     event = agents.events.filter(kind=EventKind.ASSIGNMENT).latest("id")
-    assert event.text == "Unassigned from Agent: stage 2 is for the Customer Services Manager."
+    assert event.text == (
+        "Unassigned from Agent: from stage 2 on, a case is the Customer Services Manager's."
+    )
     assert event.actor_role == "system" and not event.customer_visible
     services.complaint_make_formal(
         complaint=fresh(managers), by=Actor.customer(), text="Still charged twice."
@@ -200,6 +202,75 @@ def test_an_agent_claims_stage_1_cases_only_and_a_manager_may_still_give_them_on
     assert complaint.reference in queue and f'aria-label="Claim {complaint.reference}"' not in queue
     services.complaint_assign(complaint=fresh(complaint), assignee=agent, by=Actor.staff(manager))
     assert fresh(complaint).assigned_to == agent
+
+
+def test_a_manager_s_deadlock_letter_at_stage_1_takes_the_case_from_the_agent(
+    file_complaint, agent, manager
+):
+    from adr import services as adr_services
+
+    complaint = file_complaint().complaint
+    services.complaint_assign(complaint=complaint, assignee=agent, by=Actor.staff(agent))
+    adr_services.complaint_issue_deadlock(
+        complaint=fresh(complaint), by=Actor.staff(manager), final_position="The bill is right."
+    )
+    assert fresh(complaint).state == State.DEADLOCK and fresh(complaint).assigned_to is None
+
+
+def test_the_hand_over_reads_the_assignee_as_it_is_not_as_the_caller_loaded_it(
+    file_complaint, agent
+):
+    complaint = file_complaint().complaint
+    loaded_before_the_claim = fresh(complaint)
+    services.complaint_assign(complaint=fresh(complaint), assignee=agent, by=Actor.staff(agent))
+    services.complaint_escalate(complaint=loaded_before_the_claim, by=Actor.customer())
+    assert fresh(complaint).assigned_to is None
+    assert loaded_before_the_claim.assigned_to is None
+
+
+def test_an_agent_s_claim_from_a_page_loaded_before_the_escalation_changes_nothing(
+    file_complaint, agent
+):
+    complaint = file_complaint().complaint
+    page = fresh(complaint)  # at stage 1 when the agent loaded it
+    services.complaint_escalate(complaint=fresh(complaint), by=Actor.customer())
+    with pytest.raises(services.ComplaintChanged):
+        services.complaint_assign(complaint=page, assignee=agent, by=Actor.staff(agent))
+    assert fresh(complaint).assigned_to is None
+
+
+def test_the_customer_s_messages_go_to_the_managers_once_the_assignee_leaves_the_team(
+    file_complaint, agent, manager
+):
+    from complaints.models import OutboundEmail
+
+    complaint = file_complaint().complaint
+    services.complaint_assign(complaint=complaint, assignee=agent, by=Actor.staff(agent))
+    agent.groups.clear()  # still an active account, no longer on the complaints team
+    services.complaint_add_message(complaint=fresh(complaint), by=Actor.customer(), text="Hello?")
+    assert OutboundEmail.objects.get(template="customer_wrote").to == [manager.email]
+
+
+def test_the_migration_hands_over_the_cases_agents_already_had_past_stage_1(
+    file_complaint, agent, manager
+):
+    """Migration 0027: cases that reached the managers before the hand-over existed."""
+    import importlib
+
+    from django.apps import apps
+
+    stage_1, stage_2, managers = (file_complaint().complaint for _ in range(3))
+    Complaint.objects.filter(pk__in=[stage_2.pk, managers.pk]).update(state=State.CS_MANAGER)
+    Complaint.objects.filter(pk__in=[stage_1.pk, stage_2.pk]).update(assigned_to=agent)
+    Complaint.objects.filter(pk=managers.pk).update(assigned_to=manager)
+    migration = importlib.import_module("complaints.migrations.0027_hand_agents_cases_to_managers")
+    migration.hand_over(apps, None)
+    assert fresh(stage_1).assigned_to == agent
+    assert fresh(stage_2).assigned_to is None
+    assert fresh(managers).assigned_to == manager
+    (event,) = ComplaintEvent.objects.filter(kind=EventKind.ASSIGNMENT)
+    assert event.complaint_id == stage_2.pk and event.actor_role == "system"
+    assert event.text.startswith("Unassigned from Agent: from stage 2 on")
 
 
 # --- Replies, messages, notes -------------------------------------------------------------
@@ -359,14 +430,14 @@ def test_customers_cannot_message_on_a_withdrawn_case(complaint_in):
 def test_only_the_changed_fields_are_written_by_a_transition(file_complaint, agent, manager):
     """A transition never overwrites a concurrent change to another column (here, assignment)."""
     complaint = file_complaint().complaint
-    managers_page = fresh(complaint)
-    services.complaint_assign(complaint=complaint, assignee=agent, by=Actor.staff(agent))
+    agents_page = fresh(complaint)
+    services.complaint_assign(complaint=complaint, assignee=manager, by=Actor.staff(manager))
     services.complaint_escalate(
-        complaint=managers_page, by=Actor.staff(manager), reason="Needs the manager's review."
+        complaint=agents_page, by=Actor.staff(agent), reason="Needs the manager's review."
     )
     after = fresh(complaint)
     assert after.state == State.CS_MANAGER
-    assert after.assigned_to == agent
+    assert after.assigned_to == manager
 
 
 def test_an_escalation_after_the_adr_date_says_cisas_is_open_now(file_complaint, agent):

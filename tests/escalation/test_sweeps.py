@@ -230,6 +230,26 @@ def test_a_case_past_its_reply_date_is_flagged_even_when_the_adr_clock_reaches_i
 
 
 @pytest.mark.django_db
+def test_the_adr_clock_takes_stage_1_cases_from_their_agents_and_says_so_as_of_now(
+    logged, agent, manager
+):
+    """A case the clock moves to deadlock from stage 1 is the managers' from then on; the
+    overdue alert it sends gives the status after the move."""
+    from complaints import services
+    from complaints.models import OutboundEmail
+
+    kept, handed = logged(), logged()
+    services.complaint_assign(complaint=kept, assignee=manager, by=Actor.staff(manager))
+    services.complaint_assign(complaint=handed, assignee=agent, by=Actor.staff(agent))
+    assert sweeps.sweep_adr_clock(now=dt.datetime(2026, 10, 15, 9, 0, tzinfo=UTC)) == 2
+    assert fresh(kept).assigned_to == manager and fresh(handed).assigned_to is None
+    (event,) = handed.events.filter(kind=EventKind.ASSIGNMENT, actor_role="system")
+    assert event.text.startswith("Unassigned from Agent: from stage 2 on")
+    alert = OutboundEmail.objects.get(complaint=handed, template="overdue_alert")
+    assert alert.context["state_label"] == "Deadlock letter issued"
+
+
+@pytest.mark.django_db
 def test_the_adr_clock_leaves_the_overdue_flag_of_a_replied_or_flagged_case_alone(logged, agent):
     from complaints import services
 
