@@ -166,6 +166,10 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     response_due_at = models.DateTimeField(null=True, blank=True)
     responded_at = models.DateTimeField(null=True, blank=True)
     overdue_flagged_at = models.DateTimeField(null=True, blank=True)
+    # Since when the customer has written (a message, evidence, "please reply in writing") with
+    # no answer from staff yet: a message, a reply or a step taken by staff clears it. The queues
+    # and the case page show it; nothing filters or sorts by it, so it has no index.
+    customer_wrote_at = models.DateTimeField(null=True, blank=True)
 
     # The ADR clock: set once at filing, never moved.
     adr_eligible_date = models.DateField()

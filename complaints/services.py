@@ -332,6 +332,8 @@ def fire_transition(
             entered = from_state not in MANAGERS_CASES and complaint.state in MANAGERS_CASES
             if entered and hand_to_managers([complaint.pk], at=at):
                 complaint.assigned_to = None
+            if by.is_staff:
+                _answered(complaint, at)
     except ConcurrentTransition:
         complaint.reload()
         raise ComplaintChanged(complaint) from None
@@ -825,6 +827,7 @@ def complaint_record_reply(
                 ):
                     complaint.reload()
                     raise ComplaintChanged(complaint)
+        _answered(complaint, now)
         label = "Phone call" if method == ResponseMethod.PHONE else "Written reply"
         if method == ResponseMethod.WRITTEN:
             documents.letter_issue(
@@ -887,6 +890,7 @@ def complaint_add_message(
         if by.role == Role.CUSTOMER:
             _tell_handler(complaint, event, files=len(checked))
         else:
+            _answered(complaint, event.created_at)
             # The customer has no account to check: the message goes to them by e-mail too.
             outbox.email_record(
                 **outbox.customer_email(
@@ -897,10 +901,15 @@ def complaint_add_message(
 
 
 def _tell_handler(complaint: Complaint, event: ComplaintEvent, *, files: int) -> None:
-    """The customer has written (``event``): tell whoever has the case, or the managers
+    """The customer has written (``event``): mark the case as waiting on staff since then (kept
+    from the first unanswered message), and tell whoever has the case, or the managers
     (``outbox.handler_addresses``). Nothing else would bring it to anyone's notice: a case already
     answered, resolved or at CISAS is near the top of no queue. The text stays on the case page,
     behind the sign-in, rather than in a mailbox. Once per message (the dedupe key)."""
+    if Complaint.objects.filter(pk=complaint.pk, customer_wrote_at__isnull=True).update(
+        customer_wrote_at=event.created_at
+    ):
+        complaint.customer_wrote_at = event.created_at
     outbox.email_record(
         template=EmailTemplate.CUSTOMER_WROTE,
         to=outbox.handler_addresses(complaint),
@@ -912,6 +921,16 @@ def _tell_handler(complaint: Complaint, event: ComplaintEvent, *, files: int) ->
         },
         dedupe_key=f"customer-message:{event.pk}",
     )
+
+
+def _answered(complaint: Complaint, at: dt.datetime) -> None:
+    """Staff have answered the customer (a message, a reply) or acted on the case: it no longer
+    waits on them for what the customer wrote before ``at``. Something written since stays."""
+    Complaint.objects.filter(pk=complaint.pk, customer_wrote_at__lte=at).update(
+        customer_wrote_at=None
+    )
+    if complaint.customer_wrote_at is not None and complaint.customer_wrote_at <= at:
+        complaint.customer_wrote_at = None
 
 
 def complaint_add_note(

@@ -273,6 +273,45 @@ def test_the_migration_hands_over_the_cases_agents_already_had_past_stage_1(
     assert event.text.startswith("Unassigned from Agent: from stage 2 on")
 
 
+def test_a_case_waits_on_staff_from_the_customer_s_first_unanswered_message_until_answered(
+    client, file_complaint, agent, manager
+):
+    """ "Customer wrote" on the queues and the case page: set by what the customer sends, kept
+    from the first unanswered message, cleared by a message, a reply or a step taken by staff.
+    A note, or the customer's own step, leaves it."""
+    with time_machine.travel(dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC), tick=False):
+        complaint = file_complaint().complaint
+    by_agent, customer = Actor.staff(agent), Actor.customer()
+    first, later = (dt.datetime(2026, 12, 1, h, tzinfo=dt.UTC) for h in (10, 11))
+    with time_machine.travel(first, tick=False):
+        services.complaint_add_message(complaint=fresh(complaint), by=customer, text="Any news?")
+    with time_machine.travel(later, tick=False):
+        services.complaint_add_message(complaint=fresh(complaint), by=customer, text="Hello?")
+        services.complaint_add_note(complaint=fresh(complaint), by=by_agent, text="Engineer due.")
+    assert fresh(complaint).customer_wrote_at == first
+    client.force_login(agent)
+    queue = client.get("/staff/").content.decode()
+    assert "Customer wrote 1 Dec" in queue
+    page = client.get(f"/staff/complaints/{complaint.reference}/").content.decode()
+    assert "Customer wrote 1 Dec, 10:00" in page
+    services.complaint_add_message(complaint=fresh(complaint), by=by_agent, text="On its way.")
+    assert fresh(complaint).customer_wrote_at is None
+    assert "Customer wrote" not in client.get("/staff/").content.decode()
+    # A reply answers it; so does a step taken by staff, but not the customer's own.
+    services.complaint_add_message(complaint=fresh(complaint), by=customer, text="Still down.")
+    services.complaint_record_reply(
+        complaint=fresh(complaint), by=by_agent, method="phone", summary="Called back."
+    )
+    assert fresh(complaint).customer_wrote_at is None
+    services.complaint_add_message(complaint=fresh(complaint), by=customer, text="Manager please.")
+    services.complaint_escalate(complaint=fresh(complaint), by=customer)
+    assert fresh(complaint).customer_wrote_at is not None
+    services.complaint_make_formal(
+        complaint=fresh(complaint), by=Actor.staff(manager), text="By letter."
+    )
+    assert fresh(complaint).customer_wrote_at is None
+
+
 # --- Replies, messages, notes -------------------------------------------------------------
 
 
