@@ -308,11 +308,14 @@ def _reply_phone(c: Complaint, by: Actor, d: dict) -> str:
 
 
 def _letter_goes(c: Complaint) -> str:
-    """Where a letter just issued goes: by e-mail, or, to a customer with no e-mail address, by
-    post alone (they gave an address: complaint_file asks for one or the other)."""
-    if c.email:
-        return "is being e-mailed to the customer"
-    return "waits on the list of letters to post (the customer has no e-mail address)"
+    """Where a letter just issued goes, as documents.letter_issue sends it: by e-mail, and by
+    post too to a customer who gave an address (documents.goes_by_post); to one with no e-mail
+    address, by post alone (complaint_file asks for one or the other)."""
+    if not c.email:
+        return "waits on the list of letters to post (the customer has no e-mail address)"
+    if documents.goes_by_post(c):
+        return "is being e-mailed to the customer, and waits on the list of letters to post"
+    return "is being e-mailed to the customer"
 
 
 def _told(c: Complaint) -> str:

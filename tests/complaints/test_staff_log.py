@@ -129,6 +129,8 @@ def test_the_case_page_says_how_a_written_reply_went_and_whose_complaints_it_can
     )
     page = act(client, both, "reply_written", summary="We have refunded you.").content.decode()
     assert "Sent as a letter by e-mail and by post" in page
+    # The confirmation says the same as the timeline.
+    assert "is being e-mailed to the customer, and waits on the list of letters to post" in page
     assert "1 with this e-mail address" in page
 
 
