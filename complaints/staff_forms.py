@@ -533,24 +533,28 @@ def last_twelve_months(today: dt.date) -> tuple[dt.date, dt.date]:
     return year_ago + dt.timedelta(days=1), today
 
 
+def _period_date(label: str, which: str, example: str) -> forms.DateField:
+    """One end of a report's period. Its messages name which date they are about: the error
+    summary and the exports' refusal show them without the field's label."""
+    return forms.DateField(
+        label=label,
+        widget=DateInput,
+        error_messages={
+            "required": f"Enter the {which} date.",
+            "invalid": f"Enter the {which} date as a real date, for example {example}.",
+        },
+    )
+
+
 class ReportPeriodForm(forms.Form):
-    # Each message names its date: the error summary and the exports' refusal show them alone.
-    start = forms.DateField(
-        label="Received from",
-        widget=DateInput,
-        error_messages={
-            "required": "Enter the start date.",
-            "invalid": "Enter the start date as a real date, for example 2026-01-31.",
-        },
-    )
-    end = forms.DateField(
-        label="to",
-        widget=DateInput,
-        error_messages={
-            "required": "Enter the end date.",
-            "invalid": "Enter the end date as a real date, for example 2026-12-31.",
-        },
-    )
+    start = _period_date("Received from", "start", "2026-01-31")
+    end = _period_date("to", "end", "2026-12-31")
+
+    @classmethod
+    def asked(cls, query) -> ReportPeriodForm:
+        """The period an address asks for: bound when it gives either date, else unbound (the
+        last twelve months). Another parameter alone (a tag on a bookmark) asks for no period."""
+        return cls(query if "start" in query or "end" in query else None)
 
     def clean(self):
         data = super().clean()

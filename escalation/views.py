@@ -88,7 +88,7 @@ def _assignee_options(staff: list) -> Callable[[int | None], SafeString]:
 @require_GET
 @manager_required
 def report(request: HttpRequest) -> HttpResponse:
-    form = ReportPeriodForm(_period_asked(request))
+    form = ReportPeriodForm.asked(request.GET)
     if form.is_bound and not form.is_valid():
         # The period asked for cannot be shown: say why, and show no figures rather than another
         # period's under the dates that were refused.
@@ -189,14 +189,6 @@ def _csv_response(rows: Iterable[list[Any]], filename: str) -> StreamingHttpResp
     return response
 
 
-def _period_asked(request: HttpRequest):
-    """The period's fields when the address gives either date, else None (the last twelve
-    months): another parameter alone (a tracking tag on a bookmark) asks for no period."""
-    if "start" in request.GET or "end" in request.GET:
-        return request.GET
-    return None
-
-
 def _for_period(export: Callable[[HttpRequest, dt.date, dt.date], HttpResponse]):
     """An export of the period the request asks for (the last twelve months when it names
     none). A period that cannot be used is refused (400) with the reason, rather than answered
@@ -204,7 +196,7 @@ def _for_period(export: Callable[[HttpRequest, dt.date, dt.date], HttpResponse])
 
     @functools.wraps(export)
     def view(request: HttpRequest) -> HttpResponse:
-        form = ReportPeriodForm(_period_asked(request))
+        form = ReportPeriodForm.asked(request.GET)
         if form.is_bound and not form.is_valid():
             # Each message names its date ("The end date must be ..."), as on the reports page.
             problems = " ".join(error for errors in form.errors.values() for error in errors)
