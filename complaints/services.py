@@ -345,13 +345,8 @@ def fire_transition(
 
 # From stage 2 on a case is the Customer Services Manager's: stages 2 and 3, the deadlock letter,
 # CISAS and court (DESIGN.md's transitions).
-MANAGERS_CASES = (
-    State.CS_MANAGER,
-    State.FORMAL_WRITTEN,
-    State.DEADLOCK,
-    State.ADR_REFERRED,
-    State.COURT,
-)
+MANAGER_STAGES = (State.CS_MANAGER, State.FORMAL_WRITTEN)  # of them, those with a reply to send
+MANAGERS_CASES = (*MANAGER_STAGES, State.DEADLOCK, State.ADR_REFERRED, State.COURT)
 
 
 def may_claim(complaint: Complaint, by: Actor) -> bool:
@@ -725,9 +720,6 @@ def _not_before(
     if at < start.replace(second=0, microsecond=0):
         raise ValidationError({field: message})
     return max(at, start)
-
-
-MANAGER_STAGES = (State.CS_MANAGER, State.FORMAL_WRITTEN)  # replies are the manager's
 
 
 def complaint_record_reply(
