@@ -151,6 +151,9 @@ def test_each_rows_assign_list_shows_its_assignee_and_escapes_names(client, mana
     assert '<option value="" selected>Nobody</option>' in select(unassigned)
     assert f'<option value="{agent.pk}">' in select(unassigned)
     assert "<b>Al" not in html
+    # The button says what it does: nobody has the unassigned case to reassign it from.
+    assert f'aria-label="Reassign {assigned.reference}">Reassign</button>' in html
+    assert f'aria-label="Assign {unassigned.reference}">Assign</button>' in html
 
 
 def test_a_reassignment_from_a_stale_page_is_refused(client, manager, agent, agent2, cases):
