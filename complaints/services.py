@@ -376,8 +376,10 @@ def _handed_over_events(held: dict[int, int], at: dt.datetime) -> list[Complaint
             kind=EventKind.ASSIGNMENT,
             actor_role=Role.SYSTEM,
             customer_visible=False,
-            text=f"Unassigned from {names[assignee]}: from stage 2 on, a case is the Customer "
-            "Services Manager's.",
+            # True of every way here: escalation, a formal complaint, reopening, a deadlock letter
+            # (which the ADR clock may send at stage 1).
+            text=f"Unassigned from {names[assignee]}: at stage 2 or 3, or with a deadlock letter, "
+            "a case is the Customer Services Manager's.",
             data={"assigned_to": None},
             created_at=at,
         )

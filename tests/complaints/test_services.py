@@ -173,7 +173,8 @@ def test_a_case_an_agent_had_goes_to_the_managers_at_stage_2_and_a_managers_case
     assert fresh(agents).assigned_to is None
     event = agents.events.filter(kind=EventKind.ASSIGNMENT).latest("id")
     assert event.text == (
-        "Unassigned from Agent: from stage 2 on, a case is the Customer Services Manager's."
+        "Unassigned from Agent: at stage 2 or 3, or with a deadlock letter, a case is the "
+        "Customer Services Manager's."
     )
     assert event.actor_role == "system" and not event.customer_visible
     services.complaint_make_formal(

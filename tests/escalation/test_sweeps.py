@@ -244,7 +244,10 @@ def test_the_adr_clock_takes_stage_1_cases_from_their_agents_and_says_so_as_of_n
     assert sweeps.sweep_adr_clock(now=dt.datetime(2026, 10, 15, 9, 0, tzinfo=UTC)) == 2
     assert fresh(kept).assigned_to == manager and fresh(handed).assigned_to is None
     (event,) = handed.events.filter(kind=EventKind.ASSIGNMENT, actor_role="system")
-    assert event.text.startswith("Unassigned from Agent: from stage 2 on")
+    assert event.text == (
+        "Unassigned from Agent: at stage 2 or 3, or with a deadlock letter, a case is the "
+        "Customer Services Manager's."
+    )
     alert = OutboundEmail.objects.get(complaint=handed, template="overdue_alert")
     assert alert.context["state_label"] == "Deadlock letter issued"
 
