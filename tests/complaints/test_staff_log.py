@@ -123,12 +123,12 @@ def test_the_case_page_says_how_a_written_reply_went_and_whose_complaints_it_can
     by_post, both = Complaint.objects.order_by("id")
     assert by_post.email == "" and both.email and both.postal_address
     page = act(client, by_post, "reply_written", summary="We have refunded you.").content.decode()
-    assert "Sent as a letter by post" in page
+    assert "Written as a letter, to be posted" in page
     assert "not known: complaints are matched by e-mail address, and this customer gave none" in (
         page
     )
     page = act(client, both, "reply_written", summary="We have refunded you.").content.decode()
-    assert "Sent as a letter by e-mail and by post" in page
+    assert "Sent as a letter by e-mail, and to be posted" in page
     # The confirmation says the same as the timeline.
     assert "is being e-mailed to the customer, and waits on the list of letters to post" in page
     assert "1 with this e-mail address" in page
