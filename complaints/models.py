@@ -460,6 +460,12 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             return None
         return clocks.cisas_deadline(clocks.london_date(self.deadlock_issued_at))
 
+    def cisas_window_passed(self, today: dt.date) -> bool:
+        """Whether the 12 months in which CISAS takes the complaint after its deadlock letter
+        have passed (the deadline is the last day it does)."""
+        deadline = self.cisas_deadline
+        return deadline is not None and today > deadline
+
     @property
     def reopen_allowed_until(self) -> dt.datetime | None:
         if self.resolved_at is None:

@@ -701,6 +701,7 @@ def _render_case(
             "complaint": complaint,
             "now": now,
             "today": clocks.london_date(now),
+            "cisas_window_passed": complaint.cisas_window_passed(clocks.london_date(now)),
             "clock_running": running,
             "days_left": days_left,
             "days_overdue": -days_left if days_left is not None and days_left < 0 else 0,

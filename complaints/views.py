@@ -627,6 +627,25 @@ STATE_TEXT = {
     State.WITHDRAWN: "You withdrew your complaint.",
 }
 
+# A deadlock letter more than 12 months old: CISAS no longer takes the complaint (the letter said
+# so, with the date); court stays open, as the letter also said.
+CISAS_PASSED_TEXT = (
+    "We sent you a deadlock letter, our final response, on {letter}. CISAS takes a complaint for "
+    "12 months after the deadlock letter, so that time has passed. Court action remains open to "
+    "you."
+)
+
+
+def _state_text(complaint: Complaint, today: dt.date) -> str:
+    """What the case's state means to the customer now."""
+    if complaint.state in REPLIED_TEXT and complaint.responded_at:
+        return REPLIED_TEXT[complaint.state]
+    if complaint.state == State.DEADLOCK and complaint.cisas_window_passed(today):
+        letter = clocks.london_date(complaint.deadlock_issued_at)
+        return CISAS_PASSED_TEXT.format(letter=f"{letter.day} {letter:%B %Y}")
+    return STATE_TEXT.get(complaint.state, complaint.get_state_display())
+
+
 # Once the stage's reply is sent, what the customer can do next if it did not settle things, as
 # the reply's e-mail says (templates/emails/reply-body.*).
 REPLIED_TEXT = {
@@ -789,11 +808,7 @@ def _render_track(
         {
             "complaint": complaint,
             "secret": secret,
-            "state_text": (
-                REPLIED_TEXT[complaint.state]
-                if complaint.state in REPLIED_TEXT and complaint.responded_at
-                else STATE_TEXT.get(complaint.state, complaint.get_state_display())
-            ),
+            "state_text": _state_text(complaint, clocks.london_date(now)),
             "clock_running": complaint.state in CLOCK_STATES,
             # The rule the staff pages and the sweep use: past the due date with no reply.
             "overdue": complaint.is_overdue(now),

@@ -49,8 +49,10 @@ def queue(request: HttpRequest) -> HttpResponse:
     page.object_list = with_case_links(with_days_left(page.object_list, now, calendars))
     staff = list(staff_members())
     options = _assignee_options(staff)
+    today = clocks.london_date(now)
     for case in page.object_list:
         case.assignee_options = options(case.assigned_to_id)
+        case.cisas_passed = case.cisas_window_passed(today)
     return render(
         request,
         "escalation/queue.html",
@@ -59,7 +61,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "section": next(s for s in selectors.SECTIONS if s.key == show),
             "page": page,
             "next_url": request.get_full_path(),
-            "today": clocks.london_date(now),
+            "today": today,
         },
     )
 

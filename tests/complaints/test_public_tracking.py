@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -838,3 +839,30 @@ def test_a_deadlocked_complaint_is_offered_cisas_until_its_deadline(client, trac
     page = client.get(url).content.decode()
     assert "You can go to CISAS until" in page
     assert f'<time datetime="{complaint.cisas_deadline}">' in page
+
+
+def test_a_deadlock_letter_more_than_12_months_old_no_longer_offers_cisas(client, tracked_in):
+    """CISAS takes a complaint for 12 months after the deadlock letter: on the last of them the
+    page still offers it; the day after, it says the time has passed, and that court is open."""
+    complaint, url = tracked_in(State.DEADLOCK)
+    deadline = complaint.cisas_deadline
+    letter = complaint.deadlock_issued_at.astimezone(ZoneInfo("Europe/London")).date()
+    on_the_day = dt.datetime.combine(deadline, dt.time(12, 0), tzinfo=dt.UTC)
+    with time_machine.travel(on_the_day, tick=False):
+        page = client.get(url).content.decode()
+    assert "You can now take your complaint to CISAS, free of charge." in page
+    assert "You can go to CISAS until" in page and "that date has passed" not in page
+    with time_machine.travel(on_the_day + dt.timedelta(days=1), tick=False):
+        page = client.get(url).content.decode()
+    assert "You can now take your complaint to CISAS" not in page
+    assert "You can go to CISAS until" not in page
+    assert (
+        f"We sent you a deadlock letter, our final response, on {letter.day} {letter:%B %Y}. "
+        "CISAS takes a complaint for 12 months after the deadlock letter, so that time has "
+        "passed. Court action remains open to you."
+    ) in page
+    assert "You could go to CISAS until" in page
+    assert (
+        f'<time datetime="{deadline}">{deadline.day} {deadline:%B %Y}</time>: that date has passed'
+        in (page)
+    )

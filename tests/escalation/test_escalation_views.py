@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -98,6 +99,21 @@ def test_the_deadlock_section_shows_the_cisas_deadline(client, manager, cases):
     client.force_login(manager)
     html = client.get("/staff/escalations/", {"show": "deadlock"}).content.decode()
     assert f"{fresh(cases['deadlock']).cisas_deadline:%-d %b %Y}" in html
+    assert "passed" not in html.split("<tbody>")[1]
+
+
+def test_the_deadlock_section_and_case_page_say_when_the_cisas_window_has_passed(
+    client, manager, cases
+):
+    deadline = fresh(cases["deadlock"]).cisas_deadline
+    client.force_login(manager)
+    day_after = dt.datetime.combine(deadline + dt.timedelta(days=1), dt.time(12, 0), tzinfo=dt.UTC)
+    with time_machine.travel(day_after, tick=False):
+        client.force_login(manager)
+        html = client.get("/staff/escalations/", {"show": "deadlock"}).content.decode()
+        case = client.get(f"/staff/complaints/{cases['deadlock'].reference}/").content.decode()
+    assert f'{deadline:%-d %b %Y} <span class="text-body-secondary">passed</span>' in html
+    assert "12 months after deadlock; passed: CISAS no longer takes it" in case
 
 
 def test_an_unknown_section_shows_the_first(client, manager, cases):
