@@ -119,6 +119,13 @@ h2 { font-size: 1em; color: #0b3d6b; margin: 1em 0 .3em; break-after: avoid; }
 .signed-by { font-weight: bold; }
 """
 
+# The web page's own: its link back, which printing leaves out (never in the PDF's stylesheet).
+WEB_PAGE_CSS = """
+.letter-back { margin: 0 0 1.5rem; font-size: 1rem; }
+.letter-back a { color: #0b3d6b; }
+@media print { .letter-back { display: none; } }
+"""
+
 _lock = threading.Lock()
 _font_config = None
 _print_css = None
@@ -216,19 +223,21 @@ def _prepare(kind: str, context: dict) -> dict:
     return ctx
 
 
-def _render(kind: str, context: dict, *, inline_css: bool) -> str:
+def _render(kind: str, context: dict, *, inline_css: bool, back_url: str = "") -> str:
     ctx = _prepare(kind, context)
     # Our own constant, not user input: safe to put in the <style> element as it is.
-    ctx["letter_css"] = mark_safe(LETTER_CSS) if inline_css else ""  # noqa: S308
+    ctx["letter_css"] = mark_safe(LETTER_CSS + WEB_PAGE_CSS) if inline_css else ""  # noqa: S308
+    ctx["back_url"] = back_url
     with translation.override("en-gb"):
         return render_to_string(f"letters/{kind}.html", ctx)
 
 
-def render_html(kind: str, context: dict) -> str:
-    """The letter as a complete HTML document (lang en-GB, styles inline), auto-escaped.
+def render_html(kind: str, context: dict, *, back_url: str = "") -> str:
+    """The letter as a complete HTML document (lang en-GB, styles inline), auto-escaped; with
+    ``back_url``, a link back to the page that showed it (the web page has no other way back).
 
     Raises ValueError for an unknown kind, or a missing, empty or malformed required key."""
-    return _render(kind, context, inline_css=True)
+    return _render(kind, context, inline_css=True, back_url=back_url)
 
 
 def render_pdf(kind: str, context: dict) -> bytes:

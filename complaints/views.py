@@ -983,7 +983,8 @@ def track_letter(
     letter = complaint.letters.filter(pk=letter_id).first()
     if letter is None:
         raise Http404("No such letter")
-    return HttpResponse(letters.render_html(letter.kind, letter.context))
+    back = _track_url(complaint, secret) + "#letters-heading"
+    return HttpResponse(letters.render_html(letter.kind, letter.context, back_url=back))
 
 
 @tracking_view("GET")

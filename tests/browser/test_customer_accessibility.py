@@ -232,6 +232,8 @@ def test_a_long_email_address_and_a_pasted_web_address_wrap_on_a_phone(page):
     page.get_by_role("link", name="Read the letter as a web page").click()
     expect(page.get_by_text(PASTED_ADDRESS[:40])).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375, "the letter"
+    page.get_by_role("link", name="Back to your complaint").click()
+    expect(page.get_by_role("heading", name="Our letters to you")).to_be_visible()
 
 
 def test_every_landmark_is_named_once_and_the_contact_bar_stays_a_landmark(page):

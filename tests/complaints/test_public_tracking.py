@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from complaints import services, views
+from complaints import letters, services, views
 from complaints.models import (
     Complaint,
     ComplaintEvent,
@@ -212,6 +212,10 @@ def test_letters_are_listed_as_web_pages_and_pdfs(client, tracked):
     body = html.content.decode()
     assert '<html lang="en-GB">' in body and complaint.reference in body
     assert "We have received your complaint" in body
+    # The web page's only way back, besides the browser's own; the PDF's document has none.
+    back = f'<a href="{url}#letters-heading">Back to your complaint {complaint.reference}</a>'
+    assert back in body
+    assert '<nav class="letter-back"' not in letters.render_html(letter.kind, letter.context)
 
 
 def test_a_letter_pdf_is_rendered_on_demand_and_downloaded(client, tracked):
