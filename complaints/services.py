@@ -630,6 +630,7 @@ def _file(
             EmailTemplate.ACKNOWLEDGEMENT,
             dedupe_key=f"acknowledgement:{complaint.pk}",
             tracking_url=tracking_url(complaint, secret),
+            adr_policy_label=documents.adr_policy_label(),
         ),
     )
     return letter

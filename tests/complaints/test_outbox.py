@@ -143,14 +143,46 @@ def test_a_complaint_logged_late_is_not_promised_dates_that_have_passed(file_com
     text = pdf_text(c.letters.get())
     assert "Our reply was due by: 22 September 2026" in text
     assert "We aim to reply by" not in text
-    assert "we will reply as soon as we can" in text
     assert "You may go to CISAS now, since: 18 November 2026" in text
+    # Its ADR date has passed too: the ADR clock's deadlock letter follows at once, so the
+    # procedure's stages are not offered.
+    assert (
+        "We are also sending you a deadlock letter, our final response under our complaints "
+        "procedure, because the 56 working days from when we received your complaint have "
+        "passed. We will still look into your complaint, and we are sorry that we have not "
+        "replied by 22 September 2026, 15 working days after we received it."
+    ) in text
+    assert "escalated" not in text and "formal written complaint" not in text
     (message,) = mail.outbox
     assert "Our reply was due by 22 September 2026." in message.body
+    assert (
+        "The 56 working days from when we received your complaint ended on 18 November 2026, so "
+        "we are also sending you a deadlock letter, our final response, in a separate e-mail."
+    ) in message.body
     assert "you can refer it now to CISAS" in message.body
     assert "We aim to reply by" not in message.body
     # They asked for a written reply: not told they may ask for one.
     assert "If you would like our reply in writing" not in message.body
+
+
+def test_a_complaint_logged_after_its_reply_date_but_before_its_adr_date_keeps_its_stages(
+    file_complaint, agent
+):
+    with time_machine.travel(dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC), tick=False):
+        c = file_complaint(
+            by=Actor.staff(agent),
+            channel="letter",
+            received_at=dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC),
+            preferred_response="written",
+        ).complaint
+        outbox.email_deliver_due()
+    text = pdf_text(c.letters.get())
+    assert "Our reply was due by: 23 November 2026" in text
+    assert "we will reply as soon as we can" in text
+    assert "escalated to our Customer Services Manager" in text
+    assert "deadlock letter" not in text.replace("if we send you a deadlock letter", "")
+    (message,) = mail.outbox
+    assert "deadlock letter" not in message.body
 
 
 def test_a_complaint_filed_today_is_told_when_to_expect_the_reply(file_complaint):
