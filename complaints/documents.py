@@ -85,6 +85,8 @@ def written_reply_context(complaint: Complaint, *, by: Actor, at: dt.datetime, t
         **base_context(complaint, by=by, at=at),
         "reply_text": text,
         "stage": complaint.stage,
+        # The date the customer may go to CISAS without a deadlock letter (it never moves).
+        "adr_eligible_date": complaint.adr_eligible_date.isoformat(),
     }
     if complaint.stage == 3:
         # Stage 3 answers the formal written complaint: the letter quotes it, not only the first

@@ -71,7 +71,7 @@ DATE_KEYS = frozenset(
     }
 )
 # Keys a letter may have, with their value when it has not (letters issued before they existed).
-OPTIONAL_KEYS = {"nation": "", "stage": 1, "formal_complaint": ""}
+OPTIONAL_KEYS = {"nation": "", "stage": 1, "formal_complaint": "", "adr_eligible_date": None}
 # Keys that may be empty strings; every other required key must have a value.
 MAY_BE_EMPTY = frozenset({"postal_address", "email", "final_position"})
 ADR_POLICY_LABELS = {"56-working-days": "56 working days", "8-weeks": "8 weeks"}
@@ -204,6 +204,8 @@ def _prepare(kind: str, context: dict) -> dict:
                 )
         elif value is None or (key not in MAY_BE_EMPTY and str(value).strip() == ""):
             raise ValueError(f"letter context key {key!r} is empty")
+    if ctx["adr_eligible_date"] is not None and "adr_eligible_date" not in REQUIRED_KEYS[kind]:
+        ctx["adr_eligible_date"] = _as_date("adr_eligible_date", ctx["adr_eligible_date"])
     if kind == "deadlock" and not ctx["by_clock"] and not str(ctx["final_position"]).strip():
         # A manager's deadlock letter without the company's final position fails the regulator's
         # checklist: refuse it rather than send it.

@@ -296,6 +296,25 @@ def test_the_written_reply_gives_the_reply_and_the_next_steps():
     assert settings.CISAS["phone"] in text
 
 
+def test_the_written_reply_gives_the_date_the_customer_may_go_to_cisas():
+    context = written_reply_context(adr_eligible_date="2027-01-22")
+    text = pdf_text(letters.render_pdf("written_reply", context))
+    assert (
+        "You can also go to CISAS if your complaint is still not resolved by 22 January 2027 "
+        "(56 working days after we first received it)."
+    ) in text
+    # Written on the ADR date itself, before the ADR clock has sent its deadlock letter.
+    context = written_reply_context(adr_eligible_date="2026-11-25")
+    text = pdf_text(letters.render_pdf("written_reply", context))
+    assert (
+        "You can also go to CISAS now, while your complaint is not resolved: the 56 working days "
+        "from when we first received it ended on 25 November 2026."
+    ) in text
+    # A reply issued before its letter held the date still reads as it did.
+    text = pdf_text(letters.render_pdf("written_reply", written_reply_context()))
+    assert "still not resolved 56 working days after we first received it." in text
+
+
 # --- Safety: what the customer typed is text, never markup ------------------------------------
 
 

@@ -470,6 +470,9 @@ def test_a_written_reply_becomes_a_letter_emailed_to_the_customer(file_complaint
     outbox.email_deliver_due()
     letter = c.letters.get(kind=LetterKind.WRITTEN_REPLY)
     assert "refunded the duplicate charge" in pdf_text(letter)
+    # With the date the customer may go to CISAS, as the acknowledgement gave it.
+    adr_date = f"{c.adr_eligible_date.day} {c.adr_eligible_date:%B %Y}"
+    assert f"still not resolved by {adr_date} (56 working days after" in pdf_text(letter)
     reply = next(m for m in mail.outbox if m.subject.startswith("Our reply"))
     # The link from when they complained may have been replaced: where to ask for a new one.
     assert f"{settings.SITE_URL}/track/lost/" in reply.body
