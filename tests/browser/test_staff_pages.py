@@ -301,3 +301,21 @@ def test_the_escalations_page_fits_a_phone_without_scrolling_sideways(page, mana
     page.goto(page.url.split("/staff/")[0] + "/staff/escalations/")
     expect(page.locator("table.queue-table tbody tr")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_letters_to_post_fit_a_small_laptop_with_a_long_place_name(page, manager, file_complaint):
+    """At 1,024 px, a long word in the address wraps in its own cell: the table does not scroll
+    sideways, and neither the reference nor the letter's link breaks mid-word."""
+    place = "Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch"
+    file_complaint(postal_address=f"Tŷ Gwyn\n{place}\nLL61 5UJ")
+    page.set_viewport_size({"width": 1024, "height": 800})
+    sign_in(page, "manager")
+    page.goto(page.url.split("/staff/")[0] + "/staff/letters/to-post/")
+    table = page.locator("table")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    widths = table.evaluate("t => [t.scrollWidth, t.parentElement.clientWidth]")
+    assert widths[0] <= widths[1], widths
+    for name in ("CMP-", "Acknowledgement (PDF)"):
+        link = table.get_by_role("link", name=re.compile(re.escape(name)))
+        box = link.evaluate("a => a.getClientRects().length")
+        assert box == 1, f"{name} wraps onto {box} lines"
