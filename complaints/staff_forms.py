@@ -584,7 +584,8 @@ STAFF_CHANNELS = [(c.value, c.label) for c in (Channel.PHONE, Channel.EMAIL, Cha
 
 class LogComplaintForm(forms.Form):
     """A complaint taken by phone or received by e-mail or letter. Field names are the filing
-    service's own, so its errors land on the field they are about."""
+    service's own, so its errors land on the field they are about. The fields are in the page's
+    order (templates/complaints/staff/log.html), which the error summary lists them in."""
 
     channel = forms.ChoiceField(
         label="How did the complaint reach us?", choices=STAFF_CHANNELS, widget=forms.RadioSelect
@@ -595,6 +596,16 @@ class LogComplaintForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         help_text="UK time. The reply and CISAS dates count from this day, not from today.",
     )
+    category = forms.ChoiceField(
+        label="What is the complaint about?", choices=[("", "Choose…"), *Category.choices]
+    )
+    description = forms.CharField(
+        label="The complaint",
+        widget=text_area(8),
+        max_length=20000,
+        help_text="In the customer's words where you can: this goes on the acknowledgement letter.",
+    )
+    files = MultipleFileField(label="Evidence the customer sent")
     customer_name = forms.CharField(label="Customer's full name", max_length=200)
     email = forms.EmailField(
         label="Customer's e-mail address",
@@ -613,15 +624,6 @@ class LogComplaintForm(forms.Form):
         choices=Nation.choices,
         help_text="Bank holidays differ across the UK; they decide the working days.",
     )
-    category = forms.ChoiceField(
-        label="What is the complaint about?", choices=[("", "Choose…"), *Category.choices]
-    )
-    description = forms.CharField(
-        label="The complaint",
-        widget=text_area(8),
-        max_length=20000,
-        help_text="In the customer's words where you can: this goes on the acknowledgement letter.",
-    )
     preferred_response = forms.ChoiceField(
         label="How does the customer want our reply?",
         choices=ResponseMethod.choices,
@@ -634,7 +636,6 @@ class LogComplaintForm(forms.Form):
     vulnerability_notes = forms.CharField(
         label="What support do they need?", widget=text_area(3), required=False, max_length=2000
     )
-    files = MultipleFileField(label="Evidence the customer sent")
     # Shown only when the same complaint seems to have been logged already (log_complaint).
     log_anyway = forms.BooleanField(
         label="This is a different complaint: log it anyway", required=False

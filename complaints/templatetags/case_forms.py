@@ -55,3 +55,10 @@ def crispy_once(form: forms.BaseForm) -> SafeString:
         html = str(as_crispy_form(form))
         cache.set(key, html, SECONDS)
     return mark_safe(html)  # noqa: S308 (crispy's own rendering of our form)
+
+
+@register.filter
+def field_anchor(field: forms.BoundField) -> str:
+    """The id an error summary links to: the field's own input, or for a group of radio buttons
+    (whose ``id_for_label`` is empty: no one input stands for the group) its first choice."""
+    return field.id_for_label or f"{field.auto_id}_0"

@@ -793,6 +793,17 @@ def test_an_accepted_decision_needs_the_acceptance_date(client, manager, complai
     assert "Enter the date the customer accepted the decision." in response.content.decode()
 
 
+def test_the_error_summary_links_a_group_of_radio_buttons_to_its_first(
+    client, manager, complaint_in
+):
+    complaint = complaint_in(State.ADR_REFERRED)
+    client.force_login(manager)
+    page = act(client, complaint, "adr_decision", outcome="upheld").content.decode()
+    summary = page.split('id="error-summary"')[1].split("</ul>")[0]
+    assert '<a href="#id_adr_decision-accepted_0">Did the customer accept the decision?' in summary
+    assert 'id="id_adr_decision-accepted_0"' in page
+
+
 def test_an_unknown_action_is_a_bad_request(client, agent, file_complaint):
     complaint = file_complaint().complaint
     client.force_login(agent)

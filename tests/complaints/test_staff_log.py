@@ -11,6 +11,7 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from complaints.models import Attachment, Complaint, ComplaintEvent, OutboundEmail
+from complaints.staff_forms import LogComplaintForm
 
 pytestmark = pytest.mark.django_db
 
@@ -256,3 +257,28 @@ def test_the_menu_offers_it_to_agents_and_managers(client, agent, manager):
     for user in (agent, manager):
         client.force_login(user)
         assert f'href="{URL}"' in client.get("/staff/").content.decode()
+
+
+def test_the_error_summary_lists_the_problems_in_the_pages_order(client, agent):
+    """Read top to bottom, the summary follows the form: the complaint's own details come before
+    the customer's, as on the page."""
+    client.force_login(agent)
+    page = client.get(URL).content.decode()
+    shown = re.findall(r'<(?:input|textarea|select)[^>]*\bname="([a-z_]+)"', page)
+    on_the_page = list(dict.fromkeys(n for n in shown if n != "csrfmiddlewaretoken"))
+    # "Log it anyway" appears only beside a possible duplicate.
+    assert on_the_page == [n for n in LogComplaintForm.base_fields if n != "log_anyway"]
+    refused = client.post(URL, {"submission": "x", "received_at": "2099-01-01T09:00"})
+    summary = refused.content.decode().split('id="error-summary"')[1].split("</ul>")[0]
+    anchors = re.findall(r'<a href="#([^"]*)"', summary)
+    # Each links to its field; a group of radio buttons, to its first.
+    assert anchors == [
+        "id_channel_0",
+        "id_received_at",
+        "id_category",
+        "id_description",
+        "id_customer_name",
+        "id_nation",
+        "id_preferred_response_0",
+    ]
+    assert all(f'id="{anchor}"' in refused.content.decode() for anchor in anchors)
