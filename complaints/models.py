@@ -11,7 +11,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
@@ -166,6 +166,15 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     response_due_at = models.DateTimeField(null=True, blank=True)
     responded_at = models.DateTimeField(null=True, blank=True)
     overdue_flagged_at = models.DateTimeField(null=True, blank=True)
+    # The first reply the customer was owed, kept when the stage clock restarts (an escalation,
+    # a formal complaint, a reopening): stage 1's due instant, and the first reply if there was
+    # one by then. Null until the first restart: while the clock has never restarted, the
+    # first reply is the stage's own (``first_reply_due_at``, ``first_replied_at``), so nothing
+    # is written at filing and nothing had to be filled in for the cases already filed. The
+    # reports' "first reply" figure reads them; nothing filters by them alone (the reports read
+    # a period's rows by complaint_received_idx), so no index.
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    first_responded_at = models.DateTimeField(null=True, blank=True)
     # Since when the customer has written (a message, evidence, "please reply in writing") with
     # no answer from staff yet: a message, a reply or a step taken by staff clears it. The queues
     # and the case page show it; nothing filters or sorts by it, so it has no index.
@@ -483,11 +492,42 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
         return clocks.london_date(until) - dt.timedelta(days=1)
 
     def start_stage_clock(self, at: dt.datetime, *, cal: WorkingDayCalendar | None = None) -> None:
-        """Start a 15-working-day reply clock for the stage entered at ``at``."""
+        """Start a 15-working-day reply clock for the stage entered at ``at``, keeping the first
+        reply's deadline and time (see ``first_response_due_at``) the first time it restarts."""
+        if self.response_due_at is not None:  # a restart, not the filing
+            if self.first_response_due_at is None:
+                self.first_response_due_at = self.response_due_at
+            if self.first_responded_at is None:
+                # Read in the UPDATE itself, not from this copy: a reply recorded since the case
+                # was loaded is then kept (fire_transition reads the value back).
+                self.first_responded_at = Coalesce(F("first_responded_at"), F("responded_at"))
         self.stage_started_at = at
         self.response_due_at = clocks.response_due_at(at, self.nation, cal=cal)
         self.responded_at = None
         self.overdue_flagged_at = None
+
+    @property
+    def first_reply_due_at(self) -> dt.datetime | None:
+        """When the customer's first reply was due: stage 1's deadline."""
+        return self.first_response_due_at or self.response_due_at
+
+    @property
+    def first_replied_at(self) -> dt.datetime | None:
+        """When the customer first got a reply, at any stage (None while they have had none)."""
+        return self.first_responded_at or self.responded_at
+
+    @property
+    def first_reply_due_date(self) -> dt.date | None:
+        return clocks.due_date(self.first_reply_due_at)
+
+    @property
+    def first_reply_in_time(self) -> bool | None:
+        """Whether the first reply came by stage 1's deadline (None while there is none), as
+        the reports count it (escalation.reports.FIRST_DUE, FIRST_REPLIED)."""
+        replied, due = self.first_replied_at, self.first_reply_due_at
+        if replied is None or due is None:
+            return None
+        return replied <= due
 
     def answer_stage(self, at: dt.datetime) -> None:
         """A resolution or a deadlock letter is the company's answer: it stops the stage clock.

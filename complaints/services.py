@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Expression, Q, QuerySet
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
@@ -287,6 +287,10 @@ def transition_check(
         raise NotPermitted(f"Your role may not {doing} (the complaint is “{state}”).")
 
 
+# What Complaint.start_stage_clock sets: the new stage's clock, written whole on a restart.
+STAGE_CLOCK_FIELDS = ("stage_started_at", "response_due_at", "responded_at", "overdue_flagged_at")
+
+
 def fire_transition(
     complaint: Complaint,
     name: str,
@@ -314,10 +318,21 @@ def fire_transition(
             changed = [
                 f.name for f in fields if f.value_from_object(complaint) != before[f.attname]
             ]
+            if "stage_started_at" in changed:
+                # A restarted clock is written whole: a reply recorded since this copy was read
+                # must not survive as the new stage's answer (this copy's None looks unchanged).
+                changed += [name for name in STAGE_CLOCK_FIELDS if name not in changed]
             # Only the fields this transition changed, so a concurrent assignment or reply on
             # another column is never overwritten; the state column is compared and set by
             # ConcurrentTransitionMixin (UPDATE ... WHERE state = <state we read>).
             complaint.save(update_fields=[*changed, "updated_at"])
+            # A value the UPDATE worked out itself (the first reply kept by a restarted clock,
+            # Complaint.start_stage_clock) is read back: one query, on a restart only.
+            computed = [
+                f.attname for f in fields if isinstance(getattr(complaint, f.attname), Expression)
+            ]
+            if computed:
+                complaint.refresh_from_db(fields=computed)
             write_event(
                 complaint,
                 kind=EventKind.TRANSITION,

@@ -29,7 +29,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, TruncDate
+from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 
 from complaints import clocks
@@ -61,7 +61,16 @@ REPLIED_IN_TIME_HELP = (
     "allowed has run out. Only the latest stage counts: an "
     "escalation starts a new 15-working-day clock, and the case is measured on that. Cases "
     "withdrawn by the customer before their reply was due are left out. Cases whose clock is still "
-    "running are not counted yet."
+    "running are not counted yet. The first reply, from the day the complaint was received, is "
+    "measured beside this one."
+)
+FIRST_REPLY_HELP = (
+    "Of the complaints received in the period, the share whose first reply came by the end of the "
+    "15th working day after the complaint was received, at whichever stage it came: an "
+    "escalation does not restart this clock. A reply is a phone call logged, a written reply "
+    "sent, or the case resolved or given a deadlock letter by the manager; the deadlock letter "
+    "the ADR clock sends is not one. Cases withdrawn before the reply was due are left out, and "
+    "cases still within their 15 working days with no reply are not counted yet."
 )
 MEDIAN_HELP = (
     "Working days from the day a complaint was received to the day it was resolved (UK bank "
@@ -122,17 +131,45 @@ def _ran_out(now: dt.datetime) -> Q:
     )
 
 
+# The first reply's deadline and time (Complaint.first_reply_due_at, .first_replied_at): kept in
+# their own columns once the stage clock has restarted, the stage's own until then.
+FIRST_DUE = Coalesce("first_response_due_at", "response_due_at")
+FIRST_REPLIED = Coalesce("first_responded_at", "responded_at")
+
+
+def _first_ran_out(now: dt.datetime) -> Q:
+    """``_ran_out`` for the first reply, on the ``first_due`` and ``first_replied`` aliases."""
+    return Q(first_replied__isnull=True, first_due__lte=now) & ~Q(
+        withdrawn_at__isnull=False, withdrawn_at__lt=F("first_due")
+    )
+
+
 def replied_in_time(start: dt.date, end: dt.date, *, now: dt.datetime | None = None) -> dict:
     """See ``REPLIED_IN_TIME_HELP``: measured, in time, late, and the share (None when nothing
-    was measured)."""
+    was measured); under ``first``, the same for the first reply (``FIRST_REPLY_HELP``). One
+    pass over the period's complaints counts both."""
     now = now or timezone.now()
     answered = Q(responded_at__isnull=False)
     ran_out = _ran_out(now)
-    figures = received(start, end).aggregate(
-        measured=Count("id", filter=answered | ran_out),
-        in_time=Count("id", filter=answered & Q(responded_at__lte=F("response_due_at"))),
+    first_answered = Q(first_replied__isnull=False)
+    first_ran_out = _first_ran_out(now)
+    figures = (
+        received(start, end)
+        .annotate(first_due=FIRST_DUE, first_replied=FIRST_REPLIED)
+        .aggregate(
+            measured=Count("id", filter=answered | ran_out),
+            in_time=Count("id", filter=answered & Q(responded_at__lte=F("response_due_at"))),
+            first_measured=Count("id", filter=first_answered | first_ran_out),
+            first_in_time=Count("id", filter=Q(first_replied__lte=F("first_due"))),
+        )
     )
-    measured, in_time = figures["measured"], figures["in_time"]
+    return {
+        **_share(figures["measured"], figures["in_time"]),
+        "first": _share(figures["first_measured"], figures["first_in_time"]),
+    }
+
+
+def _share(measured: int, in_time: int) -> dict:
     return {
         "measured": measured,
         "in_time": in_time,
@@ -329,6 +366,16 @@ def figure_rows(figures: dict[str, Any]) -> Iterator[list[Any]]:
     # The page's figure, rounded the same way.
     percent = replies["percent"]
     yield ["Replies", "Share replied in time (%)", "" if percent is None else percent]
+    first = replies["first"]
+    yield ["First replies", "Measured", first["measured"]]
+    yield ["First replies", "First reply within 15 working days of the complaint", first["in_time"]]
+    yield ["First replies", "First reply late or not at all", first["late"]]
+    percent = first["percent"]
+    yield [
+        "First replies",
+        "Share with a first reply in time (%)",
+        "" if percent is None else percent,
+    ]
     resolution = figures["resolution"]
     yield ["Resolution", "Resolved cases", resolution["count"]]
     median = resolution["median"]
@@ -363,6 +410,9 @@ CASE_COLUMNS = [
     "Reply due (date)",
     "Replied (date)",
     "Replied in time",
+    "First reply due (date)",
+    "First replied (date)",
+    "First reply in time",
     "Escalated to stage 2",
     "Formal written complaint (stage 3)",
     "Reopened",
@@ -440,6 +490,22 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
                 default=Value(""),  # still running, or withdrawn before it was due
                 output_field=CharField(),
             ),
+            first_due=FIRST_DUE,
+            first_replied=FIRST_REPLIED,
+            first_due_day=_day(
+                ExpressionWrapper(
+                    F("first_due") - Value(dt.timedelta(microseconds=1)),
+                    output_field=DateTimeField(),
+                )
+            ),
+            first_replied_day=_day("first_replied"),
+            first_in_time=Case(
+                When(first_replied__lte=F("first_due"), then=Value("yes")),
+                When(first_replied__isnull=False, then=Value("no")),
+                When(_first_ran_out(timezone.now()), then=Value("no")),
+                default=Value(""),
+                output_field=CharField(),
+            ),
             resolved_day=_day("resolved_at"),
             deadlock_day=_day("deadlock_issued_at"),
             closed_day=_day("closed_at"),
@@ -460,6 +526,9 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
             "due_day",
             "replied_day",
             "in_time",
+            "first_due_day",
+            "first_replied_day",
+            "first_in_time",
             "escalated",
             "formal",
             "reopened",
@@ -498,6 +567,9 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
         due_day,
         replied_day,
         in_time,
+        first_due_day,
+        first_replied_day,
+        first_in_time,
         was_escalated,
         was_formal,
         was_reopened,
@@ -525,6 +597,9 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
             due_day or "",
             replied_day or "",
             in_time,
+            first_due_day or "",
+            first_replied_day or "",
+            first_in_time,
             "yes" if was_escalated else "no",
             "yes" if was_formal else "no",
             "yes" if was_reopened else "no",

@@ -140,6 +140,7 @@ def report(request: HttpRequest) -> HttpResponse:
             "charts": charts,
             "period_query": f"start={start.isoformat()}&end={end.isoformat()}",
             "replied_help": reports.REPLIED_IN_TIME_HELP,
+            "first_reply_help": reports.FIRST_REPLY_HELP,
             "median_help": reports.MEDIAN_HELP,
         },
     )

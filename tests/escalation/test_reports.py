@@ -149,12 +149,16 @@ def test_the_share_replied_within_15_working_days(year):
     # Measured: A (replied in time), B (deadlocked after its stage 2 date), C and D (due dates
     # passed without a reply), E (deadlocked by the clock, long after its date). Not measured:
     # F (withdrawn before its reply was due), I (clock still running on 1 July).
+    # The first reply, against stage 1's date at whatever stage it came, comes to the same here:
+    # A in time; B's first reply is the deadlock letter of 28 March, after stage 1's 25 March; C,
+    # D and E never had one.
     assert reports.replied_in_time(START, END, now=NOW) == {
         "measured": 5,
         "in_time": 1,
         "late": 4,
         "share": 0.2,
         "percent": 20.0,
+        "first": {"measured": 5, "in_time": 1, "late": 4, "share": 0.2, "percent": 20.0},
     }
 
 
