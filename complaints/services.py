@@ -332,7 +332,11 @@ def fire_transition(
                 f.attname for f in fields if isinstance(getattr(complaint, f.attname), Expression)
             ]
             if computed:
-                complaint.refresh_from_db(fields=computed)
+                # Not refresh_from_db, which trips over the state field's protection when two
+                # threads refresh at once (Complaint.reload).
+                values = Complaint.objects.filter(pk=complaint.pk).values(*computed).get()
+                for attname, value in values.items():
+                    setattr(complaint, attname, value)
             write_event(
                 complaint,
                 kind=EventKind.TRANSITION,
