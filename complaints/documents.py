@@ -77,6 +77,10 @@ def acknowledgement_context(complaint: Complaint, *, by: Actor, at: dt.datetime)
         "adr_eligible_date": complaint.adr_eligible_date.isoformat(),
         "preferred_response_label": ResponseMethod(complaint.preferred_response).label,
         "adr_policy_label": adr_policy_label(),
+        # Logged after its ADR date: the ADR clock's deadlock letter follows within minutes, and
+        # the letter says so instead of offering the stages (a key of its own, so that letters
+        # issued before it read as they were sent).
+        "deadlock_follows": complaint.adr_eligible_date <= clocks.london_date(at),
     }
 
 
@@ -85,9 +89,11 @@ def written_reply_context(complaint: Complaint, *, by: Actor, at: dt.datetime, t
         **base_context(complaint, by=by, at=at),
         "reply_text": text,
         "stage": complaint.stage,
-        # The date the customer may go to CISAS without a deadlock letter (it never moves).
-        "adr_eligible_date": complaint.adr_eligible_date.isoformat(),
     }
+    if complaint.adr_clock_running:
+        # The date the customer may go to CISAS without a deadlock letter (it never moves).
+        # Not once there is one (or a case referred, or in court): the date no longer applies.
+        context["adr_eligible_date"] = complaint.adr_eligible_date.isoformat()
     if complaint.stage == 3:
         # Stage 3 answers the formal written complaint: the letter quotes it, not only the first
         # complaint it followed.

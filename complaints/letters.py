@@ -71,7 +71,13 @@ DATE_KEYS = frozenset(
     }
 )
 # Keys a letter may have, with their value when it has not (letters issued before they existed).
-OPTIONAL_KEYS = {"nation": "", "stage": 1, "formal_complaint": "", "adr_eligible_date": None}
+OPTIONAL_KEYS = {
+    "nation": "",
+    "stage": 1,
+    "formal_complaint": "",
+    "adr_eligible_date": None,
+    "deadlock_follows": False,
+}
 # Keys that may be empty strings; every other required key must have a value.
 MAY_BE_EMPTY = frozenset({"postal_address", "email", "final_position"})
 ADR_POLICY_LABELS = {"56-working-days": "56 working days", "8-weeks": "8 weeks"}

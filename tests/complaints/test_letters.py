@@ -303,7 +303,8 @@ def test_the_written_reply_gives_the_date_the_customer_may_go_to_cisas():
         "You can also go to CISAS if your complaint is still not resolved by 22 January 2027 "
         "(56 working days after we first received it)."
     ) in text
-    # Written on the ADR date itself, before the ADR clock has sent its deadlock letter.
+    # Written on the ADR date itself, in the minute before the ADR clock's next run sends the
+    # deadlock letter.
     context = written_reply_context(adr_eligible_date="2026-11-25")
     text = pdf_text(letters.render_pdf("written_reply", context))
     assert (
@@ -313,6 +314,23 @@ def test_the_written_reply_gives_the_date_the_customer_may_go_to_cisas():
     # A reply issued before its letter held the date still reads as it did.
     text = pdf_text(letters.render_pdf("written_reply", written_reply_context()))
     assert "still not resolved 56 working days after we first received it." in text
+
+
+def test_an_acknowledgement_says_a_deadlock_letter_follows_only_when_its_context_says_so():
+    """Logged past its ADR date, the letter says the deadlock letter follows; one issued before
+    the letters said so (no key) reads as it was sent, stages and all."""
+    late = {"received_date": "2026-09-01", "response_due_date": "2026-09-22"}
+    late["adr_eligible_date"] = "2026-11-18"
+    text = pdf_text(
+        letters.render_pdf(
+            "acknowledgement", acknowledgement_context(**late, deadlock_follows=True)
+        )
+    )
+    assert "We are also sending you a deadlock letter" in text
+    assert "escalated to our Customer Services Manager" not in text
+    text = pdf_text(letters.render_pdf("acknowledgement", acknowledgement_context(**late)))
+    assert "deadlock letter:" not in text
+    assert "escalated to our Customer Services Manager" in text
 
 
 # --- Safety: what the customer typed is text, never markup ------------------------------------

@@ -480,6 +480,20 @@ def test_a_written_reply_becomes_a_letter_emailed_to_the_customer(file_complaint
     assert f'<a href="{settings.SITE_URL}/track/lost/">ask for a new one</a>' in html
 
 
+def test_a_written_reply_after_the_deadlock_letter_gives_no_adr_date(complaint_in, manager):
+    """The date the customer may go to CISAS without a deadlock letter means nothing once they
+    have one: a reply written then (the API allows it) does not give it."""
+    c = complaint_in(State.DEADLOCK)
+    services.complaint_record_reply(
+        complaint=fresh(c), by=Actor.staff(manager), method="written", summary="A goodwill credit."
+    )
+    outbox.email_deliver_due()
+    letter = c.letters.get(kind=LetterKind.WRITTEN_REPLY)
+    assert "adr_eligible_date" not in letter.context
+    adr_date = f"{c.adr_eligible_date.day} {c.adr_eligible_date:%B %Y}"
+    assert adr_date not in pdf_text(letter)
+
+
 def test_a_render_that_dies_half_way_leaves_one_letter_and_one_file(
     file_complaint, monkeypatch, settings
 ):
