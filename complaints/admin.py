@@ -99,12 +99,12 @@ class ComplaintAdmin(RecordsCaseViewsAdmin):
 
     actions = ["withdraw_selected"]
 
+    # Deadlines shown as the dates the portal gives everywhere: the stored instant is midnight
+    # at the end of that day, which reads as the day after.
+    DEADLINES = {"response_due_at": "reply_due", "first_response_due_at": "first_reply_due"}
+
     def get_fields(self, request, obj=None):
-        # Every field, but the reply deadline as the date the portal gives everywhere: the stored
-        # instant is midnight at the end of that day, which reads as the day after.
-        return [
-            "reply_due" if f.name == "response_due_at" else f.name for f in Complaint._meta.fields
-        ]
+        return [self.DEADLINES.get(f.name, f.name) for f in Complaint._meta.fields]
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
@@ -113,6 +113,12 @@ class ComplaintAdmin(RecordsCaseViewsAdmin):
     def reply_due(self, complaint: Complaint):
         # The London date, as everywhere else: response_due_at is the instant that day ends.
         due = complaint.response_due_date
+        return formats.date_format(due) if due else None
+
+    @admin.display(description="First reply due by")
+    def first_reply_due(self, complaint: Complaint):
+        # Stage 1's, kept once the clock has restarted (empty until then: the reply due above).
+        due = clocks.due_date(complaint.first_response_due_at)
         return formats.date_format(due) if due else None
 
     def has_add_permission(self, request):

@@ -491,10 +491,22 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             return None
         return clocks.london_date(until) - dt.timedelta(days=1)
 
+    # What start_stage_clock sets: on a restart, written whole whatever this copy held
+    # (services.fire_transition), so that a reply recorded since the copy was read does not
+    # stand as the new stage's answer, nor an overdue flag as the new stage's.
+    STAGE_CLOCK_FIELDS = (
+        "stage_started_at",
+        "response_due_at",
+        "responded_at",
+        "overdue_flagged_at",
+    )
+    clock_restarted = False  # set on the instance by a restart, for fire_transition
+
     def start_stage_clock(self, at: dt.datetime, *, cal: WorkingDayCalendar | None = None) -> None:
         """Start a 15-working-day reply clock for the stage entered at ``at``, keeping the first
         reply's deadline and time (see ``first_response_due_at``) the first time it restarts."""
         if self.response_due_at is not None:  # a restart, not the filing
+            self.clock_restarted = True
             if self.first_response_due_at is None:
                 self.first_response_due_at = self.response_due_at
             if self.first_responded_at is None:
@@ -515,6 +527,17 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     def first_replied_at(self) -> dt.datetime | None:
         """When the customer first got a reply, at any stage (None while they have had none)."""
         return self.first_responded_at or self.responded_at
+
+    def first_reply_ran_out(self, now: dt.datetime | None = None) -> bool:
+        """No reply by stage 1's deadline, and none yet: ``ran_out_unanswered`` for the first
+        reply (the same rule as the figures' ``escalation.reports._first_ran_out``)."""
+        due = self.first_reply_due_at
+        return (
+            self.first_replied_at is None
+            and due is not None
+            and due <= (now or timezone.now())
+            and not (self.withdrawn_at is not None and self.withdrawn_at < due)
+        )
 
     @property
     def first_reply_due_date(self) -> dt.date | None:

@@ -287,10 +287,6 @@ def transition_check(
         raise NotPermitted(f"Your role may not {doing} (the complaint is “{state}”).")
 
 
-# What Complaint.start_stage_clock sets: the new stage's clock, written whole on a restart.
-STAGE_CLOCK_FIELDS = ("stage_started_at", "response_due_at", "responded_at", "overdue_flagged_at")
-
-
 def fire_transition(
     complaint: Complaint,
     name: str,
@@ -318,10 +314,10 @@ def fire_transition(
             changed = [
                 f.name for f in fields if f.value_from_object(complaint) != before[f.attname]
             ]
-            if "stage_started_at" in changed:
-                # A restarted clock is written whole: a reply recorded since this copy was read
-                # must not survive as the new stage's answer (this copy's None looks unchanged).
-                changed += [name for name in STAGE_CLOCK_FIELDS if name not in changed]
+            if complaint.__dict__.pop("clock_restarted", False):
+                # Written whole: this copy's empty reply looks unchanged, but a reply recorded
+                # since it was read must not stand as the new stage's answer.
+                changed += [f for f in Complaint.STAGE_CLOCK_FIELDS if f not in changed]
             # Only the fields this transition changed, so a concurrent assignment or reply on
             # another column is never overwritten; the state column is compared and set by
             # ConcurrentTransitionMixin (UPDATE ... WHERE state = <state we read>).
@@ -1450,7 +1446,8 @@ def complaints_fire_locked_batch(
 
     The same transition method as ``fire_transition`` decides the new state and fields, so a sweep
     follows exactly the rule a person would. Cases the transition does not apply to are left alone
-    and not returned."""
+    and not returned. No sweep restarts a stage clock; were one to, the rows' being locked before
+    they are read makes each copy current, so what changed is all there is to write."""
     fired: list[Complaint] = []
     # Cases whose transition changed the same fields to the same values share one UPDATE
     # (for a sweep, usually the whole batch): {((field, value), ...): [pk, ...]}.

@@ -701,7 +701,11 @@ def _render_case(
             "complaint": complaint,
             "now": now,
             "today": clocks.london_date(now),
-            "cisas_window_passed": complaint.cisas_window_passed(clocks.london_date(now)),
+            # Only where going to CISAS is still the customer's next step: not once referred,
+            # not in court, not once the case has ended.
+            "cisas_window_passed": complaint.state == State.DEADLOCK
+            and complaint.cisas_window_passed(clocks.london_date(now)),
+            "first_reply_ran_out": complaint.first_reply_ran_out(now),
             "clock_running": running,
             "days_left": days_left,
             "days_overdue": -days_left if days_left is not None and days_left < 0 else 0,

@@ -55,8 +55,8 @@ CHUNK = 2000
 REPLIED_IN_TIME_HELP = (
     "Of the complaints received in the period whose reply clock has finished, the share answered "
     "by the end of the 15th working day. A clock has finished when a reply was recorded (a phone "
-    "call logged, a written reply sent, or the case resolved or given a deadlock letter by the "
-    "manager, which also answer the customer) or when its due date has passed without one. The "
+    "call logged, a written reply sent, the case resolved by staff or given a deadlock letter by "
+    "the manager, which also answer the customer) or when its due date has passed without one. The "
     "deadlock letter the clock sends on the ADR date is not a reply: it says only that the time "
     "allowed has run out. Only the latest stage counts: an "
     "escalation starts a new 15-working-day clock, and the case is measured on that. Cases "
@@ -68,9 +68,9 @@ FIRST_REPLY_HELP = (
     "Of the complaints received in the period, the share whose first reply came by the end of the "
     "15th working day after the complaint was received, at whichever stage it came: an "
     "escalation does not restart this clock. A reply is a phone call logged, a written reply "
-    "sent, or the case resolved or given a deadlock letter by the manager; the deadlock letter "
-    "the ADR clock sends is not one. Cases withdrawn before the reply was due are left out, and "
-    "cases still within their 15 working days with no reply are not counted yet."
+    "sent, the case resolved by staff or given a deadlock letter by the manager; the deadlock "
+    "letter the ADR clock sends is not one. Cases withdrawn before the reply was due are left "
+    "out, and cases still within their 15 working days with no reply are not counted yet."
 )
 MEDIAN_HELP = (
     "Working days from the day a complaint was received to the day it was resolved (UK bank "
@@ -436,6 +436,16 @@ def _day(field: str | Any) -> Any:
     return Cast(TruncDate(field, tzinfo=clocks.LONDON), CharField())
 
 
+def _due_day(field: str) -> Any:
+    """``_day`` of a deadline, as clocks.due_date gives it: the London day of the last instant
+    before the stored deadline (the end of the day it is due)."""
+    return _day(
+        ExpressionWrapper(
+            F(field) - Value(dt.timedelta(microseconds=1)), output_field=DateTimeField()
+        )
+    )
+
+
 def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
     """One row per complaint received in the period, oldest first, streamed from the database in
     chunks so a year of cases never sits in memory. No names or contact details: the reference
@@ -475,13 +485,7 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
             reopened=transition("reopen"),
             deadlock_by_clock=deadlock_by_clock,
             received_day=_day("received_at"),
-            # clocks.due_date: the London day of the last instant before the stored deadline.
-            due_day=_day(
-                ExpressionWrapper(
-                    F("response_due_at") - Value(dt.timedelta(microseconds=1)),
-                    output_field=DateTimeField(),
-                )
-            ),
+            due_day=_due_day("response_due_at"),
             replied_day=_day("responded_at"),
             in_time=Case(
                 When(responded_at__lte=F("response_due_at"), then=Value("yes")),
@@ -492,12 +496,7 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
             ),
             first_due=FIRST_DUE,
             first_replied=FIRST_REPLIED,
-            first_due_day=_day(
-                ExpressionWrapper(
-                    F("first_due") - Value(dt.timedelta(microseconds=1)),
-                    output_field=DateTimeField(),
-                )
-            ),
+            first_due_day=_due_day("first_due"),
             first_replied_day=_day("first_replied"),
             first_in_time=Case(
                 When(first_replied__lte=F("first_due"), then=Value("yes")),

@@ -7,7 +7,9 @@ import datetime as dt
 import pytest
 import time_machine
 
+from complaints import services
 from complaints.models import CaseView, ClosureDay, ComplaintEvent, OutboundEmail, State
+from complaints.roles import Actor
 from tests.conftest import fresh
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +40,13 @@ def test_the_complaint_page_gives_the_reply_due_date_as_the_portal_does(
     html = client.get(f"/admin/complaints/complaint/{complaint.pk}/change/").content.decode()
     assert "Reply due by" in html and "30 Dec 2026" in html
     assert "Response due at" not in html and "31 Dec 2026" not in html
+    # Once escalated, stage 1's date is kept beside the new stage's, as a date too.
+    with time_machine.travel(dt.datetime(2026, 12, 8, 11, 0, tzinfo=dt.UTC), tick=False):
+        services.complaint_escalate(complaint=fresh(complaint), by=Actor.customer())
+    html = client.get(f"/admin/complaints/complaint/{complaint.pk}/change/").content.decode()
+    assert "First reply due by" in html and "First response due at" not in html
+    assert "30 Dec 2026" in html and "31 Dec 2026" in html  # stage 1's, and stage 2's
+    assert "1 Jan 2027" not in html  # the day after stage 2's: the stored instant
 
 
 def test_an_administrator_opening_a_customers_complaint_is_on_the_record_of_views(

@@ -112,8 +112,12 @@ def test_the_deadlock_section_and_case_page_say_when_the_cisas_window_has_passed
         client.force_login(manager)
         html = client.get("/staff/escalations/", {"show": "deadlock"}).content.decode()
         case = client.get(f"/staff/complaints/{cases['deadlock'].reference}/").content.decode()
+        referred = client.get(f"/staff/complaints/{cases['cisas'].reference}/").content.decode()
     assert f'{deadline:%-d %b %Y} <span class="text-body-secondary">passed</span>' in html
     assert "12 months after deadlock; passed: CISAS no longer takes it" in case
+    # Referred in time, the case is with CISAS whatever the date now.
+    assert fresh(cases["cisas"]).cisas_deadline <= deadline
+    assert "12 months after deadlock" in referred and "CISAS no longer takes it" not in referred
 
 
 def test_an_unknown_section_shows_the_first(client, manager, cases):

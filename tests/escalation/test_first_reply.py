@@ -11,7 +11,7 @@ import time_machine
 from django.apps import apps
 
 from complaints import services
-from complaints.models import Complaint
+from complaints.models import ClosureDay, Complaint
 from complaints.roles import Actor
 from escalation import reports
 from tests.conftest import fresh
@@ -106,20 +106,28 @@ def test_a_reply_recorded_after_the_case_was_loaded_is_kept_by_the_escalation(
 
 
 def test_the_migration_fills_in_cases_escalated_before_it(file_complaint, agent, manager):
-    """Migration 0029: a case already escalated had lost stage 1's deadline and reply."""
+    """Migration 0029: a case already escalated had lost stage 1's deadline and reply. The
+    deadline is the one the acknowledgement gave, even if closure days added since would move
+    it; the reply, the first the live rules would have kept."""
     with at(RECEIVED):
         complaint = file_complaint().complaint
         untouched = file_complaint().complaint
-    with at("2024-03-06"):
-        services.complaint_record_reply(
-            complaint=complaint, by=Actor.staff(agent), method="phone", summary="Called."
-        )
-    with at("2024-03-07"):
-        services.complaint_escalate(complaint=fresh(complaint), by=Actor.customer())
     with at("2024-03-08"):
+        # A call on the 6th, logged two days later.
+        services.complaint_record_reply(
+            complaint=complaint,
+            by=Actor.staff(agent),
+            method="phone",
+            summary="Called.",
+            replied_at=dt.datetime(2024, 3, 6, 15, tzinfo=LONDON),
+        )
+    with at("2024-03-11"):
+        services.complaint_escalate(complaint=fresh(complaint), by=Actor.customer())
+    with at("2024-03-12"):
         services.complaint_record_reply(
             complaint=fresh(complaint), by=Actor.staff(manager), method="phone", summary="Again."
         )
+    ClosureDay.objects.create(date=dt.date(2024, 3, 15), reason="Office move")
     # As the case was before the columns existed.
     Complaint.objects.filter(pk=complaint.pk).update(
         first_response_due_at=None, first_responded_at=None
@@ -128,14 +136,70 @@ def test_the_migration_fills_in_cases_escalated_before_it(file_complaint, agent,
     migration.fill_in(apps, None)
     filled = fresh(complaint)
     assert filled.first_response_due_at == dt.datetime(2024, 3, 26, tzinfo=LONDON)
-    assert filled.first_responded_at == dt.datetime(2024, 3, 6, 10, tzinfo=LONDON)
+    assert filled.first_responded_at == dt.datetime(2024, 3, 6, 15, tzinfo=LONDON)
     # A case whose clock never restarted needs nothing: its own stage is its first.
     assert fresh(untouched).first_response_due_at is None
     assert fresh(untouched).first_reply_due_at == fresh(untouched).response_due_at
 
 
-def test_the_case_page_shows_the_first_reply_once_the_clock_has_restarted(client, manager, cases):
+def event(kind, when, transition="", to_state="", role="manager", data=None):
+    return (kind, transition, to_state, role, data or {}, dt.datetime.fromisoformat(when))
+
+
+@pytest.mark.parametrize(
+    ("timeline", "first"),
+    [
+        # Escalated unanswered; the manager's reply is the first.
+        (
+            [
+                event("transition", "2024-03-05", "escalate_to_manager", "cs_manager"),
+                event("reply", "2024-03-07"),
+            ],
+            "2024-03-07",
+        ),
+        # A reply recorded after the ADR clock's deadlock letter answers nothing; the manager's
+        # resolution later does.
+        (
+            [
+                event("transition", "2024-05-20", "issue_deadlock_letter", "deadlock", "system"),
+                event("reply", "2024-06-03"),
+                event("transition", "2024-06-10", "resolve", "resolved"),
+                event("transition", "2024-06-11", "reopen", "cs_manager", "customer"),
+            ],
+            "2024-06-10",
+        ),
+        # Resolved at stage 1, then reopened: the resolution answered.
+        (
+            [
+                event("transition", "2024-03-08", "resolve", "resolved", "agent"),
+                event("transition", "2024-03-09", "reopen", "cs_manager", "customer"),
+            ],
+            "2024-03-08",
+        ),
+        # A manager's deadlock letter at stage 1 answers it.
+        ([event("transition", "2024-03-08", "issue_deadlock_letter", "deadlock")], "2024-03-08"),
+        # A call logged later counts at the time it was made.
+        ([event("reply", "2024-03-08", data={"replied_at": "2024-03-06T15:00:00+00:00"})], None),
+        # Nothing answered yet.
+        ([event("transition", "2024-03-05", "escalate_to_manager", "cs_manager")], ""),
+    ],
+)
+def test_the_migration_replays_a_timeline_with_the_live_rules(timeline, first):
+    migration = importlib.import_module("complaints.migrations.0029_complaint_first_reply")
+    found = migration.first_reply(timeline)
+    if first is None:
+        assert found == dt.datetime(2024, 3, 6, 15, tzinfo=dt.UTC)
+    elif first == "":
+        assert found is None
+    else:
+        assert found == dt.datetime.fromisoformat(first)
+
+
+def test_the_case_page_shows_the_first_reply_once_the_clock_has_restarted(
+    client, manager, cases, file_complaint
+):
     late_first, answered_first = cases
+    never_restarted = file_complaint().complaint
     client.force_login(manager)
     with time_machine.travel(NOW, tick=False):
         late = client.get(f"/staff/complaints/{late_first.reference}/").content.decode()
@@ -143,10 +207,27 @@ def test_the_case_page_shows_the_first_reply_once_the_clock_has_restarted(client
     assert "<dt>First reply</dt>" in late and "3 Apr 2024" in late
     assert "late (due 25 Mar)" in late
     assert "6 Mar 2024" in answered and "in time (due 25 Mar)" in answered
+    # Before any restart the stage's own reply is the first: no second line for it.
+    client.force_login(manager)
+    page = client.get(f"/staff/complaints/{never_restarted.reference}/").content.decode()
+    assert "Reply due" in page and "First reply" not in page
 
 
-def test_the_case_page_has_no_first_reply_line_before_any_restart(client, agent, file_complaint):
-    complaint = file_complaint().complaint
-    client.force_login(agent)
-    page = client.get(f"/staff/complaints/{complaint.reference}/").content.decode()
-    assert "First reply" not in page
+def test_the_case_page_says_when_a_first_reply_is_late_and_still_missing(
+    client, manager, file_complaint
+):
+    with at(RECEIVED):
+        unanswered, withdrawn = file_complaint().complaint, file_complaint().complaint
+    with at("2024-03-05"):
+        for complaint in (unanswered, withdrawn):
+            services.complaint_escalate(complaint=fresh(complaint), by=Actor.customer())
+    with at("2024-03-06"):
+        services.complaint_withdraw(complaint=fresh(withdrawn), by=Actor.customer())
+    client.force_login(manager)
+    with time_machine.travel(NOW, tick=False):
+        late = client.get(f"/staff/complaints/{unanswered.reference}/").content.decode()
+        gone = client.get(f"/staff/complaints/{withdrawn.reference}/").content.decode()
+    assert "late: it was due 25 Mar 2024" in late
+    # Withdrawn before it was due: not late, as the reports leave it out.
+    assert "withdrawn before it was due (25 Mar 2024)" in gone and "late: it was due" not in gone
+    assert not fresh(withdrawn).first_reply_ran_out(NOW)
