@@ -446,3 +446,16 @@ def test_the_search_indexes_keep_their_pending_lists_short():
         "complaint_phone_trgm_idx",
     }
     assert all(opts == ["gin_pending_list_limit=64"] for opts in options.values()), options
+
+
+def test_the_complaints_table_is_vacuumed_after_one_percent_of_it_changes():
+    """The queues' index-only scans read the table for every page changed since the last vacuum:
+    autovacuum comes after 1 % of the rows change or arrive, not 20 % (migration 0030)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'complaints_complaint'")
+        (options,) = cursor.fetchone()
+    assert sorted(options) == [
+        "autovacuum_analyze_scale_factor=0.02",
+        "autovacuum_vacuum_insert_scale_factor=0.01",
+        "autovacuum_vacuum_scale_factor=0.01",
+    ]
