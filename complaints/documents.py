@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import clocks, letters
-from .models import Complaint, EventKind, Letter, ResponseMethod
+from .models import Complaint, EventKind, Letter, ResponseMethod, State
 from .outbox import email_record, queue_after_commit
 from .roles import MANAGERS_GROUP, Actor, staff_name
 
@@ -92,8 +92,14 @@ def written_reply_context(complaint: Complaint, *, by: Actor, at: dt.datetime, t
     }
     if complaint.adr_clock_running:
         # The date the customer may go to CISAS without a deadlock letter (it never moves).
-        # Not once there is one (or a case referred, or in court): the date no longer applies.
         context["adr_eligible_date"] = complaint.adr_eligible_date.isoformat()
+    elif complaint.deadlock_issued_at is not None:
+        # A reply after the deadlock letter (the API takes one at CISAS or in court too): the
+        # letter says where the complaint now is, not the procedure's next stage.
+        context["deadlock_date"] = clocks.london_date(complaint.deadlock_issued_at).isoformat()
+        context["after_deadlock"] = complaint.state
+        if complaint.state not in (State.ADR_REFERRED, State.COURT):  # deadlock, or reopened
+            context["cisas_deadline"] = complaint.cisas_deadline.isoformat()
     if complaint.stage == 3:
         # Stage 3 answers the formal written complaint: the letter quotes it, not only the first
         # complaint it followed.

@@ -77,6 +77,9 @@ OPTIONAL_KEYS = {
     "formal_complaint": "",
     "adr_eligible_date": None,
     "deadlock_follows": False,
+    "deadlock_date": None,
+    "cisas_deadline": None,
+    "after_deadlock": "",
 }
 # Keys that may be empty strings; every other required key must have a value.
 MAY_BE_EMPTY = frozenset({"postal_address", "email", "final_position"})
@@ -210,8 +213,9 @@ def _prepare(kind: str, context: dict) -> dict:
                 )
         elif value is None or (key not in MAY_BE_EMPTY and str(value).strip() == ""):
             raise ValueError(f"letter context key {key!r} is empty")
-    if ctx["adr_eligible_date"] is not None and "adr_eligible_date" not in REQUIRED_KEYS[kind]:
-        ctx["adr_eligible_date"] = _as_date("adr_eligible_date", ctx["adr_eligible_date"])
+    for key in DATE_KEYS & OPTIONAL_KEYS.keys() - set(REQUIRED_KEYS[kind]):
+        if ctx[key] is not None:
+            ctx[key] = _as_date(key, ctx[key])
     if kind == "deadlock" and not ctx["by_clock"] and not str(ctx["final_position"]).strip():
         # A manager's deadlock letter without the company's final position fails the regulator's
         # checklist: refuse it rather than send it.

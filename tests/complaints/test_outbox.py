@@ -490,8 +490,26 @@ def test_a_written_reply_after_the_deadlock_letter_gives_no_adr_date(complaint_i
     outbox.email_deliver_due()
     letter = c.letters.get(kind=LetterKind.WRITTEN_REPLY)
     assert "adr_eligible_date" not in letter.context
+    text = pdf_text(letter)
     adr_date = f"{c.adr_eligible_date.day} {c.adr_eligible_date:%B %Y}"
-    assert adr_date not in pdf_text(letter)
+    assert adr_date not in text
+    # Where the complaint now is, not the procedure's next stage.
+    deadlock, deadline = fresh(c).deadlock_issued_at, fresh(c).cisas_deadline
+    assert f"This reply follows our deadlock letter of {deadlock.day} {deadlock:%B %Y}" in text
+    assert f"refer your complaint to CISAS, free of charge, until {deadline.day} " in text
+    assert "escalated to our Customer Services Manager" not in text
+
+
+def test_a_written_reply_while_cisas_has_the_complaint_says_so(complaint_in, manager):
+    c = complaint_in(State.ADR_REFERRED)
+    services.complaint_record_reply(
+        complaint=fresh(c), by=Actor.staff(manager), method="written", summary="A goodwill credit."
+    )
+    outbox.email_deliver_due()
+    text = pdf_text(c.letters.get(kind=LetterKind.WRITTEN_REPLY))
+    assert "Your complaint is with CISAS, and this letter does not change that" in text
+    assert "refer your complaint to CISAS, free of charge, until" not in text
+    assert "escalated to our Customer Services Manager" not in text
 
 
 def test_a_render_that_dies_half_way_leaves_one_letter_and_one_file(
