@@ -5,7 +5,7 @@
 # marks all-visible. Every reply, assignment and transition, and every new complaint, clears that
 # mark for its page until the table is vacuumed. Measured at a million complaints
 # (bench/README.md): one UPDATE of the 25,000 cases migration 0029 fills in took the managers'
-# queue from 36 to 72 ms at p95, and three such passes to 200 ms; VACUUM brought it back to 36.
+# queue from 36 to 72 ms at p95, and repeated passes to 200 ms; VACUUM brought it back to 36.
 # With the defaults, autovacuum waits for 200,000 changed rows (20 % of a million) and 200,000
 # inserted ones; the open cases the queues read are a tenth of the table and the newest of it.
 #
