@@ -319,3 +319,22 @@ def test_letters_to_post_fit_a_small_laptop_with_a_long_place_name(page, manager
         link = table.get_by_role("link", name=re.compile(re.escape(name)))
         box = link.evaluate("a => a.getClientRects().length")
         assert box == 1, f"{name} wraps onto {box} lines"
+
+
+def test_a_long_case_header_leaves_assigned_to_and_claim_aligned(page, manager, complaint_in):
+    """A header too wide for the assignment beside it puts it below, still at the right edge,
+    with "Claim this case" under "Assigned to", not indented from it."""
+    complaint = complaint_in(State.CS_MANAGER)
+    services.complaint_add_message(
+        complaint=complaint, by=Actor.customer(), text="Any news on my refund?"
+    )
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, "manager")
+    page.goto(page.url.split("/staff/")[0] + f"/staff/complaints/{complaint.reference}/")
+    header = page.locator(".case-header").bounding_box()
+    assigned = page.locator(".assignment p").first.bounding_box()
+    claim = page.get_by_role("button", name="Claim this case").bounding_box()
+    assert assigned["y"] > header["y"] + 60, "the assignment wrapped below the header's text"
+    right = header["x"] + header["width"]
+    assert abs(assigned["x"] + assigned["width"] - right) < 2
+    assert abs(claim["x"] + claim["width"] - right) < 2
