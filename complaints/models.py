@@ -136,6 +136,29 @@ def _may_reopen(instance: Complaint, actor: Actor) -> bool:
     )
 
 
+def _ran_out(
+    due: dt.datetime | None,
+    replied: dt.datetime | None,
+    withdrawn: dt.datetime | None,
+    now: dt.datetime | None,
+) -> bool:
+    """A reply clock finished unanswered: its deadline passed with no reply, and the customer did
+    not withdraw before it (escalation.reports.ReplyClock.ran_out, for one case)."""
+    return (
+        replied is None
+        and due is not None
+        and due <= (now or timezone.now())
+        and not (withdrawn is not None and withdrawn < due)
+    )
+
+
+def _in_time(due: dt.datetime | None, replied: dt.datetime | None) -> bool | None:
+    """Whether a reply came by its deadline (None while there is none)."""
+    if replied is None or due is None:
+        return None
+    return replied <= due
+
+
 class Complaint(ConcurrentTransitionMixin, models.Model):
     reference = models.CharField(max_length=20, unique=True, editable=False)
 
@@ -438,13 +461,8 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     def ran_out_unanswered(self, now: dt.datetime | None = None) -> bool:
         """The stage's reply clock finished with no reply: its due date passed unanswered. A
         case withdrawn before its reply was due did not run out (the same rule as the figures'
-        ``escalation.reports._ran_out``)."""
-        return (
-            self.responded_at is None
-            and self.response_due_at is not None
-            and self.response_due_at <= (now or timezone.now())
-            and not self.withdrawn_before_reply_due
-        )
+        ``escalation.reports.LATEST_STAGE``)."""
+        return _ran_out(self.response_due_at, self.responded_at, self.withdrawn_at, now)
 
     @property
     def withdrawn_before_reply_due(self) -> bool:
@@ -459,9 +477,7 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     @property
     def answered_in_time(self) -> bool | None:
         """Whether the stage's reply came by its due date (None while there is none)."""
-        if self.responded_at is None or self.response_due_at is None:
-            return None
-        return self.responded_at <= self.response_due_at
+        return _in_time(self.response_due_at, self.responded_at)
 
     @property
     def cisas_deadline(self) -> dt.date | None:
@@ -530,14 +546,8 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
 
     def first_reply_ran_out(self, now: dt.datetime | None = None) -> bool:
         """No reply by stage 1's deadline, and none yet: ``ran_out_unanswered`` for the first
-        reply (the same rule as the figures' ``escalation.reports._first_ran_out``)."""
-        due = self.first_reply_due_at
-        return (
-            self.first_replied_at is None
-            and due is not None
-            and due <= (now or timezone.now())
-            and not (self.withdrawn_at is not None and self.withdrawn_at < due)
-        )
+        reply (the same rule as the figures' ``escalation.reports.FIRST_REPLY``)."""
+        return _ran_out(self.first_reply_due_at, self.first_replied_at, self.withdrawn_at, now)
 
     @property
     def first_reply_due_date(self) -> dt.date | None:
@@ -546,11 +556,8 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     @property
     def first_reply_in_time(self) -> bool | None:
         """Whether the first reply came by stage 1's deadline (None while there is none), as
-        the reports count it (escalation.reports.FIRST_DUE, FIRST_REPLIED)."""
-        replied, due = self.first_replied_at, self.first_reply_due_at
-        if replied is None or due is None:
-            return None
-        return replied <= due
+        the reports count it (escalation.reports.FIRST_REPLY)."""
+        return _in_time(self.first_reply_due_at, self.first_replied_at)
 
     def answer_stage(self, at: dt.datetime) -> None:
         """A resolution or a deadlock letter is the company's answer: it stops the stage clock.

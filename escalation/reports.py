@@ -12,6 +12,7 @@ import datetime as dt
 import math
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -122,26 +123,49 @@ def received_by_category(start: dt.date, end: dt.date) -> list[dict[str, Any]]:
     return _counts_by(start, end, "category", Category.choices)
 
 
-def _ran_out(now: dt.datetime) -> Q:
-    """A reply clock that finished unanswered: its due date passed with no reply (cases
-    withdrawn before their reply was due are left out). Counted late, in the figures and the
-    case list alike; ``Complaint.ran_out_unanswered`` is the same rule for the case page."""
-    return Q(responded_at__isnull=True, response_due_at__lte=now) & ~Q(
-        withdrawn_at__isnull=False, withdrawn_at__lt=F("response_due_at")
-    )
+@dataclass(frozen=True)
+class ReplyClock:
+    """A reply clock the figures measure, by the columns (or annotations) that hold its deadline
+    and its answer: the latest stage's, or the first reply's."""
+
+    due: str
+    replied: str
+
+    def ran_out(self, now: dt.datetime) -> Q:
+        """Finished unanswered: the deadline passed with no reply (cases withdrawn before it are
+        left out). Counted late, in the figures and the case list alike; for one case,
+        ``Complaint.ran_out_unanswered`` and ``first_reply_ran_out``."""
+        return Q(**{f"{self.replied}__isnull": True, f"{self.due}__lte": now}) & ~Q(
+            withdrawn_at__isnull=False, withdrawn_at__lt=F(self.due)
+        )
+
+    def measured(self, now: dt.datetime) -> Q:
+        """Finished: answered, or run out."""
+        return Q(**{f"{self.replied}__isnull": False}) | self.ran_out(now)
+
+    def in_time(self) -> Q:
+        return Q(**{f"{self.replied}__lte": F(self.due)})
+
+    def verdict(self, now: dt.datetime) -> Case:
+        """The case list's column: "yes", "no" (late, or no reply at all), or "" (still running,
+        or withdrawn before it was due)."""
+        return Case(
+            When(self.in_time(), then=Value("yes")),
+            When(self.measured(now), then=Value("no")),
+            default=Value(""),
+            output_field=CharField(),
+        )
 
 
-# The first reply's deadline and time (Complaint.first_reply_due_at, .first_replied_at): kept in
-# their own columns once the stage clock has restarted, the stage's own until then.
-FIRST_DUE = Coalesce("first_response_due_at", "response_due_at")
-FIRST_REPLIED = Coalesce("first_responded_at", "responded_at")
-
-
-def _first_ran_out(now: dt.datetime) -> Q:
-    """``_ran_out`` for the first reply, on the ``first_due`` and ``first_replied`` aliases."""
-    return Q(first_replied__isnull=True, first_due__lte=now) & ~Q(
-        withdrawn_at__isnull=False, withdrawn_at__lt=F("first_due")
-    )
+LATEST_STAGE = ReplyClock(due="response_due_at", replied="responded_at")
+# The first reply (Complaint.first_reply_due_at, .first_replied_at): kept in their own columns
+# once the stage clock has restarted, the stage's own until then. Read as the annotations
+# ``first_due`` and ``first_replied`` (FIRST_REPLY_ANNOTATIONS).
+FIRST_REPLY = ReplyClock(due="first_due", replied="first_replied")
+FIRST_REPLY_ANNOTATIONS = {
+    "first_due": Coalesce("first_response_due_at", "response_due_at"),
+    "first_replied": Coalesce("first_responded_at", "responded_at"),
+}
 
 
 def replied_in_time(start: dt.date, end: dt.date, *, now: dt.datetime | None = None) -> dict:
@@ -149,22 +173,22 @@ def replied_in_time(start: dt.date, end: dt.date, *, now: dt.datetime | None = N
     was measured); under ``first``, the same for the first reply (``FIRST_REPLY_HELP``). One
     pass over the period's complaints counts both."""
     now = now or timezone.now()
-    answered = Q(responded_at__isnull=False)
-    ran_out = _ran_out(now)
-    first_answered = Q(first_replied__isnull=False)
-    first_ran_out = _first_ran_out(now)
     figures = (
         received(start, end)
-        .annotate(first_due=FIRST_DUE, first_replied=FIRST_REPLIED)
+        .annotate(**FIRST_REPLY_ANNOTATIONS)
         .aggregate(
-            measured=Count("id", filter=answered | ran_out),
-            in_time=Count("id", filter=answered & Q(responded_at__lte=F("response_due_at"))),
-            first_measured=Count("id", filter=first_answered | first_ran_out),
-            first_in_time=Count("id", filter=Q(first_replied__lte=F("first_due"))),
+            **{
+                f"{name}_{figure}": Count("id", filter=condition)
+                for name, clock in (("latest", LATEST_STAGE), ("first", FIRST_REPLY))
+                for figure, condition in (
+                    ("measured", clock.measured(now)),
+                    ("in_time", clock.in_time()),
+                )
+            }
         )
     )
     return {
-        **_share(figures["measured"], figures["in_time"]),
+        **_share(figures["latest_measured"], figures["latest_in_time"]),
         "first": _share(figures["first_measured"], figures["first_in_time"]),
     }
 
@@ -451,6 +475,7 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
     chunks so a year of cases never sits in memory. No names or contact details: the reference
     leads back to the case for anyone allowed to see it. Dates come from the database as text;
     working days to resolution are worked out once per (nation, received, resolved) days."""
+    now = timezone.now()
     calendars = Calendars.load()
     states = dict(State.choices)
     channels = dict(Channel.choices)
@@ -487,24 +512,11 @@ def case_rows(start: dt.date, end: dt.date) -> Iterator[list[Any]]:
             received_day=_day("received_at"),
             due_day=_due_day("response_due_at"),
             replied_day=_day("responded_at"),
-            in_time=Case(
-                When(responded_at__lte=F("response_due_at"), then=Value("yes")),
-                When(responded_at__isnull=False, then=Value("no")),
-                When(_ran_out(timezone.now()), then=Value("no")),  # late, with no reply at all
-                default=Value(""),  # still running, or withdrawn before it was due
-                output_field=CharField(),
-            ),
-            first_due=FIRST_DUE,
-            first_replied=FIRST_REPLIED,
+            in_time=LATEST_STAGE.verdict(now),
+            **FIRST_REPLY_ANNOTATIONS,
             first_due_day=_due_day("first_due"),
             first_replied_day=_day("first_replied"),
-            first_in_time=Case(
-                When(first_replied__lte=F("first_due"), then=Value("yes")),
-                When(first_replied__isnull=False, then=Value("no")),
-                When(_first_ran_out(timezone.now()), then=Value("no")),
-                default=Value(""),
-                output_field=CharField(),
-            ),
+            first_in_time=FIRST_REPLY.verdict(now),
             resolved_day=_day("resolved_at"),
             deadlock_day=_day("deadlock_issued_at"),
             closed_day=_day("closed_at"),
