@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q
+
 AGENTS_GROUP = "CS Team"
 MANAGERS_GROUP = "CS Managers"
 
@@ -37,6 +39,12 @@ def staff_role(user: Any) -> Role | None:
     if AGENTS_GROUP in names:
         return Role.AGENT
     return None
+
+
+def managers_q() -> Q:
+    """The users ``staff_role`` counts as managers, as a query on the user model: active, and
+    in the managers' group or superusers."""
+    return Q(is_active=True) & (Q(is_superuser=True) | Q(groups__name=MANAGERS_GROUP))
 
 
 def staff_name(user: Any) -> str:

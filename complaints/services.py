@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Expression, Q, QuerySet
+from django.db.models import Expression, QuerySet
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
@@ -48,7 +48,7 @@ from .models import (
     ResponseMethod,
     State,
 )
-from .roles import MANAGERS_GROUP, Actor, Role, staff_name, staff_role
+from .roles import Actor, Role, managers_q, staff_name, staff_role
 
 # --- Errors -----------------------------------------------------------------------------------
 
@@ -344,8 +344,9 @@ def fire_transition(
                 to_state=complaint.state,
                 at=at,
             )
-            entered = from_state not in MANAGERS_CASES and complaint.state in MANAGERS_CASES
-            if entered and hand_to_managers([complaint.pk], at=at):
+            if _becomes_managers(from_state, complaint.state) and hand_to_managers(
+                [complaint.pk], at=at
+            ):
                 complaint.assigned_to = None
             if by.is_staff:
                 _answered(complaint, at)
@@ -372,12 +373,13 @@ def may_claim(complaint: Complaint, by: Actor) -> bool:
 
 
 def _managers() -> QuerySet:
-    """The managers' user ids (the group, and superusers, as ``staff_role`` counts them)."""
-    return (
-        get_user_model()
-        .objects.filter(Q(is_superuser=True) | Q(groups__name=MANAGERS_GROUP))
-        .values("pk")
-    )
+    """The managers' user ids (``roles.managers_q``)."""
+    return get_user_model().objects.filter(managers_q()).values("pk")
+
+
+def _becomes_managers(from_state: str, to_state: str) -> bool:
+    """Whether a transition hands the case to the managers (``MANAGERS_CASES``)."""
+    return from_state not in MANAGERS_CASES and to_state in MANAGERS_CASES
 
 
 def _handed_over_events(held: dict[int, int], at: dt.datetime) -> list[ComplaintEvent]:
@@ -1077,7 +1079,6 @@ def _enter_new_stage(
 ) -> Complaint:
     """A transition that starts a new 15-working-day reply clock, and the e-mail that tells the
     customer the new date, in one transaction."""
-    now = timezone.now()
     with transaction.atomic():
         fire_transition(
             complaint,
@@ -1085,7 +1086,7 @@ def _enter_new_stage(
             by=by,
             expected_state=expected_state,
             text=text.strip(),
-            at=now,
+            at=timezone.now(),
             **kwargs,
         )
         outbox.email_record(
@@ -1465,7 +1466,7 @@ def complaints_fire_locked_batch(
         method(at=at, **kwargs)
         complaint.updated_at = at
         agent = complaint.assigned_to_id
-        if from_state not in MANAGERS_CASES and complaint.state in MANAGERS_CASES and agent:
+        if agent and _becomes_managers(from_state, complaint.state):
             # hand_to_managers, within the same UPDATE: the rows were locked before they were
             # read, so the assignee read is the current one. A second UPDATE of the batch's rows
             # cost the ADR clock 2.7 s for 10,000 cases (bench_sweeps.py).
