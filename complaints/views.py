@@ -642,7 +642,7 @@ def _state_text(complaint: Complaint, today: dt.date) -> str:
         return REPLIED_TEXT[complaint.state]
     if complaint.state == State.DEADLOCK and complaint.cisas_window_passed(today):
         letter = clocks.london_date(complaint.deadlock_issued_at)
-        return CISAS_PASSED_TEXT.format(letter=f"{letter.day} {letter:%B %Y}")
+        return CISAS_PASSED_TEXT.format(letter=f"{letter:%-d %B %Y}")
     return STATE_TEXT.get(complaint.state, complaint.get_state_display())
 
 
