@@ -11,7 +11,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
@@ -400,15 +400,21 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return self.reference
 
-    def reload(self) -> None:
-        """Read the case again from the database, in place.
+    def reload(self, *, for_update: bool = False) -> None:
+        """Read the case again from the database, in place; ``for_update``, inside a transaction,
+        also locks its row until that ends (``FOR NO KEY UPDATE``: events, letters and e-mails
+        that other transactions add to the case do not wait for it). Transitions run on the row
+        so read (services.fire_transition).
 
         Use this, not ``refresh_from_db()``: django-fsm-2's ``refresh_from_db`` switches the
         state field's protection off and on again on the field object that every thread shares,
         so two threads refreshing at once can trip each other ("Direct state modification is not
         allowed"), which is exactly what happens when concurrent staff actions collide. This reads
         a fresh row and copies its values in, as the FSM's own setter does."""
-        fresh = type(self)._base_manager.get(pk=self.pk)
+        rows = type(self)._base_manager
+        if for_update:
+            rows = rows.select_for_update(no_key=True)
+        fresh = rows.get(pk=self.pk)
         for field in self._meta.concrete_fields:
             self.__dict__[field.attname] = fresh.__dict__[field.attname]
         self._state.fields_cache.clear()
@@ -507,28 +513,14 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
             return None
         return clocks.london_date(until) - dt.timedelta(days=1)
 
-    # What start_stage_clock sets: on a restart, written whole whatever this copy held
-    # (services.fire_transition), so that a reply recorded since the copy was read does not
-    # stand as the new stage's answer, nor an overdue flag as the new stage's.
-    STAGE_CLOCK_FIELDS = (
-        "stage_started_at",
-        "response_due_at",
-        "responded_at",
-        "overdue_flagged_at",
-    )
-    clock_restarted = False  # set on the instance by a restart, for fire_transition
-
     def start_stage_clock(self, at: dt.datetime, *, cal: WorkingDayCalendar | None = None) -> None:
         """Start a 15-working-day reply clock for the stage entered at ``at``, keeping the first
         reply's deadline and time (see ``first_response_due_at``) the first time it restarts."""
         if self.response_due_at is not None:  # a restart, not the filing
-            self.clock_restarted = True
             if self.first_response_due_at is None:
                 self.first_response_due_at = self.response_due_at
             if self.first_responded_at is None:
-                # Read in the UPDATE itself, not from this copy: a reply recorded since the case
-                # was loaded is then kept (fire_transition reads the value back).
-                self.first_responded_at = Coalesce(F("first_responded_at"), F("responded_at"))
+                self.first_responded_at = self.responded_at
         self.stage_started_at = at
         self.response_due_at = clocks.response_due_at(at, self.nation, cal=cal)
         self.responded_at = None

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Expression, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
@@ -302,37 +302,30 @@ def fire_transition(
 
     ``expected_state`` is the state the caller saw (a page's hidden field, an API client's view):
     if the case has moved on since, nothing happens and ``ComplaintChanged`` says so.
+
+    The transition runs on the row as it is now, locked (``Complaint.reload``), not on the copy
+    the caller loaded: a reply or a flag recorded since then is what the transition sees and
+    keeps. On a stale copy, "no reply yet" looked unchanged when a restart cleared it, and a
+    resolution took the reply's place as the stage's answer.
     """
     transition_check(complaint, name, by=by, expected_state=expected_state)
-    method = getattr(complaint, name)
+    seen = complaint.state
     fields = [f for f in Complaint._meta.concrete_fields if not f.primary_key]
-    before = {f.attname: f.value_from_object(complaint) for f in fields}
-    from_state = complaint.state
     try:
         with transaction.atomic():
+            complaint.reload(for_update=True)
+            if complaint.state != seen:
+                raise ComplaintChanged(complaint)
+            method = getattr(complaint, name)
+            before = {f.attname: f.value_from_object(complaint) for f in fields}
             method(at=at, **kwargs)
             changed = [
                 f.name for f in fields if f.value_from_object(complaint) != before[f.attname]
             ]
-            if complaint.__dict__.pop("clock_restarted", False):
-                # Written whole: this copy's empty reply looks unchanged, but a reply recorded
-                # since it was read must not stand as the new stage's answer.
-                changed += [f for f in Complaint.STAGE_CLOCK_FIELDS if f not in changed]
-            # Only the fields this transition changed, so a concurrent assignment or reply on
-            # another column is never overwritten; the state column is compared and set by
-            # ConcurrentTransitionMixin (UPDATE ... WHERE state = <state we read>).
+            # Only the fields this transition changed; the state column is compared and set by
+            # ConcurrentTransitionMixin (UPDATE ... WHERE state = <state we read>), which the
+            # row's lock now makes a formality.
             complaint.save(update_fields=[*changed, "updated_at"])
-            # A value the UPDATE worked out itself (the first reply kept by a restarted clock,
-            # Complaint.start_stage_clock) is read back: one query, on a restart only.
-            computed = [
-                f.attname for f in fields if isinstance(getattr(complaint, f.attname), Expression)
-            ]
-            if computed:
-                # Not refresh_from_db, which trips over the state field's protection when two
-                # threads refresh at once (Complaint.reload).
-                values = Complaint.objects.filter(pk=complaint.pk).values(*computed).get()
-                for attname, value in values.items():
-                    setattr(complaint, attname, value)
             write_event(
                 complaint,
                 kind=EventKind.TRANSITION,
@@ -340,13 +333,11 @@ def fire_transition(
                 text=text,
                 data=data,
                 transition_name=name,
-                from_state=from_state,
+                from_state=seen,
                 to_state=complaint.state,
                 at=at,
             )
-            if _becomes_managers(from_state, complaint.state) and hand_to_managers(
-                [complaint.pk], at=at
-            ):
+            if _becomes_managers(seen, complaint.state) and hand_to_managers([complaint.pk], at=at):
                 complaint.assigned_to = None
             if by.is_staff:
                 _answered(complaint, at)

@@ -316,6 +316,25 @@ def test_a_case_waits_on_staff_from_the_customer_s_first_unanswered_message_unti
 # --- Replies, messages, notes -------------------------------------------------------------
 
 
+def test_a_resolution_on_a_copy_read_before_the_reply_keeps_the_reply_as_the_answer(
+    file_complaint, agent
+):
+    """The transition runs on the row as it is now: the copy an agent's page loaded before a
+    colleague logged the call still resolves the case, and the call stays the stage's answer
+    (on the stale copy the resolution's time took its place)."""
+    complaint = file_complaint().complaint
+    seen_by_page = fresh(complaint)
+    services.complaint_record_reply(
+        complaint=fresh(complaint), by=Actor.staff(agent), method="phone", summary="Called."
+    )
+    replied = fresh(complaint).responded_at
+    services.complaint_resolve(
+        complaint=seen_by_page, by=Actor.staff(agent), summary="Refunded.", expected_state="cs_team"
+    )
+    assert seen_by_page.state == State.RESOLVED
+    assert fresh(complaint).responded_at == replied < fresh(complaint).resolved_at
+
+
 def test_the_first_reply_stops_the_stage_clock_and_later_ones_do_not_move_it(file_complaint, agent):
     complaint = file_complaint(
         by=Actor.staff(agent),
