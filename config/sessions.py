@@ -16,6 +16,19 @@ BEGIN, INSERT, COMMIT) and three to save one (BEGIN, UPDATE, COMMIT). Here:
   a session through a queryset cost nearly three times the CPU of the statement itself
   (building the query, compiling it, making a model instance for one column).
 
+A session written outside any transaction, as every page of the filing flow writes it, commits
+without waiting for the disk (``synchronous_commit`` off for that one statement's transaction, set
+by the statement itself, so it costs no round trip). Waiting for PostgreSQL to flush its log four
+times a filing left both cores a tenth idle under load, the web workers blocked in COMMIT; not
+waiting, the customers' web flow filed 8 % more a second (bench/README.md). What it risks: if
+PostgreSQL itself crashes (not a web worker: that loses nothing) within a moment of such a write
+(``wal_writer_delay``, 200 ms by default, at most three times that), the write is lost, and the
+customer finds that page's answers unanswered and gives them again. Nothing else changes: the
+database stays consistent, a later write that did wait makes every earlier one durable with it,
+and what must never be lost waits as before. Sending the complaint writes the session inside the
+filing's transaction, which commits waiting for the disk, and so does every change to a case,
+every deletion of a session (signing out) and anything written on SQLite.
+
 The table, the rows and their encoding are Django's own (``django_session``), so sessions
 already signed in carry over, and ``clearsessions`` removes the expired ones as before.
 """
@@ -34,6 +47,22 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 from django.utils.crypto import get_random_string
+
+# A session's INSERT and UPDATE. Made in autocommit, each is joined to a one-row subquery that
+# turns synchronous_commit off for its own transaction: that commit does not wait for the disk
+# (see above). Set by the statement itself, not by a SET before it, so it costs no round trip,
+# and local to that transaction, so nothing after it is affected.
+INSERT = "INSERT INTO {table} (session_key, session_data, expire_date) VALUES (%s, %s, %s)"
+INSERT_NO_WAIT = (
+    "INSERT INTO {table} (session_key, session_data, expire_date) SELECT %s, %s, %s"
+    " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_wait"
+)
+UPDATE = "UPDATE {table} SET session_data = %s, expire_date = %s WHERE session_key = %s"
+UPDATE_NO_WAIT = (
+    "UPDATE {table} SET session_data = %s, expire_date = %s"
+    " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_wait"
+    " WHERE session_key = %s"
+)
 
 
 class SessionStore(DatabaseSessionStore):
@@ -73,8 +102,11 @@ class SessionStore(DatabaseSessionStore):
             return self.create()
         data = self._get_session(no_load=must_create)
         using = router.db_for_write(self.model)
+        connection = connections[using]
+        in_transaction = connection.in_atomic_block
+        no_wait = connection.vendor == "postgresql" and not in_transaction
         if not must_create:
-            sql = "UPDATE {table} SET session_data = %s, expire_date = %s WHERE session_key = %s"
+            sql = UPDATE_NO_WAIT if no_wait else UPDATE
             values = [self.encode(data), self.get_expiry_date(), self.session_key]
             with self._execute(using, sql, values) as cursor:
                 if not cursor.rowcount:
@@ -82,9 +114,8 @@ class SessionStore(DatabaseSessionStore):
             return None
         # A new session, once a visitor: one INSERT. A failed INSERT must not break a caller's
         # transaction: inside one, in a savepoint.
-        sql = "INSERT INTO {table} (session_key, session_data, expire_date) VALUES (%s, %s, %s)"
+        sql = INSERT_NO_WAIT if no_wait else INSERT
         values = [self.session_key, self.encode(data), self.get_expiry_date()]
-        in_transaction = connections[using].in_atomic_block
         atomic = transaction.atomic(using=using) if in_transaction else contextlib.nullcontext()
         try:
             with atomic, self._execute(using, sql, values):

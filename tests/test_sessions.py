@@ -125,3 +125,49 @@ def test_an_expired_session_reads_as_empty_and_loses_its_key():
     assert "answers" not in again
     assert again.session_key is None
     assert Session.objects.filter(pk=store.session_key).exists()  # left for clearsessions
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)  # in autocommit, as a page of the filing flow saves it
+def test_a_page_saved_in_autocommit_commits_without_waiting_for_the_disk_and_only_itself():
+    store = SessionStore()
+    store["answers"] = {"name": "Ann"}
+    with CaptureQueriesContext(connection) as queries:
+        store.save()  # a new session: INSERT
+        store["answers"] = {"name": "Ann Jones"}
+        store.save()  # UPDATE
+    assert statements(queries) == ["INSERT", "UPDATE"]
+    assert all("set_config('synchronous_commit', 'off', true)" in q["sql"] for q in queries)
+    assert synchronous_commit() == "on"  # what comes after waits for the disk again
+    assert SessionStore(store.session_key)["answers"] == {"name": "Ann Jones"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_deleted_meanwhile_is_not_written_back_in_autocommit_either():
+    store = SessionStore()
+    store["page"] = 1
+    store.save()
+    Session.objects.filter(pk=store.session_key).delete()  # signed out in another tab
+    store["page"] = 2
+    with pytest.raises(UpdateError):
+        store.save()
+    assert not Session.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_saved_inside_a_transaction_leaves_its_commit_waiting_for_the_disk():
+    """Sending a complaint saves the session inside the filing's transaction: the filing must
+    commit as durably as before."""
+    with transaction.atomic():
+        store = SessionStore()
+        store["filed"] = {"reference": "CMP-2026-000001"}
+        store.save()  # INSERT, in a savepoint
+        store["filed"]["token"] = "t"
+        store.save()  # UPDATE
+        assert synchronous_commit() == "on"
+    assert SessionStore(store.session_key)["filed"]["token"] == "t"
