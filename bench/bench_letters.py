@@ -110,16 +110,17 @@ def rss_mb() -> float:
 
 
 def stage_times(runs: int) -> dict[str, float]:
-    """Median ms of each step of ``render_pdf``, timed apart through WeasyPrint's public API: the
-    Django template, HTML parsing, ``render()`` (style cascade, boxes, line breaking and pagination)
-    and ``write_pdf()`` of the laid-out document (drawing the glyphs, font subsetting, zlib)."""
-    font_config, print_css, url_fetcher = letters._weasy()
+    """Median ms of each step of ``render_pdf``, timed apart through WeasyPrint's API on the
+    letters' own document (``letters.weasyprint_document``): the Django template, HTML parsing,
+    ``render()`` (style cascade, boxes, line breaking and pagination) and ``write_pdf()`` of the
+    laid-out document (drawing the glyphs, font subsetting, zlib)."""
+    font_config, print_css, _ = letters._weasy()
     steps: dict[str, list[float]] = {"template": [], "parse": [], "layout": [], "write": []}
     for _ in range(runs):
         t0 = time.perf_counter()
         html = letters._render("deadlock", CONTEXT, inline_css=False)
         t1 = time.perf_counter()
-        document = weasyprint.HTML(string=html, url_fetcher=url_fetcher)
+        document = letters.weasyprint_document(html)
         t2 = time.perf_counter()
         rendered = document.render(
             stylesheets=[print_css], font_config=font_config, presentational_hints=False

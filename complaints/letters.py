@@ -19,6 +19,7 @@ which is several times slower). See ``bench/bench_letters.py``.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import threading
 from typing import Any
@@ -135,21 +136,86 @@ WEB_PAGE_CSS = """
 @media print { .letter-back { display: none; } }
 """
 
+# What WeasyPrint's own user-agent stylesheet (its css/html5_ua.css, BSD licence) says of the
+# elements letters are made of (LETTER_ELEMENTS), and nothing else. WeasyPrint matches each of its
+# rules against each element, the rules for what letters never hold among them (attributes such as
+# dir, tables, forms, footnotes): they were 3 to 4 % of a letter's time (bench/README.md).
+# tests/complaints/test_letters.py lays every kind of letter out with both stylesheets and finds
+# the same boxes in the same places, with the same text and style, and the same PDF bookmarks.
+LETTER_ELEMENTS = frozenset(
+    {
+        "a", "address", "blockquote", "body", "br", "div", "h1", "h2", "head", "header", "html",
+        "li", "main", "meta", "nav", "p", "span", "strong", "style", "time", "title", "ul",
+    }
+)  # fmt: skip
+LETTER_UA_CSS = r"""
+head, meta, style, title { display: none }
+address, blockquote, body, div, h1, h2, header, html, main, nav, p, ul { display: block }
+li { display: list-item }
+blockquote, p, ul { margin-top: 1em; margin-bottom: 1em }
+ul ul { margin-top: 0; margin-bottom: 0 }
+body { margin: 8px }
+h1 { margin-top: .67em; margin-bottom: .67em }
+h2 { margin-top: .83em; margin-bottom: .83em }
+blockquote { margin-left: 40px; margin-right: 40px }
+ul { padding-left: 40px }
+html { color-scheme: light }
+address { font-style: italic }
+strong { font-weight: bold }
+h1 { font-size: 2em; font-weight: bold }
+h2 { font-size: 1.5em; font-weight: bold }
+a:link { color: blue }
+a:link, a:visited { text-decoration: underline }
+br::before { content: "\A"; white-space: pre-line }
+ul { list-style-type: disc }
+ul ul { list-style-type: circle }
+ul ul ul { list-style-type: square }
+li::marker { font-variant-numeric: tabular-nums; white-space: pre; text-transform: none }
+ul { counter-reset: list-item }
+h1 { bookmark-level: 1 }
+h2 { bookmark-level: 2 }
+h1, h2 { bookmark-label: content(text) }
+h1, h2 { hyphens: manual; break-after: avoid; break-inside: avoid }
+ul { break-before: avoid }
+@page {
+  margin: 75px;
+  @footnote            { margin-top: 1em }
+  @note-area           { content: element(note, all-once) }
+  @top-left-corner     { text-align: right;  vertical-align: middle }
+  @top-left            { text-align: left;   vertical-align: middle }
+  @top-center          { text-align: center; vertical-align: middle }
+  @top-right           { text-align: right;  vertical-align: middle }
+  @top-right-corner    { text-align: left;   vertical-align: middle }
+  @left-top            { text-align: center; vertical-align: top    }
+  @left-middle         { text-align: center; vertical-align: middle }
+  @left-bottom         { text-align: center; vertical-align: bottom }
+  @right-top           { text-align: center; vertical-align: top    }
+  @right-middle        { text-align: center; vertical-align: middle }
+  @right-bottom        { text-align: center; vertical-align: bottom }
+  @bottom-left-corner  { text-align: right;  vertical-align: middle }
+  @bottom-left         { text-align: left;   vertical-align: middle }
+  @bottom-center       { text-align: center; vertical-align: middle }
+  @bottom-right        { text-align: right;  vertical-align: middle }
+  @bottom-right-corner { text-align: left;   vertical-align: middle }
+}
+"""
+
 _lock = threading.Lock()
 _font_config = None
 _print_css = None
 _url_fetcher = None
+_letter_html = None  # WeasyPrint's HTML, with LETTER_UA_CSS for its user-agent stylesheet
 
 
 def _weasy():
     """The process's FontConfiguration, parsed print stylesheet and URL fetcher, created once, on
     first use (importing WeasyPrint loads Pango and fontconfig, which a web process may never
     need). The fetcher refuses the network: a letter may only use local files and data: URLs."""
-    global _font_config, _print_css, _url_fetcher
+    global _font_config, _print_css, _url_fetcher, _letter_html
     if _print_css is None:
         with _lock:
             if _print_css is None:
-                from weasyprint import CSS
+                from weasyprint import CSS, HTML
                 from weasyprint.text.fonts import FontConfiguration
                 from weasyprint.urls import URLFetcher
 
@@ -161,11 +227,27 @@ def _weasy():
                     progress.setLevel(logging.WARNING)
                 font_config = FontConfiguration()
                 _url_fetcher = URLFetcher(allowed_protocols=("file", "data"))
+                user_agent_css = CSS(string=LETTER_UA_CSS, font_config=font_config)
+
+                class LetterHTML(HTML):
+                    def _ua_stylesheets(self, forms=False):
+                        return [user_agent_css]
+
+                _letter_html = LetterHTML
                 _font_config = font_config
                 _print_css = CSS(
                     string=LETTER_CSS, font_config=font_config, url_fetcher=_url_fetcher
                 )
     return _font_config, _print_css, _url_fetcher
+
+
+def weasyprint_document(html: str):
+    """A letter's HTML as the document WeasyPrint lays out (see LETTER_UA_CSS)."""
+    url_fetcher = _weasy()[2]
+    static_dir = next(iter(getattr(settings, "STATICFILES_DIRS", ())), None)
+    return _letter_html(
+        string=html, base_url=str(static_dir) if static_dir else None, url_fetcher=url_fetcher
+    )
 
 
 def category_about(label: str) -> str:
@@ -255,20 +337,22 @@ def render_html(kind: str, context: dict, *, back_url: str = "") -> str:
 def render_pdf(kind: str, context: dict) -> bytes:
     """The letter as an A4 PDF (bytes), rendered by WeasyPrint without any network access."""
     # The same document, with the style given to WeasyPrint already parsed instead of inline.
-    html = _render(kind, context, inline_css=False)
-    from weasyprint import HTML
-
-    font_config, print_css, url_fetcher = _weasy()
-    static_dir = next(iter(getattr(settings, "STATICFILES_DIRS", ())), None)
-    document = HTML(
-        string=html,
-        base_url=str(static_dir) if static_dir else None,
-        url_fetcher=url_fetcher,
-    )
-    return document.write_pdf(
-        stylesheets=[print_css],
-        font_config=font_config,
-        presentational_hints=False,
-        optimize_images=False,
-        uncompressed_pdf=False,
-    )
+    document = weasyprint_document(_render(kind, context, inline_css=False))
+    font_config, print_css, _ = _weasy()
+    # A two-page letter makes tens of thousands of objects, nearly all kept until the PDF is
+    # written: the garbage collector's passes over them as they pile up were about 3 % of a
+    # letter (bench/README.md). They are collected once afterwards instead. (gc is the
+    # process's: two threads rendering at once at worst leave it on for part of one letter.)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return document.write_pdf(
+            stylesheets=[print_css],
+            font_config=font_config,
+            presentational_hints=False,
+            optimize_images=False,
+            uncompressed_pdf=False,
+        )
+    finally:
+        if collecting:
+            gc.enable()

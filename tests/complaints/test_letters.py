@@ -487,3 +487,56 @@ def test_a_long_pasted_web_address_wraps_onto_the_page_rather_than_off_its_edge(
     assert PASTED_ADDRESS in "".join(lines)
     assert not any(PASTED_ADDRESS in line for line in lines)
     assert max(len(line) for line in lines) < 110
+
+
+def laid_out(document) -> tuple[list[list[tuple]], list]:
+    """Every box of every page of a letter as WeasyPrint lays it out (its kind, element, place,
+    size, text and what a reader sees of its style), and the PDF's bookmarks."""
+    font_config, print_css, _ = letters._weasy()
+    rendered = document.render(
+        stylesheets=[print_css], font_config=font_config, presentational_hints=False
+    )
+
+    def boxes(box):
+        style = box.style
+        yield (
+            type(box).__name__,
+            box.element_tag,
+            *(round(value, 3) for value in (box.position_x, box.position_y, box.width, box.height)),
+            getattr(box, "text", None),
+            *(str(style[name]) for name in ("display", "font_size", "font_weight", "font_style")),
+            *(str(style[name]) for name in ("color", "text_decoration_line", "list_style_type")),
+        )
+        for child in box.all_children():
+            yield from boxes(child)
+
+    return [list(boxes(page._page_box)) for page in rendered.pages], rendered.make_bookmark_tree()
+
+
+@pytest.mark.parametrize("kind", letters.KINDS)
+def test_the_letters_own_user_agent_stylesheet_lays_each_letter_out_as_weasyprints_does(kind):
+    import weasyprint
+
+    html = letters._render(kind, CONTEXTS[kind](), inline_css=False)
+    ours = laid_out(letters.weasyprint_document(html))
+    weasyprints = laid_out(weasyprint.HTML(string=html, url_fetcher=letters._weasy()[2]))
+    assert len(ours[0]) >= 2  # pages
+    assert sum(len(page) for page in ours[0]) > 100  # boxes
+    assert ours == weasyprints
+
+
+@pytest.mark.parametrize("kind", letters.KINDS)
+def test_the_letters_own_user_agent_stylesheet_covers_every_element_a_letter_holds(kind):
+    from html.parser import HTMLParser
+
+    class Tags(HTMLParser):
+        found: set[str] = set()
+
+        def handle_starttag(self, tag, attrs):
+            self.found.add(tag)
+
+    parser = Tags()
+    parser.feed(letters.render_html(kind, CONTEXTS[kind](), back_url="/track/x/"))
+    parser.feed(letters._render(kind, CONTEXTS[kind](), inline_css=False))
+    assert {"p", "h1", "br", "address"} <= parser.found
+    assert parser.found <= letters.LETTER_ELEMENTS
