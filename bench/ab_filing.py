@@ -14,6 +14,12 @@ driven by 4 customers at a time through the web flow of bench_filing.py (or, wit
 staff logging complaints through the API), in windows of a few seconds. Whatever the host does,
 it does to both alike.
 
+With ``--alternate``, one side at a time instead, 8 customers as in bench_filing.py, the sides
+taking turns window by window (A then B, then B then A). Two sides at once keep the cores busy
+while the other side's workers wait (on the database's disk, say), so a change that shortens
+such waits shows only when each side has the machine to itself; the host's drift still falls
+on both alike, as the windows interleave.
+
 Figures for each side, summed over the windows: complaints filed, and the CPU its gunicorn used
 per complaint (the master and its workers, including workers recycled meanwhile; read from
 /proc). PostgreSQL's and Redis's share cannot be told apart by side and is left out; the
@@ -45,6 +51,7 @@ from bench.common import ROOT, flush_bench_redis, load_average, machine, setup_d
 
 PORTS = {"A": 8765, "B": 8766}
 CLIENTS = 4  # on each side
+ALTERNATE_CLIENTS = 8  # one side at a time, as bench_filing.py
 
 
 def checkout(spec: str, into: Path) -> tuple[Path, str]:
@@ -91,9 +98,13 @@ def tree_cpu_s(master: int) -> float:
 
 
 def one_round(
-    servers: dict[str, subprocess.Popen], seconds: float, tokens: list[str] | None, serials
+    servers: dict[str, subprocess.Popen],
+    seconds: float,
+    tokens: list[str] | None,
+    serials,
+    clients: int = CLIENTS,
 ) -> dict[str, dict[str, Any]]:
-    """``CLIENTS`` threads on each side at once for ``seconds``; counts and CPU for each."""
+    """``clients`` threads on each side at once for ``seconds``; counts and CPU for each."""
     lock = threading.Lock()
     filed: dict[str, list[str]] = {side: [] for side in servers}
     errors: dict[str, list[str]] = {side: [] for side in servers}
@@ -122,7 +133,7 @@ def one_round(
     threads = [
         threading.Thread(target=customers if tokens is None else staff, args=(side,))
         for side in servers
-        for _ in range(CLIENTS)
+        for _ in range(clients)
     ]
     before = {side: tree_cpu_s(server.pid) for side, server in servers.items()}
     machine_before = filing.cpu_snapshot()
@@ -153,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=12, help="windows")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of one window")
     parser.add_argument("--api", action="store_true", help="staff through the API, not the web")
+    parser.add_argument(
+        "--alternate", action="store_true", help="one side at a time, taking turns (see above)"
+    )
     args = parser.parse_args(argv)
 
     setup_django()
@@ -169,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     worktrees = Path(tempfile.mkdtemp(prefix="bench-ab-"))
     servers: dict[str, subprocess.Popen] = {}
     totals: dict[str, dict[str, Any]] = {
-        side: {"filed": 0, "errors": [], "gunicorn_cpu_s": 0.0} for side in PORTS
+        side: {"filed": 0, "errors": [], "gunicorn_cpu_s": 0.0, "busy_s": 0.0} for side in PORTS
     }
+    clients = ALTERNATE_CLIENTS if args.alternate else CLIENTS
     busy = {"busy_s": 0.0, "load_generator_s": 0.0}
     try:
         for side, spec in (("A", args.a), ("B", args.b)):
@@ -184,14 +199,21 @@ def main(argv: list[str] | None = None) -> int:
         tokens = filing.api_tokens() if args.api else None
         serials = iter(range(1, 10_000_000))
         one_round(servers, 3.0, tokens, serials)  # warm-up: connections, first requests
-        for _ in range(args.rounds):
-            figures = one_round(servers, args.seconds, tokens, serials)
-            for side in PORTS:
-                totals[side]["filed"] += figures[side]["filed"]
-                totals[side]["errors"] += figures[side]["errors"]
-                totals[side]["gunicorn_cpu_s"] += figures[side]["gunicorn_cpu_s"]
-            for key in busy:
-                busy[key] += figures["machine"][key]
+        for number in range(args.rounds):
+            groups = [servers]
+            if args.alternate:
+                order = ("A", "B") if number % 2 == 0 else ("B", "A")
+                groups = [{side: servers[side]} for side in order]
+            for group in groups:
+                figures = one_round(group, args.seconds, tokens, serials, clients)
+                for side in group:
+                    totals[side]["filed"] += figures[side]["filed"]
+                    totals[side]["errors"] += figures[side]["errors"]
+                    totals[side]["gunicorn_cpu_s"] += figures[side]["gunicorn_cpu_s"]
+                    if args.alternate:  # the machine was this side's alone
+                        totals[side]["busy_s"] += figures["machine"]["busy_s"]
+                for key in busy:
+                    busy[key] += figures["machine"][key]
     finally:
         for server in servers.values():
             filing.stop_server(server)
@@ -204,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
         flush_bench_redis()
 
     seconds = args.rounds * args.seconds
+    how = "one side at a time, taking turns" if args.alternate else "both at once"
     print(
-        f"\nFiling through {path}, {CLIENTS} at a time on each side, both at once, "
+        f"\nFiling through {path}, {clients} at a time on each side, {how}, "
         f"{args.rounds} windows of {args.seconds:.0f} s"
     )
     print(f"  {'':<4}{'filed':>8}{'per second':>12}{'gunicorn CPU ms':>17}{'errors':>8}")
@@ -221,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
             f"  {side:<4}{t['filed']:>8,}{t['complaints_per_s']:>12.1f}"
             f"{cpu if cpu is None else round(cpu, 1)!s:>17}{t['errors']:>8}  {t['error_samples']}"
         )
+        if args.alternate:
+            t["busy_percent"] = round(100 * t["busy_s"] / (seconds * (os.cpu_count() or 1)), 1)
+            print(f"      both cores {t['busy_percent']} % busy while this side ran")
     a, b = totals["A"], totals["B"]
     if a["filed"] and b["filed"]:
         rate = 100 * (b["filed"] / a["filed"] - 1)
@@ -239,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {removed:,} bench complaints removed again")
     results.update(
         path="api" if args.api else "web",
-        clients_per_side=CLIENTS,
+        clients_per_side=clients,
+        alternate=args.alternate,
         rounds=args.rounds,
         window_s=args.seconds,
         totals=totals,
