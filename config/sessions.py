@@ -20,7 +20,7 @@ A session written outside any transaction, as every page of the filing flow writ
 without waiting for the disk (``synchronous_commit`` off for that one statement's transaction, set
 by the statement itself, so it costs no round trip). Waiting for PostgreSQL to flush its log four
 times a filing left both cores a tenth idle under load, the web workers blocked in COMMIT; not
-waiting, the customers' web flow filed 8 % more a second (bench/README.md). What it risks: if
+waiting, the customers' web flow filed about 10 % more a second (bench/README.md). What it risks: if
 PostgreSQL itself crashes (not a web worker: that loses nothing) within a moment of such a write
 (``wal_writer_delay``, 200 ms by default, at most three times that), the write is lost, and the
 customer finds that page's answers unanswered and gives them again. Nothing else changes: the
