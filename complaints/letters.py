@@ -18,6 +18,7 @@ which is several times slower). See ``bench/bench_letters.py``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import logging
@@ -139,7 +140,8 @@ WEB_PAGE_CSS = """
 # What WeasyPrint's own user-agent stylesheet (its css/html5_ua.css, BSD licence) says of the
 # elements letters are made of (LETTER_ELEMENTS), and nothing else. WeasyPrint matches each of its
 # rules against each element, the rules for what letters never hold among them (attributes such as
-# dir, tables, forms, footnotes): they were 3 to 4 % of a letter's time (bench/README.md).
+# dir, tables, forms, footnotes): with the collector's pause in render_pdf, 3 % of a letter's time
+# (bench/README.md).
 # tests/complaints/test_letters.py lays every kind of letter out with both stylesheets and finds
 # the same boxes in the same places, with the same text and style, and the same PDF bookmarks.
 LETTER_ELEMENTS = frozenset(
@@ -339,13 +341,7 @@ def render_pdf(kind: str, context: dict) -> bytes:
     # The same document, with the style given to WeasyPrint already parsed instead of inline.
     document = weasyprint_document(_render(kind, context, inline_css=False))
     font_config, print_css, _ = _weasy()
-    # A two-page letter makes tens of thousands of objects, nearly all kept until the PDF is
-    # written: the garbage collector's passes over them as they pile up were about 3 % of a
-    # letter (bench/README.md). They are collected once afterwards instead. (gc is the
-    # process's: two threads rendering at once at worst leave it on for part of one letter.)
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with _collector_paused():
         return document.write_pdf(
             stylesheets=[print_css],
             font_config=font_config,
@@ -353,6 +349,30 @@ def render_pdf(kind: str, context: dict) -> bytes:
             optimize_images=False,
             uncompressed_pdf=False,
         )
+
+
+_rendering = 0  # letters being rendered in this process now (threads), under _gc_lock
+_gc_was_enabled = False  # whether the collector ran before the first of them paused it
+_gc_lock = threading.Lock()  # for the two above: a web worker may run threads
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """The garbage collector off while letters render. A two-page letter makes tens of thousands
+    of objects, nearly all kept until its PDF is written, and the collector's passes over them as
+    they piled up were part of the 3 % this and LETTER_UA_CSS took off a letter (bench/README.md);
+    its next pass after the render finds them instead. The collector is the process's: the first
+    of several renders at once pauses it, and the last one out turns it back on, if it was on."""
+    global _rendering, _gc_was_enabled
+    with _gc_lock:
+        if _rendering == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _rendering += 1
+    try:
+        yield
     finally:
-        if collecting:
-            gc.enable()
+        with _gc_lock:
+            _rendering -= 1
+            if _rendering == 0 and _gc_was_enabled:
+                gc.enable()

@@ -540,3 +540,32 @@ def test_the_letters_own_user_agent_stylesheet_covers_every_element_a_letter_hol
     parser.feed(letters._render(kind, CONTEXTS[kind](), inline_css=False))
     assert {"p", "h1", "br", "address"} <= parser.found
     assert parser.found <= letters.LETTER_ELEMENTS
+
+
+def test_letters_rendered_at_once_leave_the_garbage_collector_on_as_they_found_it():
+    import gc
+
+    assert gc.isenabled()
+    letters.render_pdf("deadlock", deadlock_context())
+    assert gc.isenabled()
+    # Two threads' renders overlapping: the first to finish must not turn it back on under the
+    # second, nor the second leave it off for good.
+    first, second = letters._collector_paused(), letters._collector_paused()
+    first.__enter__()
+    second.__enter__()
+    assert not gc.isenabled()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
+def test_a_render_leaves_a_garbage_collector_someone_turned_off_off():
+    import gc
+
+    gc.disable()
+    try:
+        letters.render_pdf("acknowledgement", acknowledgement_context())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
