@@ -22,8 +22,10 @@ by the statement itself, so it costs no round trip). Waiting for PostgreSQL to f
 times a filing left both cores a tenth idle under load, the web workers blocked in COMMIT; not
 waiting, the customers' web flow filed about 10 % more a second (bench/README.md). What it risks: if
 PostgreSQL itself crashes (not a web worker: that loses nothing) within a moment of such a write
-(``wal_writer_delay``, 200 ms by default, at most three times that), the write is lost, and the
-customer finds that page's answers unanswered and gives them again. Nothing else changes: the
+(``wal_writer_delay``, 200 ms by default, at most three times that), or the machine does, or a
+standby is promoted that had not received it yet, the write is lost: the customer finds that
+page's answers unanswered and gives them again, or the confirmation page, which shows the
+tracking link once, shows it that once more to the same browser. Nothing else changes: the
 database stays consistent, a later write that did wait makes every earlier one durable with it,
 and what must never be lost waits as before. Sending the complaint writes the session inside the
 filing's transaction, which commits waiting for the disk, and so does every change to a case,
@@ -104,7 +106,11 @@ class SessionStore(DatabaseSessionStore):
         using = router.db_for_write(self.model)
         connection = connections[using]
         in_transaction = connection.in_atomic_block
-        no_wait = connection.vendor == "postgresql" and not in_transaction
+        # Only a statement that is its own transaction: inside another, the setting would last
+        # until that one commits, and the caller's writes would not wait either.
+        no_wait = (
+            connection.vendor == "postgresql" and not in_transaction and connection.get_autocommit()
+        )
         if not must_create:
             sql = UPDATE_NO_WAIT if no_wait else UPDATE
             values = [self.encode(data), self.get_expiry_date(), self.session_key]

@@ -148,6 +148,23 @@ def test_a_page_saved_in_autocommit_commits_without_waiting_for_the_disk_and_onl
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_no_wait_statement_turns_the_wait_off_for_its_transaction():
+    store = SessionStore()
+    store.save()
+    table = connection.ops.quote_name(Session._meta.db_table)
+    with pytest.raises(RuntimeError), transaction.atomic():  # rolled back: only to look inside
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sessions.UPDATE_NO_WAIT.format(table=table),
+                [store.encode({"page": 2}), store.get_expiry_date(), store.session_key],
+            )
+            assert cursor.rowcount == 1
+        assert synchronous_commit() == "off"
+        raise RuntimeError
+    assert synchronous_commit() == "on"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_session_deleted_meanwhile_is_not_written_back_in_autocommit_either():
     store = SessionStore()
     store["page"] = 1
@@ -171,3 +188,19 @@ def test_a_session_saved_inside_a_transaction_leaves_its_commit_waiting_for_the_
         store.save()  # UPDATE
         assert synchronous_commit() == "on"
     assert SessionStore(store.session_key)["filed"]["token"] == "t"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_saved_with_autocommit_off_leaves_its_transaction_waiting_for_the_disk():
+    transaction.set_autocommit(False)
+    try:
+        store = SessionStore()
+        store["page"] = 1
+        store.save()
+        store["page"] = 2
+        store.save()
+        assert synchronous_commit() == "on"
+        transaction.commit()
+    finally:
+        transaction.set_autocommit(True)
+    assert SessionStore(store.session_key)["page"] == 2
