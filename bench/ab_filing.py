@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.alternate:
             t["busy_percent"] = round(100 * t["busy_s"] / (seconds * (os.cpu_count() or 1)), 1)
-            print(f"      both cores {t['busy_percent']} % busy while this side ran")
+            print(f"      the machine's cores {t['busy_percent']} % busy while this side ran")
     a, b = totals["A"], totals["B"]
     if a["filed"] and b["filed"]:
         rate = 100 * (b["filed"] / a["filed"] - 1)
