@@ -138,12 +138,13 @@ WEB_PAGE_CSS = """
 """
 
 # What WeasyPrint's own user-agent stylesheet (its css/html5_ua.css, BSD licence) says of the
-# elements letters are made of (LETTER_ELEMENTS), and nothing else. WeasyPrint matches each of its
-# rules against each element, the rules for what letters never hold among them (attributes such as
-# dir, tables, forms, footnotes): with the collector's pause in render_pdf, 3 % of a letter's time
-# (bench/README.md).
-# tests/complaints/test_letters.py lays every kind of letter out with both stylesheets and finds
-# the same boxes in the same places, with the same text and style, and the same PDF bookmarks.
+# elements letters are made of (LETTER_ELEMENTS) and of the two page margins LETTER_CSS fills, and
+# nothing else (LETTER_CSS sets the page's own margins). WeasyPrint matches each of its rules
+# against each element, the rules for what letters never hold among them (attributes such as dir,
+# tables, forms, footnotes): with the collector's pause in render_pdf, 3 % of a letter's time
+# (bench/README.md). tests/complaints/test_letters.py lays every kind of letter out with both
+# stylesheets and finds the same boxes in the same places, with the same text and style, and the
+# same PDF bookmarks: a margin box given content in LETTER_CSS needs its alignment here too.
 LETTER_ELEMENTS = frozenset(
     {
         "a", "address", "blockquote", "body", "br", "div", "h1", "h2", "head", "header", "html",
@@ -180,25 +181,8 @@ h1, h2 { bookmark-label: content(text) }
 h1, h2 { hyphens: manual; break-after: avoid; break-inside: avoid }
 ul { break-before: avoid }
 @page {
-  margin: 75px;
-  @footnote            { margin-top: 1em }
-  @note-area           { content: element(note, all-once) }
-  @top-left-corner     { text-align: right;  vertical-align: middle }
-  @top-left            { text-align: left;   vertical-align: middle }
-  @top-center          { text-align: center; vertical-align: middle }
-  @top-right           { text-align: right;  vertical-align: middle }
-  @top-right-corner    { text-align: left;   vertical-align: middle }
-  @left-top            { text-align: center; vertical-align: top    }
-  @left-middle         { text-align: center; vertical-align: middle }
-  @left-bottom         { text-align: center; vertical-align: bottom }
-  @right-top           { text-align: center; vertical-align: top    }
-  @right-middle        { text-align: center; vertical-align: middle }
-  @right-bottom        { text-align: center; vertical-align: bottom }
-  @bottom-left-corner  { text-align: right;  vertical-align: middle }
-  @bottom-left         { text-align: left;   vertical-align: middle }
-  @bottom-center       { text-align: center; vertical-align: middle }
-  @bottom-right        { text-align: right;  vertical-align: middle }
-  @bottom-right-corner { text-align: left;   vertical-align: middle }
+  @bottom-left   { text-align: left;   vertical-align: middle }
+  @bottom-center { text-align: center; vertical-align: middle }
 }
 """
 
