@@ -131,15 +131,22 @@ def test_a_formal_written_complaint_email_says_so_in_its_subject(complaint_in):
     assert "now at stage 3: a formal written complaint." in message.body
 
 
-def test_a_complaint_logged_late_is_not_promised_dates_that_have_passed(file_complaint, agent):
+def logged_on_6_december(file_complaint, agent, *, received: dt.datetime):
+    """A letter asking for a written reply, received on ``received`` (UTC) and logged by an agent
+    on 6 December 2026, with its acknowledgement delivered."""
     with time_machine.travel(dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC), tick=False):
         c = file_complaint(
             by=Actor.staff(agent),
             channel="letter",
-            received_at=dt.datetime(2026, 9, 1, 9, 0, tzinfo=dt.UTC),
+            received_at=received.replace(tzinfo=dt.UTC),
             preferred_response="written",
         ).complaint
         outbox.email_deliver_due()
+    return c
+
+
+def test_a_complaint_logged_late_is_not_promised_dates_that_have_passed(file_complaint, agent):
+    c = logged_on_6_december(file_complaint, agent, received=dt.datetime(2026, 9, 1, 9, 0))
     text = pdf_text(c.letters.get())
     assert "Our reply was due by: 22 September 2026" in text
     assert "We aim to reply by" not in text
@@ -168,14 +175,7 @@ def test_a_complaint_logged_late_is_not_promised_dates_that_have_passed(file_com
 def test_a_complaint_logged_after_its_reply_date_but_before_its_adr_date_keeps_its_stages(
     file_complaint, agent
 ):
-    with time_machine.travel(dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC), tick=False):
-        c = file_complaint(
-            by=Actor.staff(agent),
-            channel="letter",
-            received_at=dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC),
-            preferred_response="written",
-        ).complaint
-        outbox.email_deliver_due()
+    c = logged_on_6_december(file_complaint, agent, received=dt.datetime(2026, 11, 2, 9, 0))
     text = pdf_text(c.letters.get())
     assert "Our reply was due by: 23 November 2026" in text
     assert "we will reply as soon as we can" in text
