@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import setup_logging
+from celery.signals import setup_logging, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -23,6 +23,15 @@ def _logging_as_the_web_processes_log(**kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_process_shutdown.connect
+def _forget_letter_fonts(**kwargs) -> None:
+    """A pool process that rendered letters deletes WeasyPrint's copies of their fonts as it
+    stops (complaints.letters.forget_fonts): it ends with os._exit, which runs no atexit."""
+    from complaints import letters
+
+    letters.forget_fonts()
 
 
 # Each sweep is idempotent and claims its rows with a conditional update, so a second beat, a

@@ -489,12 +489,13 @@ def test_a_long_pasted_web_address_wraps_onto_the_page_rather_than_off_its_edge(
     assert max(len(line) for line in lines) < 110
 
 
-def laid_out(document) -> tuple[list[list[tuple]], list]:
+def laid_out(document, stylesheet=None) -> tuple[list[list[tuple]], list]:
     """Every box of every page of a letter as WeasyPrint lays it out (its kind, element, place,
-    size, text and what a reader sees of its style), and the PDF's bookmarks."""
+    size, text and what a reader sees of its style), and the PDF's bookmarks; with the letters'
+    print stylesheet unless told another."""
     font_config, print_css, _ = letters._weasy()
     rendered = document.render(
-        stylesheets=[print_css], font_config=font_config, presentational_hints=False
+        stylesheets=[stylesheet or print_css], font_config=font_config, presentational_hints=False
     )
 
     def boxes(box):
@@ -569,3 +570,78 @@ def test_a_render_leaves_a_garbage_collector_someone_turned_off_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# --- The letters' own fonts ---------------------------------------------------------------------
+
+
+def pdf_fonts(pdf: bytes) -> set[str]:
+    """The names of the fonts a PDF embeds, without their subset prefix ("ABCDEF+")."""
+    names = set()
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            names.add(str(font.get_object()["/BaseFont"]).split("+", 1)[-1])
+    return names
+
+
+def test_letters_are_set_in_the_projects_own_fonts_not_the_machines(deadlock_pdf):
+    assert pdf_fonts(deadlock_pdf) == {"Letter-Sans", "Letter-Sans-Bold"}
+    for face in ("DejaVuSans-letters.ttf", "DejaVuSans-Bold-letters.ttf"):
+        assert (letters.FONTS_DIR / face).stat().st_size < 250_000  # cut down, not DejaVu whole
+
+
+@pytest.mark.parametrize("kind", letters.KINDS)
+def test_the_projects_fonts_lay_each_letter_out_as_the_machines_dejavu_sans_does(kind):
+    from weasyprint import CSS
+
+    font_config, _, url_fetcher = letters._weasy()
+    machines = CSS(string=letters.LETTER_CSS, font_config=font_config, url_fetcher=url_fetcher)
+    context = CONTEXTS[kind](summary=f"{LATIN_AND_MORE}\n\n{REPLY_TEXT}")
+    html = letters._render(kind, context, inline_css=False)
+    ours = laid_out(letters.weasyprint_document(html))
+    dejavu = laid_out(letters.weasyprint_document(html), machines)
+    assert sum(len(page) for page in ours[0]) > 100  # boxes
+    assert ours == dejavu
+
+
+# Names and words a UK customer may write: Welsh, Irish, Polish, Romanian, Lithuanian, Greek,
+# Ukrainian, with typographic punctuation and the currency signs of a bill.
+LATIN_AND_MORE = (
+    "Siân Ŵyn-Ffŷnnon, Seán Ó Súilleabháin, Łukasz Żółć, Ștefan Mănescu, Jūratė Šaulė, "
+    "Αθηνά Παπαδοπούλου, Олена Шевченко: “£12.50 – €14.60 … ‘twice’” • № 5"
+)
+
+
+def test_a_character_the_projects_fonts_lack_still_comes_from_dejavu_sans(caplog):
+    # Armenian is in DejaVu Sans but not in the letters' cut-down fonts.
+    name = f"{LATIN_AND_MORE} Արամ Պետրոսյան"
+    with caplog.at_level("WARNING", logger="weasyprint"):
+        pdf = letters.render_pdf("deadlock", deadlock_context(customer_name=name))
+    assert flat(name) in pdf_text(pdf)
+    assert pdf_fonts(pdf) == {"Letter-Sans", "Letter-Sans-Bold", "DejaVu-Sans"}
+    assert not [r for r in caplog.records if ".notdef" in r.getMessage()]
+
+
+def test_forgetting_the_fonts_deletes_weasyprints_copy_of_them_and_letters_still_render():
+    letters.render_pdf("written_reply", written_reply_context())
+    folder = letters._weasy()[0]._folder
+    assert any(folder.iterdir())
+
+    letters.forget_fonts()
+
+    assert not folder.exists()
+    assert pdf_fonts(letters.render_pdf("written_reply", written_reply_context())) == {
+        "Letter-Sans",
+        "Letter-Sans-Bold",
+    }
+
+
+def test_a_celery_pool_process_forgets_the_fonts_as_it_stops():
+    from celery.signals import worker_process_shutdown
+
+    letters.render_pdf("written_reply", written_reply_context())
+    folder = letters._weasy()[0]._folder
+
+    worker_process_shutdown.send(sender=None, pid=1234, exitcode=0)
+
+    assert not folder.exists()
