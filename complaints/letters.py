@@ -14,7 +14,8 @@ directory only.
 Speed: one ``FontConfiguration`` and one parsed print stylesheet per process, created on first
 use; the PDF's type comes from the project's own cut-down fonts (``PRINT_FONT_CSS``), which
 WeasyPrint subsets by HarfBuzz when ``libharfbuzz-subset`` is installed (fontTools otherwise,
-which is several times slower). See ``bench/bench_letters.py``.
+which is several times slower); its streams are deflated at zlib's level 6, not 9
+(``_deflate_streams``). See ``bench/bench_letters.py``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import datetime as dt
 import gc
 import logging
 import threading
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -377,7 +379,26 @@ def render_pdf(kind: str, context: dict) -> bytes:
             presentational_hints=False,
             optimize_images=False,
             uncompressed_pdf=False,
+            finisher=_deflate_streams,
         )
+
+
+def _deflate_streams(document, pdf) -> None:
+    """WeasyPrint's finisher, called with the letter's PDF objects before they are written: each
+    stream WeasyPrint asked to be compressed (the pages' drawing, the fonts, their character maps)
+    deflated at zlib's level 6 instead of pydyf's level 9, which took 1.5 ms longer for 125 bytes
+    less of the deadlock letter's 16 KB (bench/README.md). pydyf writes a stream whose
+    ``compress`` is off as it is, with its ``Filter`` from ``extra``; ``_to_bytes`` is how pydyf
+    itself joins a stream's parts (pydyf is pinned in requirements.txt). Streams pydyf makes as
+    it writes (the object and cross-reference streams, 4 KB) keep level 9."""
+    import pydyf
+
+    for stream in pdf.objects:
+        if isinstance(stream, pydyf.Stream) and stream.compress and "Filter" not in stream.extra:
+            data = b"\n".join(pydyf._to_bytes(part) for part in stream.stream)
+            stream.stream = [zlib.compress(data, 6)]
+            stream.compress = False
+            stream.extra["Filter"] = "/FlateDecode"
 
 
 _rendering = 0  # letters being rendered in this process now (threads), under _gc_lock

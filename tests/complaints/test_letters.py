@@ -572,7 +572,7 @@ def test_a_render_leaves_a_garbage_collector_someone_turned_off_off():
         gc.enable()
 
 
-# --- The letters' own fonts ---------------------------------------------------------------------
+# --- The letters' own fonts, and how the PDF is written -----------------------------------------
 
 
 def pdf_fonts(pdf: bytes) -> set[str]:
@@ -620,6 +620,42 @@ def test_a_character_the_projects_fonts_lack_still_comes_from_dejavu_sans(caplog
     assert flat(name) in pdf_text(pdf)
     assert pdf_fonts(pdf) == {"Letter-Sans", "Letter-Sans-Bold", "DejaVu-Sans"}
     assert not [r for r in caplog.records if ".notdef" in r.getMessage()]
+
+
+def test_every_stream_of_a_letter_reads_back_as_weasyprint_drew_it():
+    html = letters._render("deadlock", deadlock_context(), inline_css=False)
+    font_config, print_css, _ = letters._weasy()
+
+    ours = PdfReader(io.BytesIO(letters.render_pdf("deadlock", deadlock_context())))
+    plain = PdfReader(
+        io.BytesIO(
+            letters.weasyprint_document(html).write_pdf(
+                stylesheets=[print_css],
+                font_config=font_config,
+                presentational_hints=False,
+                uncompressed_pdf=True,
+            )
+        )
+    )
+
+    def streams(reader):
+        found = {}
+        for number, page in enumerate(reader.pages):
+            found[f"page {number}"] = page["/Contents"].get_object()
+            for name, font in page["/Resources"]["/Font"].items():
+                descendant = font.get_object()["/DescendantFonts"][0].get_object()
+                found[f"{name} file"] = descendant["/FontDescriptor"]["/FontFile2"].get_object()
+                found[f"{name} map"] = font.get_object()["/ToUnicode"].get_object()
+        return found
+
+    ours_streams, plain_streams = streams(ours), streams(plain)
+    assert len(ours_streams) == 6  # two pages; two fonts, each with its character map
+    assert {k: v.get_data() for k, v in ours_streams.items()} == {
+        k: v.get_data() for k, v in plain_streams.items()
+    }
+    for stream in ours_streams.values():
+        assert stream.get("/Filter") == "/FlateDecode"
+        assert len(stream._data) < len(stream.get_data())  # deflated
 
 
 def test_forgetting_the_fonts_deletes_weasyprints_copy_of_them_and_letters_still_render():
