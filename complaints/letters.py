@@ -116,6 +116,10 @@ body { margin: 0; }
   body { max-width: 44rem; margin: 2rem auto; padding: 0 1rem; }
 }
 address { font-style: normal; }
+/* Lines broken by the text's own line breaks, not by <br> elements: WeasyPrint lays out each
+   <br> as an element with generated content, and the 15 of a deadlock letter cost a tenth of
+   its time, for the same lines in the same places (bench/README.md). Browsers show it the same. */
+address, .letter-meta, .summary, .signed { white-space: pre-line; }
 p, ul, blockquote { margin: 0 0 .6em; }
 .letterhead {
   text-align: right; font-size: .8em; border-bottom: 2px solid #0b3d6b;

@@ -374,6 +374,40 @@ def test_a_long_summary_flows_onto_the_next_page_with_the_footer():
     assert "Yours sincerely, Priya Shah" in pages[-1]
 
 
+@pytest.mark.parametrize("kind", letters.KINDS)
+def test_each_address_line_and_each_line_the_customer_typed_stays_a_line_of_its_own(kind):
+    summary = "What went wrong, first line\r\nits second line\r\n\r\nA paragraph after a gap"
+    pdf = letters.render_pdf(kind, CONTEXTS[kind](summary=summary))
+    lines = [
+        line.strip()
+        for page in PdfReader(io.BytesIO(pdf)).pages
+        for line in page.extract_text().splitlines()
+    ]
+    in_order = [
+        f"Telephone: {settings.COMPANY['phone']} · E-mail: {settings.COMPANY['email']}",
+        f"Website: {settings.COMPANY['website']}",
+        "Jane O'Brien",
+        *ADDRESS.splitlines(),
+        "Date: 25 November 2026" if kind != "acknowledgement" else "Date: 2 November 2026",
+        f"Our reference: {REFERENCE}",
+        "What went wrong, first line",
+        "its second line",
+        "A paragraph after a gap",
+        "CISAS (Communications and Internet Services Adjudication Scheme)",
+        f"Website: {settings.CISAS['website']} · Telephone: {settings.CISAS['phone']} · "
+        f"E-mail: {settings.CISAS['email']}",
+        "Yours sincerely,",
+    ]
+    found = [lines.index(line) for line in in_order]
+    assert found == sorted(found)
+    assert lines.index("Jane O'Brien") + 1 == lines.index(ADDRESS.splitlines()[0])
+    signed = ["Priya Shah", "Customer Services Manager"]
+    if kind == "acknowledgement":
+        signed = ["Customer Services Team"]  # the team signs, with no role repeated beneath
+    signature = lines.index("Yours sincerely,") + 1
+    assert lines[signature : signature + len(signed) + 1] == [*signed, settings.COMPANY["name"]]
+
+
 def test_an_empty_postal_address_falls_back_to_the_email_address():
     text = pdf_text(letters.render_pdf("deadlock", deadlock_context(postal_address="")))
     assert "Jane O'Brien By e-mail: jane@example.com" in text
@@ -531,15 +565,21 @@ def test_the_letters_own_user_agent_stylesheet_covers_every_element_a_letter_hol
     from html.parser import HTMLParser
 
     class Tags(HTMLParser):
-        found: set[str] = set()
+        def __init__(self):
+            super().__init__()
+            self.found: set[str] = set()
 
         def handle_starttag(self, tag, attrs):
             self.found.add(tag)
 
+    # Staff's own words with a line break inside a paragraph: where a letter still holds <br>.
+    own_words = {"written_reply": "reply_text", "deadlock": "final_position"}
+    context = CONTEXTS[kind](**{own_words[kind]: "One line\nthe next"} if kind in own_words else {})
     parser = Tags()
-    parser.feed(letters.render_html(kind, CONTEXTS[kind](), back_url="/track/x/"))
-    parser.feed(letters._render(kind, CONTEXTS[kind](), inline_css=False))
-    assert {"p", "h1", "br", "address"} <= parser.found
+    parser.feed(letters.render_html(kind, context, back_url="/track/x/"))
+    parser.feed(letters._render(kind, context, inline_css=False))
+    assert {"p", "h1", "address"} <= parser.found
+    assert ("br" in parser.found) == (kind in own_words)
     assert parser.found <= letters.LETTER_ELEMENTS
 
 
