@@ -7,9 +7,9 @@ customer's tracking page too); ``render_pdf`` gives the same document as an A4 P
 WeasyPrint.
 
 Everything the customer typed goes through Django's auto-escaping, so HTML in a complaint appears
-as text and is never interpreted. No letter fetches anything: it has no images or web fonts, its
-styles are inline or held here, and WeasyPrint resolves relative URLs against the static
-directory only.
+as text and is never interpreted. No letter fetches anything from the network: it has no images,
+its styles are inline or held here, its PDF's fonts are the project's own files (PRINT_FONT_CSS),
+and WeasyPrint resolves relative URLs against the static directory only.
 
 Speed: one ``FontConfiguration`` and one parsed print stylesheet per process, created on first
 use; the PDF's type comes from the project's own cut-down fonts (``PRINT_FONT_CSS``), which
