@@ -114,7 +114,7 @@ def stage_times(runs: int) -> dict[str, float]:
     letters' own document (``letters.weasyprint_document``): the Django template, HTML parsing,
     ``render()`` (style cascade, boxes, line breaking and pagination) and ``write_pdf()`` of the
     laid-out document (drawing the glyphs, font subsetting, zlib)."""
-    font_config, print_css, _ = letters._weasy()
+    font_config, print_css, *_ = letters._weasy()
     steps: dict[str, list[float]] = {"template": [], "parse": [], "layout": [], "write": []}
     for _ in range(runs):
         t0 = time.perf_counter()

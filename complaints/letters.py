@@ -28,7 +28,7 @@ import logging
 import threading
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -88,6 +88,8 @@ OPTIONAL_KEYS = {
     "cisas_deadline": None,
     "after_deadlock": "",
 }
+# Keys printed as one line, whatever line breaks their values hold.
+ONE_LINE_KEYS = ("customer_name", "email", "signed_by", "signed_role")
 # Keys that may be empty strings; every other required key must have a value.
 MAY_BE_EMPTY = frozenset({"postal_address", "email", "final_position"})
 ADR_POLICY_LABELS = {"56-working-days": "56 working days", "8-weeks": "8 weeks"}
@@ -218,47 +220,56 @@ ul { break-before: avoid }
 }
 """
 
+
+class Weasy(NamedTuple):
+    """What every letter of a process is rendered with (``_weasy``)."""
+
+    font_config: Any  # WeasyPrint's FontConfiguration
+    print_css: Any  # LETTER_CSS and PRINT_FONT_CSS, parsed
+    url_fetcher: Any  # refuses the network
+    html: type  # WeasyPrint's HTML, with LETTER_UA_CSS for its user-agent stylesheet
+
+
 _lock = threading.Lock()
-_font_config = None
-_print_css = None
-_url_fetcher = None
-_letter_html = None  # WeasyPrint's HTML, with LETTER_UA_CSS for its user-agent stylesheet
+# One reference, swapped whole: a render takes it once (render_pdf) and keeps using what it took,
+# even if forget_fonts drops it from here meanwhile.
+_weasy_now: Weasy | None = None
 
 
-def _weasy():
-    """The process's FontConfiguration, parsed print stylesheet and URL fetcher, created once, on
-    first use (importing WeasyPrint loads Pango and fontconfig, which a web process may never
-    need). The fetcher refuses the network: a letter may only use local files and data: URLs."""
-    global _font_config, _print_css, _url_fetcher, _letter_html
-    if _print_css is None:
-        with _lock:
-            if _print_css is None:
-                from weasyprint import CSS, HTML
-                from weasyprint.text.fonts import FontConfiguration
-                from weasyprint.urls import URLFetcher
+def _weasy() -> Weasy:
+    """The process's FontConfiguration, parsed print stylesheet, URL fetcher and HTML class,
+    created once, on first use (importing WeasyPrint loads Pango and fontconfig, which a web
+    process may never need). The fetcher refuses the network: a letter may only use local files
+    and data: URLs."""
+    global _weasy_now
+    weasy = _weasy_now
+    if weasy is not None:
+        return weasy
+    with _lock:
+        if _weasy_now is None:
+            from weasyprint import CSS, HTML
+            from weasyprint.text.fonts import FontConfiguration
+            from weasyprint.urls import URLFetcher
 
-                # WeasyPrint logs every rendering step at INFO; the project's root logger shows
-                # INFO, so each letter would add eight lines to the worker's log. Quieten it
-                # unless the logging settings chose a level for it.
-                progress = logging.getLogger("weasyprint.progress")
-                if progress.level == logging.NOTSET:
-                    progress.setLevel(logging.WARNING)
-                font_config = FontConfiguration()
-                _url_fetcher = URLFetcher(allowed_protocols=("file", "data"))
-                user_agent_css = CSS(string=LETTER_UA_CSS, font_config=font_config)
+            # WeasyPrint logs every rendering step at INFO; the project's root logger shows
+            # INFO, so each letter would add eight lines to the worker's log. Quieten it
+            # unless the logging settings chose a level for it.
+            progress = logging.getLogger("weasyprint.progress")
+            if progress.level == logging.NOTSET:
+                progress.setLevel(logging.WARNING)
+            font_config = FontConfiguration()
+            url_fetcher = URLFetcher(allowed_protocols=("file", "data"))
+            user_agent_css = CSS(string=LETTER_UA_CSS, font_config=font_config)
 
-                class LetterHTML(HTML):
-                    def _ua_stylesheets(self, forms=False):
-                        return [user_agent_css]
+            class LetterHTML(HTML):
+                def _ua_stylesheets(self, forms=False):
+                    return [user_agent_css]
 
-                _letter_html = LetterHTML
-                _font_config = font_config
-                _print_css = CSS(
-                    string=LETTER_CSS + PRINT_FONT_CSS,
-                    font_config=font_config,
-                    url_fetcher=_url_fetcher,
-                )
-    return _font_config, _print_css, _url_fetcher
+            print_css = CSS(
+                string=LETTER_CSS + PRINT_FONT_CSS, font_config=font_config, url_fetcher=url_fetcher
+            )
+            _weasy_now = Weasy(font_config, print_css, url_fetcher, LetterHTML)
+        return _weasy_now
 
 
 def forget_fonts() -> None:
@@ -267,23 +278,24 @@ def forget_fonts() -> None:
     deletes it when the configuration is dropped; left to the interpreter's shutdown, it found
     its own module half torn down and left the folder behind. Registered with atexit, and called
     by Celery's pool processes as they stop (config/celery.py): they end without running atexit.
-    The collector runs too: a rendered letter leaves reference cycles that hold the configuration
-    until it does."""
-    global _font_config, _print_css, _url_fetcher, _letter_html
+    A letter being rendered meanwhile keeps what it took, and the folder with it. The collector
+    runs too: a rendered letter leaves reference cycles that hold the configuration until it
+    does."""
+    global _weasy_now
     with _lock:
-        _font_config = _print_css = _url_fetcher = _letter_html = None
+        _weasy_now = None
     gc.collect()
 
 
 atexit.register(forget_fonts)
 
 
-def weasyprint_document(html: str):
+def weasyprint_document(html: str, weasy: Weasy | None = None):
     """A letter's HTML as the document WeasyPrint lays out (see LETTER_UA_CSS)."""
-    url_fetcher = _weasy()[2]
+    weasy = weasy or _weasy()
     static_dir = next(iter(getattr(settings, "STATICFILES_DIRS", ())), None)
-    return _letter_html(
-        string=html, base_url=str(static_dir) if static_dir else None, url_fetcher=url_fetcher
+    return weasy.html(
+        string=html, base_url=str(static_dir) if static_dir else None, url_fetcher=weasy.url_fetcher
     )
 
 
@@ -344,6 +356,10 @@ def _prepare(kind: str, context: dict) -> dict:
     ctx["postal_lines"] = [
         line.strip() for line in str(ctx["postal_address"] or "").splitlines() if line.strip()
     ]
+    # One line each, as a browser shows any text: the address block and the signature keep the
+    # line breaks they are given (white-space: pre-line), and a name is never split over two.
+    for key in ONE_LINE_KEYS:
+        ctx[key] = " ".join(str(ctx[key]).split())
     ctx["response_working_days"] = settings.RESPONSE_WORKING_DAYS
     ctx["kind"] = kind
     ctx["company"] = settings.COMPANY
@@ -374,12 +390,12 @@ def render_html(kind: str, context: dict, *, back_url: str = "") -> str:
 def render_pdf(kind: str, context: dict) -> bytes:
     """The letter as an A4 PDF (bytes), rendered by WeasyPrint without any network access."""
     # The same document, with the style given to WeasyPrint already parsed instead of inline.
-    document = weasyprint_document(_render(kind, context, inline_css=False))
-    font_config, print_css, _ = _weasy()
+    weasy = _weasy()
+    document = weasyprint_document(_render(kind, context, inline_css=False), weasy)
     with _collector_paused():
         return document.write_pdf(
-            stylesheets=[print_css],
-            font_config=font_config,
+            stylesheets=[weasy.print_css],
+            font_config=weasy.font_config,
             presentational_hints=False,
             optimize_images=False,
             uncompressed_pdf=False,

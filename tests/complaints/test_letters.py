@@ -5,7 +5,9 @@ These render templates and PDFs only: no database.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import zlib
 from pathlib import Path
 
 import pytest
@@ -408,6 +410,23 @@ def test_each_address_line_and_each_line_the_customer_typed_stays_a_line_of_its_
     assert lines[signature : signature + len(signed) + 1] == [*signed, settings.COMPANY["name"]]
 
 
+def test_a_line_break_inside_a_name_never_splits_it_over_two_lines():
+    context = deadlock_context(customer_name="Jane\nO'Brien", signed_by="Priya\r\nShah")
+    lines = [line.strip() for line in pdf_text_lines(letters.render_pdf("deadlock", context))]
+    assert lines[lines.index("Jane O'Brien") + 1] == ADDRESS.splitlines()[0]
+    assert lines[lines.index("Yours sincerely,") + 1] == "Priya Shah"
+    html = letters.render_html("deadlock", context)
+    assert 'class="recipient">Jane O&#x27;Brien\nFlat 2, 14 Mill Lane\n' in html
+
+
+def pdf_text_lines(pdf: bytes) -> list[str]:
+    return [
+        line
+        for page in PdfReader(io.BytesIO(pdf)).pages
+        for line in page.extract_text().splitlines()
+    ]
+
+
 def test_an_empty_postal_address_falls_back_to_the_email_address():
     text = pdf_text(letters.render_pdf("deadlock", deadlock_context(postal_address="")))
     assert "Jane O'Brien By e-mail: jane@example.com" in text
@@ -527,7 +546,7 @@ def laid_out(document, stylesheet=None) -> tuple[list[list[tuple]], list]:
     """Every box of every page of a letter as WeasyPrint lays it out (its kind, element, place,
     size, text and what a reader sees of its style), and the PDF's bookmarks; with the letters'
     print stylesheet unless told another."""
-    font_config, print_css, _ = letters._weasy()
+    font_config, print_css, *_ = letters._weasy()
     rendered = document.render(
         stylesheets=[stylesheet or print_css], font_config=font_config, presentational_hints=False
     )
@@ -634,7 +653,7 @@ def test_letters_are_set_in_the_projects_own_fonts_not_the_machines(deadlock_pdf
 def test_the_projects_fonts_lay_each_letter_out_as_the_machines_dejavu_sans_does(kind):
     from weasyprint import CSS
 
-    font_config, _, url_fetcher = letters._weasy()
+    font_config, _, url_fetcher, _ = letters._weasy()
     machines = CSS(string=letters.LETTER_CSS, font_config=font_config, url_fetcher=url_fetcher)
     context = CONTEXTS[kind](summary=f"{LATIN_AND_MORE}\n\n{REPLY_TEXT}")
     html = letters._render(kind, context, inline_css=False)
@@ -664,7 +683,7 @@ def test_a_character_the_projects_fonts_lack_still_comes_from_dejavu_sans(caplog
 
 def test_every_stream_of_a_letter_reads_back_as_weasyprint_drew_it():
     html = letters._render("deadlock", deadlock_context(), inline_css=False)
-    font_config, print_css, _ = letters._weasy()
+    font_config, print_css, *_ = letters._weasy()
 
     ours = PdfReader(io.BytesIO(letters.render_pdf("deadlock", deadlock_context())))
     plain = PdfReader(
@@ -695,7 +714,7 @@ def test_every_stream_of_a_letter_reads_back_as_weasyprint_drew_it():
     }
     for stream in ours_streams.values():
         assert stream.get("/Filter") == "/FlateDecode"
-        assert len(stream._data) < len(stream.get_data())  # deflated
+        assert stream._data == zlib.compress(stream.get_data(), 6)  # level 6, not pydyf's 9
 
 
 def test_forgetting_the_fonts_deletes_weasyprints_copy_of_them_and_letters_still_render():
@@ -710,6 +729,23 @@ def test_forgetting_the_fonts_deletes_weasyprints_copy_of_them_and_letters_still
         "Letter-Sans",
         "Letter-Sans-Bold",
     }
+
+
+def test_a_letter_being_rendered_while_the_fonts_are_forgotten_keeps_what_it_took(monkeypatch):
+    paused = letters._collector_paused
+
+    @contextlib.contextmanager
+    def forgotten_meanwhile():
+        folder = letters._weasy().font_config._folder
+        letters.forget_fonts()  # as a pool process stops, or at exit, in another thread
+        with paused():
+            yield
+        assert folder.exists()  # still held by the render
+
+    monkeypatch.setattr(letters, "_collector_paused", forgotten_meanwhile)
+    pdf = letters.render_pdf("written_reply", written_reply_context())
+    assert pdf_fonts(pdf) == {"Letter-Sans", "Letter-Sans-Bold"}
+    assert "We have checked your bill" in pdf_text(pdf)
 
 
 def test_a_celery_pool_process_forgets_the_fonts_as_it_stops():
