@@ -114,7 +114,6 @@ def stage_times(runs: int) -> dict[str, float]:
     letters' own document (``letters.weasyprint_document``): the Django template, HTML parsing,
     ``render()`` (style cascade, boxes, line breaking and pagination) and ``write_pdf()`` of the
     laid-out document (drawing the glyphs, font subsetting, zlib)."""
-    font_config, print_css, *_ = letters._weasy()
     steps: dict[str, list[float]] = {"template": [], "parse": [], "layout": [], "write": []}
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -122,9 +121,7 @@ def stage_times(runs: int) -> dict[str, float]:
         t1 = time.perf_counter()
         document = letters.weasyprint_document(html)
         t2 = time.perf_counter()
-        rendered = document.render(
-            stylesheets=[print_css], font_config=font_config, presentational_hints=False
-        )
+        rendered = letters.lay_out(document)
         t3 = time.perf_counter()
         rendered.write_pdf(finisher=letters._deflate_streams)  # as render_pdf writes it
         t4 = time.perf_counter()

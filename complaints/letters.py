@@ -393,14 +393,18 @@ def render_pdf(kind: str, context: dict) -> bytes:
     weasy = _weasy()
     document = weasyprint_document(_render(kind, context, inline_css=False), weasy)
     with _collector_paused():
-        return document.write_pdf(
-            stylesheets=[weasy.print_css],
-            font_config=weasy.font_config,
-            presentational_hints=False,
-            optimize_images=False,
-            uncompressed_pdf=False,
-            finisher=_deflate_streams,
-        )
+        return lay_out(document, weasy).write_pdf(finisher=_deflate_streams)
+
+
+def lay_out(document, weasy: Weasy | None = None, stylesheet=None):
+    """A letter's document (``weasyprint_document``) laid out in pages, as ``render_pdf`` prints
+    it: with the print stylesheet, or ``stylesheet`` to compare another, and the process's fonts.
+    WeasyPrint's other options keep their defaults (no presentational hints, images as they are,
+    compressed streams)."""
+    weasy = weasy or _weasy()
+    return document.render(
+        stylesheets=[stylesheet or weasy.print_css], font_config=weasy.font_config
+    )
 
 
 def _deflate_streams(document, pdf) -> None:

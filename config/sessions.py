@@ -105,12 +105,10 @@ class SessionStore(DatabaseSessionStore):
         data = self._get_session(no_load=must_create)
         using = router.db_for_write(self.model)
         connection = connections[using]
-        in_transaction = connection.in_atomic_block
-        # Only a statement that is its own transaction: inside another, the setting would last
-        # until that one commits, and the caller's writes would not wait either.
-        no_wait = (
-            connection.vendor == "postgresql" and not in_transaction and connection.get_autocommit()
-        )
+        # Only a statement that is its own transaction (autocommit, which any atomic block turns
+        # off): inside another, the setting would last until that one commits, and the caller's
+        # writes would not wait either.
+        no_wait = connection.vendor == "postgresql" and connection.get_autocommit()
         if not must_create:
             sql = UPDATE_NO_WAIT if no_wait else UPDATE
             values = [self.encode(data), self.get_expiry_date(), self.session_key]
@@ -122,6 +120,7 @@ class SessionStore(DatabaseSessionStore):
         # transaction: inside one, in a savepoint.
         sql = INSERT_NO_WAIT if no_wait else INSERT
         values = [self.session_key, self.encode(data), self.get_expiry_date()]
+        in_transaction = connection.in_atomic_block
         atomic = transaction.atomic(using=using) if in_transaction else contextlib.nullcontext()
         try:
             with atomic, self._execute(using, sql, values):

@@ -91,6 +91,15 @@ def pdf_pages(pdf: bytes) -> list[str]:
     return [flat(page.extract_text()) for page in PdfReader(io.BytesIO(pdf)).pages]
 
 
+def pdf_text_lines(pdf: bytes) -> list[str]:
+    """The PDF's text, line by line as the PDF sets it, each line stripped."""
+    return [
+        line.strip()
+        for page in PdfReader(io.BytesIO(pdf)).pages
+        for line in page.extract_text().splitlines()
+    ]
+
+
 def pdf_text(pdf: bytes) -> str:
     return " ".join(pdf_pages(pdf))
 
@@ -380,11 +389,7 @@ def test_a_long_summary_flows_onto_the_next_page_with_the_footer():
 def test_each_address_line_and_each_line_the_customer_typed_stays_a_line_of_its_own(kind):
     summary = "What went wrong, first line\r\nits second line\r\n\r\nA paragraph after a gap"
     pdf = letters.render_pdf(kind, CONTEXTS[kind](summary=summary))
-    lines = [
-        line.strip()
-        for page in PdfReader(io.BytesIO(pdf)).pages
-        for line in page.extract_text().splitlines()
-    ]
+    lines = pdf_text_lines(pdf)
     in_order = [
         f"Telephone: {settings.COMPANY['phone']} · E-mail: {settings.COMPANY['email']}",
         f"Website: {settings.COMPANY['website']}",
@@ -412,19 +417,11 @@ def test_each_address_line_and_each_line_the_customer_typed_stays_a_line_of_its_
 
 def test_a_line_break_inside_a_name_never_splits_it_over_two_lines():
     context = deadlock_context(customer_name="Jane\nO'Brien", signed_by="Priya\r\nShah")
-    lines = [line.strip() for line in pdf_text_lines(letters.render_pdf("deadlock", context))]
+    lines = pdf_text_lines(letters.render_pdf("deadlock", context))
     assert lines[lines.index("Jane O'Brien") + 1] == ADDRESS.splitlines()[0]
     assert lines[lines.index("Yours sincerely,") + 1] == "Priya Shah"
     html = letters.render_html("deadlock", context)
     assert 'class="recipient">Jane O&#x27;Brien\nFlat 2, 14 Mill Lane\n' in html
-
-
-def pdf_text_lines(pdf: bytes) -> list[str]:
-    return [
-        line
-        for page in PdfReader(io.BytesIO(pdf)).pages
-        for line in page.extract_text().splitlines()
-    ]
 
 
 def test_an_empty_postal_address_falls_back_to_the_email_address():
@@ -531,11 +528,7 @@ PASTED_ADDRESS = (
 def test_a_long_pasted_web_address_wraps_onto_the_page_rather_than_off_its_edge(kind, field):
     context = CONTEXTS[kind](**{field: f"What went wrong:\nSee {PASTED_ADDRESS} for the bill."})
     pdf = letters.render_pdf(kind, context)
-    lines = [
-        line.strip()
-        for page in PdfReader(io.BytesIO(pdf)).pages
-        for line in page.extract_text().splitlines()
-    ]
+    lines = pdf_text_lines(pdf)
     # Every character is in the letter, over more than one line: none runs past the margin.
     assert PASTED_ADDRESS in "".join(lines)
     assert not any(PASTED_ADDRESS in line for line in lines)
@@ -546,10 +539,7 @@ def laid_out(document, stylesheet=None) -> tuple[list[list[tuple]], list]:
     """Every box of every page of a letter as WeasyPrint lays it out (its kind, element, place,
     size, text and what a reader sees of its style), and the PDF's bookmarks; with the letters'
     print stylesheet unless told another."""
-    font_config, print_css, *_ = letters._weasy()
-    rendered = document.render(
-        stylesheets=[stylesheet or print_css], font_config=font_config, presentational_hints=False
-    )
+    rendered = letters.lay_out(document, stylesheet=stylesheet)
 
     def boxes(box):
         style = box.style
@@ -683,19 +673,10 @@ def test_a_character_the_projects_fonts_lack_still_comes_from_dejavu_sans(caplog
 
 def test_every_stream_of_a_letter_reads_back_as_weasyprint_drew_it():
     html = letters._render("deadlock", deadlock_context(), inline_css=False)
-    font_config, print_css, *_ = letters._weasy()
+    document = letters.lay_out(letters.weasyprint_document(html))
 
     ours = PdfReader(io.BytesIO(letters.render_pdf("deadlock", deadlock_context())))
-    plain = PdfReader(
-        io.BytesIO(
-            letters.weasyprint_document(html).write_pdf(
-                stylesheets=[print_css],
-                font_config=font_config,
-                presentational_hints=False,
-                uncompressed_pdf=True,
-            )
-        )
-    )
+    plain = PdfReader(io.BytesIO(document.write_pdf(uncompressed_pdf=True)))
 
     def streams(reader):
         found = {}
