@@ -12,11 +12,14 @@ shared by every worker.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import validate_email
 from django.utils import formats, translation
+from django.utils.functional import SimpleLazyObject
 
 
 def warm_up() -> dict[str, int]:
@@ -73,7 +76,14 @@ def warm_up() -> dict[str, int]:
     translation.activate(settings.LANGUAGE_CODE)
     formats.get_format("DATE_INPUT_FORMATS")  # imports the language's formats, once
 
-    return {"templates": len(pages), "jinja2_templates": len(jinja2_templates)}
+    patterns = _compile_lazy_patterns()
+    _headers_without_exceptions()
+
+    return {
+        "templates": len(pages),
+        "jinja2_templates": len(jinja2_templates),
+        "lazy_patterns": patterns,
+    }
 
 
 def _import_first_use() -> None:
@@ -98,3 +108,55 @@ def _import_first_use() -> None:
     import_module("celery.result")
     with app.connection_for_write() as connection:  # not connected: names its transport
         resolve_transport(connection.transport_cls)
+
+
+def _compile_lazy_patterns() -> int:
+    """Compile now the regular expressions Django's modules compile on first use, and put the
+    compiled pattern where the lazy one was.
+
+    Django wraps them (``django.utils.regex_helper._lazy_re_compile``) so that importing a module
+    compiles nothing it may never use. Every call through the wrapper (``pattern.match(...)``)
+    raises and catches an AttributeError before it reaches the pattern: a signature checked, a
+    host name split, a Cache-Control header patched, a date formatted, some 90 times in a web
+    filing. A compiled pattern is what the wrapper stands for; only wrappers made by
+    ``_lazy_re_compile`` are replaced, in the globals and the classes of modules loaded by now."""
+    replaced = 0
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not module_name.startswith("django."):
+            continue
+        owners: list[Any] = [module]
+        owners += [
+            value
+            for value in vars(module).values()
+            if isinstance(value, type) and value.__module__ == module_name
+        ]
+        for owner in owners:
+            for name, value in list(vars(owner).items()):
+                if type(value) is not SimpleLazyObject:
+                    continue
+                made_by = getattr(value.__dict__.get("_setupfunc"), "__qualname__", "")
+                if made_by != "_lazy_re_compile.<locals>._compile":
+                    continue
+                setattr(owner, name, value.__dict__["_setupfunc"]())
+                replaced += 1
+    return replaced
+
+
+def _headers_without_exceptions() -> None:
+    """``name in response.headers`` and ``response.headers.get(name)``, answered by a look in
+    the headers' dict. Django's headers (``CaseInsensitiveMapping``) take both from ``Mapping``,
+    which asks for the header and catches the KeyError of one that is not there: the middleware
+    asks for ten headers a response that are not (Content-Security-Policy, X-Frame-Options,
+    Vary, ...), some 90 exceptions raised and caught in a web filing. Same answers, keys that are
+    not strings included (``Mapping`` raises for them as here)."""
+    from django.utils.datastructures import CaseInsensitiveMapping
+
+    def __contains__(self, key: str) -> bool:
+        return key.lower() in self._store
+
+    def get(self, key: str, default: Any = None) -> Any:
+        found = self._store.get(key.lower())
+        return default if found is None else found[1]
+
+    CaseInsensitiveMapping.__contains__ = __contains__
+    CaseInsensitiveMapping.get = get
