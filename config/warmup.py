@@ -128,7 +128,9 @@ def _compile_lazy_patterns() -> int:
         owners += [
             value
             for value in vars(module).values()
-            if isinstance(value, type) and value.__module__ == module_name
+            # type(), not isinstance(): isinstance() asks a lazy object (the default storage, the
+            # messages' level tags) for its __class__, which would load it here.
+            if issubclass(type(value), type) and value.__module__ == module_name
         ]
         for owner in owners:
             for name, value in list(vars(owner).items()):
@@ -144,12 +146,14 @@ def _compile_lazy_patterns() -> int:
 
 def _headers_without_exceptions() -> None:
     """``name in response.headers`` and ``response.headers.get(name)``, answered by a look in
-    the headers' dict. Django's headers (``CaseInsensitiveMapping``) take both from ``Mapping``,
+    the headers' dict. A response's headers (``ResponseHeaders``) take both from ``Mapping``,
     which asks for the header and catches the KeyError of one that is not there: the middleware
     asks for ten headers a response that are not (Content-Security-Policy, X-Frame-Options,
-    Vary, ...), some 90 exceptions raised and caught in a web filing. Same answers, keys that are
-    not strings included (``Mapping`` raises for them as here)."""
-    from django.utils.datastructures import CaseInsensitiveMapping
+    Vary, ...), some 90 exceptions raised and caught in a web filing. The same answers for any
+    key, as ``ResponseHeaders`` looks a header up by its lower-cased name and nothing else. A
+    request's headers (``HttpHeaders``) are left as they are: they also find "user_agent" as
+    "User-Agent"."""
+    from django.http.response import ResponseHeaders
 
     def __contains__(self, key: str) -> bool:
         return key.lower() in self._store
@@ -158,5 +162,5 @@ def _headers_without_exceptions() -> None:
         found = self._store.get(key.lower())
         return default if found is None else found[1]
 
-    CaseInsensitiveMapping.__contains__ = __contains__
-    CaseInsensitiveMapping.get = get
+    ResponseHeaders.__contains__ = __contains__
+    ResponseHeaders.get = get

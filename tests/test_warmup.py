@@ -32,7 +32,9 @@ import json, os, sys, django
 django.setup()
 from config.warmup import warm_up
 warm_up()
+from django.core.files.storage import default_storage
 from django.db import connections
+from django.utils.functional import empty
 
 def sockets():
     found = []
@@ -50,6 +52,7 @@ print(json.dumps({
                             "celery.result", "django.contrib.messages.storage.fallback",
                             "complaints.context_processors") if m in sys.modules],
     "database": any(c.connection is not None for c in connections.all(initialized_only=True)),
+    "storage": default_storage._wrapped is not empty,
     "sockets": sockets(),
 }))
 """
@@ -72,6 +75,7 @@ print(json.dumps({
         "complaints.context_processors",
     ]
     assert not found["database"]
+    assert not found["storage"], "the default storage (S3, say, in production) was loaded"
     assert found["sockets"] == []
 
 
@@ -88,11 +92,12 @@ def _exceptions_raised(call) -> list[tuple[str, str, str, str]]:
             raised.append((arg[0].__name__, code.co_name, type(owner).__name__, made_by))
         return trace
 
+    before = sys.gettrace()  # a coverage run's or a debugger's, put back afterwards
     sys.settrace(trace)
     try:
         call()
     finally:
-        sys.settrace(None)
+        sys.settrace(before)
     return raised
 
 
@@ -124,6 +129,8 @@ def test_the_compiled_patterns_are_the_ones_django_would_have_compiled():
 
 
 def test_headers_answer_in_and_get_as_before_the_warm_up():
+    """A response's ``in`` and ``get`` as ``Mapping``'s, which go through ``__getitem__``; a
+    request's still find "user_agent" as "User-Agent", as Django documents."""
     from collections.abc import Mapping
 
     from django.http import HttpResponse
@@ -131,11 +138,13 @@ def test_headers_answer_in_and_get_as_before_the_warm_up():
 
     warm_up()
     response = HttpResponse(headers={"Content-Type": "text/plain", "X-Empty": ""})
-    request_headers = HttpHeaders({"HTTP_ACCEPT": "text/html", "CONTENT_LENGTH": "0"})
-    for headers in (response.headers, request_headers):
-        for key in ("Content-Type", "content-type", "X-Empty", "Accept", "Content-Length", "Vary"):
+    request_headers = HttpHeaders({"HTTP_USER_AGENT": "Firefox", "CONTENT_LENGTH": "0"})
+    keys = ("Content-Type", "content-type", "content_type", "X-Empty", "User-Agent", "user_agent")
+    for headers, more in ((response.headers, [b"content-type"]), (request_headers, [])):
+        for key in (*keys, "Content-Length", "Vary", *more):
             assert (key in headers) == Mapping.__contains__(headers, key)
             assert headers.get(key) == Mapping.get(headers, key)
             assert headers.get(key, "none") == Mapping.get(headers, key, "none")
+    assert "user_agent" in request_headers and request_headers.get("user_agent") == "Firefox"
     assert response.has_header("content-type") and not response.has_header("Vary")
     assert response.headers.get("X-Empty", "none") == ""
