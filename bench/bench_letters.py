@@ -110,10 +110,10 @@ def rss_mb() -> float:
 
 
 def stage_times(runs: int) -> dict[str, float]:
-    """Median ms of each step of ``render_pdf``, timed apart through WeasyPrint's API on the
-    letters' own document (``letters.weasyprint_document``): the Django template, HTML parsing,
-    ``render()`` (style cascade, boxes, line breaking and pagination) and ``write_pdf()`` of the
-    laid-out document (drawing the glyphs, font subsetting, zlib)."""
+    """Median ms of each step of ``render_pdf``, timed apart through the functions it calls: the
+    Django template, HTML parsing (``letters.weasyprint_document``), layout (``letters.lay_out``:
+    style cascade, boxes, line breaking and pagination) and writing (``letters.write_pdf``:
+    drawing the glyphs, font subsetting, zlib)."""
     steps: dict[str, list[float]] = {"template": [], "parse": [], "layout": [], "write": []}
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -123,7 +123,7 @@ def stage_times(runs: int) -> dict[str, float]:
         t2 = time.perf_counter()
         rendered = letters.lay_out(document)
         t3 = time.perf_counter()
-        rendered.write_pdf(finisher=letters._deflate_streams)  # as render_pdf writes it
+        letters.write_pdf(rendered)
         t4 = time.perf_counter()
         for step, seconds in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
             steps[step].append(seconds * 1000)

@@ -393,7 +393,7 @@ def render_pdf(kind: str, context: dict) -> bytes:
     weasy = _weasy()
     document = weasyprint_document(_render(kind, context, inline_css=False), weasy)
     with _collector_paused():
-        return lay_out(document, weasy).write_pdf(finisher=_deflate_streams)
+        return write_pdf(lay_out(document, weasy))
 
 
 def lay_out(document, weasy: Weasy | None = None, stylesheet=None):
@@ -405,6 +405,12 @@ def lay_out(document, weasy: Weasy | None = None, stylesheet=None):
     return document.render(
         stylesheets=[stylesheet or weasy.print_css], font_config=weasy.font_config
     )
+
+
+def write_pdf(rendered) -> bytes:
+    """A laid-out letter (``lay_out``) written as ``render_pdf`` writes it: the PDF's bytes, its
+    streams deflated by ``_deflate_streams``."""
+    return rendered.write_pdf(finisher=_deflate_streams)
 
 
 def _deflate_streams(document, pdf) -> None:

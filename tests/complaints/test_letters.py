@@ -493,11 +493,11 @@ def test_the_context_stays_json_serialisable_and_unchanged():
 def test_one_font_configuration_serves_every_letter():
     first = letters._weasy()
     letters.render_pdf("deadlock", deadlock_context())
-    assert letters._weasy()[0] is first[0]
+    assert letters._weasy().font_config is first.font_config
 
 
 def test_the_renderer_refuses_to_fetch_from_the_network():
-    url_fetcher = letters._weasy()[2]
+    url_fetcher = letters._weasy().url_fetcher
     with pytest.raises(ValueError, match="disallowed protocol"):
         url_fetcher.fetch("https://example.com/font.woff2")
 
@@ -563,7 +563,7 @@ def test_the_letters_own_user_agent_stylesheet_lays_each_letter_out_as_weasyprin
 
     html = letters._render(kind, CONTEXTS[kind](), inline_css=False)
     ours = laid_out(letters.weasyprint_document(html))
-    weasyprints = laid_out(weasyprint.HTML(string=html, url_fetcher=letters._weasy()[2]))
+    weasyprints = laid_out(weasyprint.HTML(string=html, url_fetcher=letters._weasy().url_fetcher))
     assert len(ours[0]) >= 2  # pages
     assert sum(len(page) for page in ours[0]) > 100  # boxes
     assert ours == weasyprints
@@ -643,8 +643,10 @@ def test_letters_are_set_in_the_projects_own_fonts_not_the_machines(deadlock_pdf
 def test_the_projects_fonts_lay_each_letter_out_as_the_machines_dejavu_sans_does(kind):
     from weasyprint import CSS
 
-    font_config, _, url_fetcher, _ = letters._weasy()
-    machines = CSS(string=letters.LETTER_CSS, font_config=font_config, url_fetcher=url_fetcher)
+    weasy = letters._weasy()
+    machines = CSS(
+        string=letters.LETTER_CSS, font_config=weasy.font_config, url_fetcher=weasy.url_fetcher
+    )
     context = CONTEXTS[kind](summary=f"{LATIN_AND_MORE}\n\n{REPLY_TEXT}")
     html = letters._render(kind, context, inline_css=False)
     ours = laid_out(letters.weasyprint_document(html))
@@ -700,7 +702,7 @@ def test_every_stream_of_a_letter_reads_back_as_weasyprint_drew_it():
 
 def test_forgetting_the_fonts_deletes_weasyprints_copy_of_them_and_letters_still_render():
     letters.render_pdf("written_reply", written_reply_context())
-    folder = letters._weasy()[0]._folder
+    folder = letters._weasy().font_config._folder
     assert any(folder.iterdir())
 
     letters.forget_fonts()
@@ -733,7 +735,7 @@ def test_a_celery_pool_process_forgets_the_fonts_as_it_stops():
     from celery.signals import worker_process_shutdown
 
     letters.render_pdf("written_reply", written_reply_context())
-    folder = letters._weasy()[0]._folder
+    folder = letters._weasy().font_config._folder
 
     worker_process_shutdown.send(sender=None, pid=1234, exitcode=0)
 
