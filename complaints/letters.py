@@ -276,8 +276,10 @@ def forget_fonts() -> None:
     """Drop the process's font configuration and stylesheets (the next letter makes them again).
     WeasyPrint copies the fonts of PRINT_FONT_CSS into a temporary folder of the process's own and
     deletes it when the configuration is dropped; left to the interpreter's shutdown, it found
-    its own module half torn down and left the folder behind. Registered with atexit, and called
-    by Celery's pool processes as they stop (config/celery.py): they end without running atexit.
+    its own module half torn down and left the folder behind. Registered with atexit, which
+    gunicorn's workers run as they stop, and so does a ``manage.py`` process stopped with SIGTERM
+    (``make run``'s web server); called by Celery's pool processes as they stop
+    (config/celery.py), as they end without running atexit.
     A letter being rendered meanwhile keeps what it took, and the folder with it. The collector
     runs too: a rendered letter leaves reference cycles that hold the configuration until it
     does."""

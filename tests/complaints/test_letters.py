@@ -740,3 +740,36 @@ def test_a_celery_pool_process_forgets_the_fonts_as_it_stops():
     worker_process_shutdown.send(sender=None, pid=1234, exitcode=0)
 
     assert not folder.exists()
+
+
+def test_a_manage_py_process_stopped_with_sigterm_deletes_weasyprints_copy_of_the_fonts():
+    """``make run`` stops its web server (``manage.py runserver``), which renders a letter's PDF
+    when the worker has not yet, with SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import time\n"
+        "from complaints import letters\n"
+        "print(letters._weasy().font_config._folder, flush=True)\n"  # the fonts copied
+        "time.sleep(60)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", code],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        folder = Path(process.stdout.readline().strip())
+        assert folder.name.startswith("weasyprint") and any(folder.iterdir())
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        process.kill()
+        process.wait()
+    assert not folder.exists()
