@@ -160,7 +160,8 @@ def _in_time(due: dt.datetime | None, replied: dt.datetime | None) -> bool | Non
 
 
 class Complaint(ConcurrentTransitionMixin, models.Model):
-    reference = models.CharField(max_length=20, unique=True, editable=False)
+    # Unique through Meta.constraints (complaint_reference_unique), not unique=True (see there).
+    reference = models.CharField(max_length=20, editable=False)
 
     customer_name = models.CharField(max_length=200)
     # Blank for a customer with no e-mail address, who complained by phone or letter: letters go
@@ -221,12 +222,16 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
 
+    # No index of its own: complaint_assignee_idx begins with it and serves every lookup by it
+    # ("assigned to me", and the SET NULL when an account is deleted). Each index more is written
+    # by every filing and every change of state.
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_complaints",
+        db_index=False,
     )
     # SHA-256 of the customer's tracking secret; the secret itself is shown once and e-mailed.
     tracking_token_hash = models.CharField(max_length=64, blank=True, editable=False)
@@ -243,6 +248,17 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        constraints = [
+            # One complaint per reference, and the index every lookup of a whole reference uses
+            # (the tracking link, the queue's search, the API). A constraint, not the field's
+            # unique=True: on PostgreSQL that also builds a second index, for LIKE 'prefix%',
+            # which nothing asks (a search for part of a reference uses complaint_ref_trgm_idx)
+            # and which every filing and every change of state wrote to. Named as unique=True
+            # named it, so databases made before keep the same index (migration 0031).
+            models.UniqueConstraint(
+                fields=["reference"], name="complaints_complaint_reference_key"
+            ),
+        ]
         indexes = [
             # Agents' queue: open stage-1 cases ordered by reply due date
             # (WHERE state = 'cs_team' ORDER BY response_due_at).
@@ -730,7 +746,10 @@ class ComplaintEventQuerySet(models.QuerySet):
 class ComplaintEvent(models.Model):
     """One line of a complaint's timeline. Append-only: written once, never changed or removed."""
 
-    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: event_timeline_idx begins with it (a complaint's events).
+    complaint = models.ForeignKey(
+        Complaint, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -794,8 +813,14 @@ class CaseView(models.Model):
         EXPORT = "export", "Subject access export"
         ADMIN = "admin", "Admin page"
 
-    complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="views")
-    viewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Neither has an index of its own: caseview_complaint_idx and caseview_viewer_idx begin with
+    # them. A row is written for every case page a member of staff opens.
+    complaint = models.ForeignKey(
+        Complaint, on_delete=models.PROTECT, related_name="views", db_index=False
+    )
+    viewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     via = models.CharField(max_length=10, choices=Via.choices)
     viewed_at = models.DateTimeField(default=timezone.now)
 
@@ -838,7 +863,10 @@ class FilingKey(models.Model):
     it filed the first time, not a second complaint and a second acknowledgement to the customer.
     Kept with the complaint."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: one_complaint_per_filing_key's begins with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     key = models.CharField(max_length=200)
     # SHA-256 of the request's body (its JSON with sorted keys): the same key with another body is
     # a mistake in the client, refused rather than answered with a complaint it did not describe.
