@@ -160,7 +160,7 @@ def _in_time(due: dt.datetime | None, replied: dt.datetime | None) -> bool | Non
 
 
 class Complaint(ConcurrentTransitionMixin, models.Model):
-    # Unique through Meta.constraints (complaint_reference_unique), not unique=True (see there).
+    # Unique through Meta.constraints (complaints_complaint_reference_key), not unique=True.
     reference = models.CharField(max_length=20, editable=False)
 
     customer_name = models.CharField(max_length=200)
