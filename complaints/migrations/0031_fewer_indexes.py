@@ -18,21 +18,23 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+# The name Django gave unique=True's LIKE index on the reference (made by migration 0001 on
+# PostgreSQL only), and how it made it.
+REFERENCE_LIKE = "complaints_complaint_reference_d6095155_like"
+DROP_REFERENCE_LIKE = f"DROP INDEX IF EXISTS {REFERENCE_LIKE}"
+MAKE_REFERENCE_LIKE = (
+    f"CREATE INDEX {REFERENCE_LIKE} ON complaints_complaint (reference varchar_pattern_ops)"
+)
+
+
 def drop_reference_like_index(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return  # only PostgreSQL's schema editor makes the LIKE index
-    complaint = apps.get_model("complaints", "Complaint")
-    table = complaint._meta.db_table
-    name = schema_editor._create_index_name(table, ["reference"], suffix="_like")
-    schema_editor.execute(schema_editor._delete_index_sql(complaint, name))
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(DROP_REFERENCE_LIKE, params=None)
 
 
 def make_reference_like_index(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    complaint = apps.get_model("complaints", "Complaint")
-    field = complaint._meta.get_field("reference")
-    schema_editor.execute(schema_editor._create_like_index_sql(complaint, field))
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(MAKE_REFERENCE_LIKE, params=None)
 
 
 class Migration(migrations.Migration):
