@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
@@ -42,9 +43,10 @@ def test_log_records_are_json_without_the_secret():
     assert SECRET not in line and "[redacted]" in entry["message"]
 
 
-def _gunicorn_access_line(capsys, access_log_format: str, **headers: str) -> str:
+def _gunicorn_access_line(capsys, access_log_format: str, prepare=None, **headers: str) -> str:
     """The line gunicorn's access log writes, with the project's gunicorn.conf.py, for a 404 on a
-    tracking link that carries its secret."""
+    tracking link that carries its secret. ``prepare``, if given, is called with gunicorn's logger
+    first (to change its set-up as an operator's log configuration would)."""
     import datetime as dt
     import runpy
     from types import SimpleNamespace
@@ -68,6 +70,8 @@ def _gunicorn_access_line(capsys, access_log_format: str, **headers: str) -> str
     }
     req = SimpleNamespace(headers=[(name.upper(), value) for name, value in headers.items()])
     resp = SimpleNamespace(status="404 Not Found", headers=[], sent=10)
+    if prepare is not None:
+        prepare(logger)
     capsys.readouterr()
     logger.access(resp, req, environ, dt.timedelta(seconds=0.01))
     return capsys.readouterr().out
@@ -78,6 +82,66 @@ def test_the_gunicorn_access_log_redacts_the_secret(capsys):
 
     line = _gunicorn_access_line(capsys, runpy.run_path("gunicorn.conf.py")["access_log_format"])
     assert line == '203.0.113.9 "GET /track/CMP-2026-000001/[redacted]/" 404 10 10ms\n'
+
+
+class _Seen(logging.Filter):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def filter(self, record):
+        self.messages.append(record.getMessage())
+        return True
+
+
+@pytest.mark.parametrize("where", ["filter", "handler"])
+def test_the_access_log_line_is_the_same_through_an_operators_log_set_up(capsys, where):
+    """With gunicorn's own handler alone, the line is written to it directly; with a filter or
+    another handler on the access logger (a log configuration of the operator's), it goes through
+    logging, which they see: the same redacted line either way."""
+    import runpy
+
+    log_format = runpy.run_path("gunicorn.conf.py")["access_log_format"]
+    access_log = logging.getLogger("gunicorn.access")
+    # pytest's own capture handlers, which it puts on every logger that does not propagate.
+    foreign = []
+    seen = _Seen()
+    added = logging.StreamHandler(io.StringIO())
+    added.addFilter(seen)
+
+    def alone(logger):
+        foreign.extend(h for h in access_log.handlers if not getattr(h, "_gunicorn", False))
+        for handler in foreign:
+            access_log.removeHandler(handler)
+        assert logger.only_access_handler() is access_log.handlers[0]
+
+    def operators(logger):
+        alone(logger)
+        if where == "filter":
+            access_log.addFilter(seen)
+        else:
+            access_log.addHandler(added)
+        assert logger.only_access_handler() is None
+
+    try:
+        direct = _gunicorn_access_line(capsys, log_format, alone)
+        assert seen.messages == []
+        through_logging = _gunicorn_access_line(capsys, log_format, operators)
+    finally:
+        access_log.removeFilter(seen)
+        access_log.removeHandler(added)
+        for handler in foreign:
+            access_log.addHandler(handler)
+    assert direct == '203.0.113.9 "GET /track/CMP-2026-000001/[redacted]/" 404 10 10ms\n'
+    assert through_logging == direct
+    assert seen.messages == [direct.rstrip("\n")]
+
+
+def test_redaction_ignores_case_where_its_patterns_do():
+    assert redact("authorization: TOKEN " + "c3" * 32) == "authorization: TOKEN [redacted]"
+    assert redact("GET /staff/?q=JANE.DOE%40EXAMPLE.COM") == "GET /staff/?q=[e-mail address]"
+    assert redact("GET /staff/?q=jane.doe@example.com") == "GET /staff/?q=[e-mail address]"
+    assert redact("GET /complain/sent/ 302") == "GET /complain/sent/ 302"
 
 
 def test_the_gunicorn_access_log_redacts_whatever_the_format_asks_for(capsys):
