@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import smtplib
+import socket
 import time
 from typing import Any
 
@@ -34,6 +36,16 @@ from .roles import MANAGERS_GROUP, staff_role
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = dt.timedelta(hours=6)
+
+# Failures that say the mail server cannot be reached or stopped answering, rather than that it
+# refused one message: every e-mail after it would fail the same way, each after EMAIL_TIMEOUT.
+MAIL_SERVER_UNREACHABLE = (
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPServerDisconnected,
+)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -245,7 +257,9 @@ def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
 
 
 def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> int:
-    """Send up to ``limit`` due e-mails; returns how many were sent. Safe to run in parallel."""
+    """Send up to ``limit`` due e-mails; returns how many were sent. Safe to run in parallel.
+    A run stops at the first e-mail that fails because the mail server cannot be reached: that one
+    waits its backoff, and the rest, not tried, wait for the next run (beat, every minute)."""
     from .documents import letter_render
 
     sent = 0
@@ -271,6 +285,8 @@ def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
                 email.next_attempt_at = moment + backoff(email.attempts)
                 email.save(update_fields=["attempts", "last_error", "next_attempt_at"])
                 log.warning("e-mail %s failed (attempt %s): %s", email.pk, email.attempts, exc)
+                if isinstance(exc, MAIL_SERVER_UNREACHABLE):
+                    break
                 continue
             email.sent_at = timezone.now()
             email.attempts += 1

@@ -312,6 +312,12 @@ if EMAIL_CONFIG["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBa
     # django-environ reads filemail:///abs/path as a relative path, so the folder is its own
     # setting: e-mails are written there, one file each, for the embedded demo.
     EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+# Seconds an SMTP connection waits on the mail server. Django's default waits for ever: a server
+# that takes the connection and then says nothing held a worker (and the e-mail's row lock) until
+# someone restarted it, with every letter and e-mail behind it waiting too.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
+if not EMAIL_TIMEOUT > 0:
+    raise ImproperlyConfigured("EMAIL_TIMEOUT must be a number of seconds above 0")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="support@expresstelephony.co.uk")
 # Besides the CS Managers group: where overdue alerts also go (e.g. a shared mailbox).
 MANAGER_ALERT_EMAILS = env.list("MANAGER_ALERT_EMAILS", default=[])

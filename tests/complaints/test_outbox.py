@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import re
+import socket
+import threading
 
 import pytest
 import time_machine
@@ -56,6 +59,59 @@ def test_delivery_renders_the_letter_attaches_it_and_marks_the_email_sent_once(f
     email = OutboundEmail.objects.get(complaint=filed.complaint)
     assert email.sent_at is not None and email.attempts == 1
     assert "tracking_url" not in email.context, "the secret is not kept once it has been sent"
+
+
+@contextlib.contextmanager
+def silent_mail_server():
+    """The port of a mail server that takes connections and never says a word: the kernel
+    completes the handshake, nobody accepts. After 10 s it closes, so that a connection without a
+    time-out fails its test with a reset instead of hanging it."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=8)
+    closer = threading.Timer(10, listener.close)
+    closer.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        closer.cancel()
+        listener.close()
+
+
+def test_a_mail_server_that_never_answers_frees_the_worker_and_the_rest_wait(
+    file_complaint, settings
+):
+    first = file_complaint(email="first@example.com").complaint
+    second = file_complaint(email="second@example.com").complaint
+    with silent_mail_server() as port:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = 0.5
+        start = timezone.now()
+        assert outbox.email_deliver_due(now=start) == 0
+    tried = OutboundEmail.objects.get(complaint=first)
+    assert tried.sent_at is None and tried.attempts == 1
+    assert "timed out" in tried.last_error
+    assert tried.next_attempt_at == start + dt.timedelta(minutes=1)
+    # The server is unreachable: the next e-mail was not tried, and waits for the next run.
+    waiting = OutboundEmail.objects.get(complaint=second)
+    assert waiting.attempts == 0 and waiting.last_error == "" and waiting.sent_at is None
+
+
+def test_the_mail_servers_time_out_is_set():
+    """Django's own default is to wait for ever."""
+    from django.conf import settings
+
+    assert 0 < settings.EMAIL_TIMEOUT <= 60
+
+
+def test_a_refused_recipient_does_not_stop_the_run(file_complaint, settings):
+    file_complaint(email="first@example.com")
+    file_complaint(email="second@example.com")
+    settings.EMAIL_BACKEND = "tests.complaints.failing_backend.RefusingBackend"
+    assert outbox.email_deliver_due() == 0
+    emails = OutboundEmail.objects.order_by("id")
+    assert [e.attempts for e in emails] == [1, 1]
+    assert all("Recipient address rejected" in e.last_error for e in emails)
 
 
 def test_a_failing_mail_server_is_retried_with_backoff_then_sent_once(file_complaint, settings):
