@@ -342,8 +342,18 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # A message not acknowledged within an hour (its worker died) is delivered again; connecting
-    # gives up quickly so a web request never hangs on a broker outage.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+    # gives up quickly so a web request never hangs on a broker outage. Nor on a broker that
+    # stops answering without closing the connection (a failover, a firewall's dropped state):
+    # kombu's default is to wait for ever, so a filing's publish, after its complaint was
+    # committed, waited until gunicorn killed the worker and the customer saw an error page.
+    # Above kombu's BRPOP wait (1 s), which the workers' idle connections reply within.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": 2,
+        "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0),
+    }
+    if not CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] > 1:
+        raise ImproperlyConfigured("CELERY_BROKER_SOCKET_TIMEOUT must be above 1 second")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another worker
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

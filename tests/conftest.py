@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import socket
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -156,6 +158,21 @@ def complaint_in(file_complaint, manager) -> Callable[[str], Complaint]:
 def london_today() -> dt.date:
     """Today's date in London, the date staff give for what happened today."""
     return clocks.london_date(timezone.now())
+
+
+@contextlib.contextmanager
+def silent_server():
+    """The port of a server (a mail server, a broker) that takes connections and never says a
+    word: the kernel completes the handshake, nobody accepts. After 15 s it closes, so that a
+    client without a time-out fails its test with a reset instead of hanging it."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=8)
+    closer = threading.Timer(15, listener.close)
+    closer.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        closer.cancel()
+        listener.close()
 
 
 def fresh(complaint: Complaint) -> Complaint:

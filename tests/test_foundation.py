@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from complaints.models import Complaint, State
 from config.celery import app
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, silent_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,6 +121,22 @@ def test_healthz_is_503_naming_the_broker_when_redis_is_unreachable(client, sett
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["down"] == ["broker"]
+
+
+def test_a_publish_to_a_broker_that_stopped_answering_gives_up(monkeypatch):
+    """A Redis that keeps the connection but answers nothing (a failover, a firewall that dropped
+    its state): the publish fails, as when the broker is down, which the outbox and the
+    periodic runs are made for; without a socket time-out it waited for ever."""
+    from celery import Celery
+    from kombu.exceptions import OperationalError as BrokerError
+
+    with silent_server() as port:
+        # Celery takes the broker from the environment before the settings.
+        monkeypatch.setenv("CELERY_BROKER_URL", f"redis://127.0.0.1:{port}/0")
+        silent = Celery("silent")
+        silent.config_from_object("django.conf:settings", namespace="CELERY")
+        with pytest.raises(BrokerError, match="Timeout reading"):
+            silent.send_task("complaints.tasks.deliver_outbox", retry=False)
 
 
 @pytest.mark.django_db

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import io
 import re
-import socket
-import threading
 
 import pytest
 import time_machine
@@ -20,7 +17,7 @@ from adr import services as adr_services
 from complaints import documents, letters, outbox, services
 from complaints.models import Category, Letter, LetterKind, OutboundEmail, State
 from complaints.roles import Actor
-from tests.conftest import fresh
+from tests.conftest import fresh, silent_server
 
 pytestmark = pytest.mark.django_db
 
@@ -61,27 +58,12 @@ def test_delivery_renders_the_letter_attaches_it_and_marks_the_email_sent_once(f
     assert "tracking_url" not in email.context, "the secret is not kept once it has been sent"
 
 
-@contextlib.contextmanager
-def silent_mail_server():
-    """The port of a mail server that takes connections and never says a word: the kernel
-    completes the handshake, nobody accepts. After 10 s it closes, so that a connection without a
-    time-out fails its test with a reset instead of hanging it."""
-    listener = socket.create_server(("127.0.0.1", 0), backlog=8)
-    closer = threading.Timer(10, listener.close)
-    closer.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        closer.cancel()
-        listener.close()
-
-
 def test_a_mail_server_that_never_answers_frees_the_worker_and_the_rest_wait(
     file_complaint, settings
 ):
     first = file_complaint(email="first@example.com").complaint
     second = file_complaint(email="second@example.com").complaint
-    with silent_mail_server() as port:
+    with silent_server() as port:
         settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
         settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
