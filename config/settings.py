@@ -209,6 +209,10 @@ else:
         # DATABASE_PREPARE_THRESHOLD to "off".
         threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5")
         options = DATABASES["default"].setdefault("OPTIONS", {})
+        # libpq's default is to wait for ever for a server that took the connection and says
+        # nothing, and the kernel's SYN retries (over two minutes) for a host that is gone: a
+        # request past gunicorn's 30 s, a worker stuck. DATABASE_URL's ?connect_timeout= wins.
+        options.setdefault("connect_timeout", 5)
         options.update(
             {
                 "server_side_binding": True,

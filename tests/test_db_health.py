@@ -95,3 +95,19 @@ def test_each_run_of_a_prepared_statement_is_planned_for_its_own_values():
     with connection.cursor() as cursor:
         cursor.execute("SHOW plan_cache_mode")
         assert cursor.fetchone()[0] == "force_custom_plan"
+
+
+def test_a_server_that_never_answers_fails_the_connection_in_seconds():
+    """A host that took the connection and says nothing (or a port behind a firewall that drops
+    the packets): libpq's own default waits for ever, which a web request cannot."""
+    from django.db import OperationalError
+
+    from tests.conftest import silent_server
+
+    settings_dict = copy.deepcopy(connection.settings_dict)
+    assert settings_dict["OPTIONS"]["connect_timeout"] == 5
+    with silent_server() as port:
+        settings_dict.update(HOST="127.0.0.1", PORT=str(port))
+        silent = DatabaseWrapper(settings_dict, alias="silent")
+        with pytest.raises(OperationalError, match="timeout expired"):
+            silent.ensure_connection()
