@@ -7,10 +7,11 @@ from __future__ import annotations
 import copy
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.backends.postgresql import base as django_postgresql
 
 from config.postgresql.base import DatabaseWrapper
+from tests.conftest import silent_server
 
 pytestmark = pytest.mark.django_db
 
@@ -100,10 +101,6 @@ def test_each_run_of_a_prepared_statement_is_planned_for_its_own_values():
 def test_a_server_that_never_answers_fails_the_connection_in_seconds():
     """A host that took the connection and says nothing (or a port behind a firewall that drops
     the packets): libpq's own default waits for ever, which a web request cannot."""
-    from django.db import OperationalError
-
-    from tests.conftest import silent_server
-
     settings_dict = copy.deepcopy(connection.settings_dict)
     assert settings_dict["OPTIONS"]["connect_timeout"] == 5
     with silent_server() as port:
