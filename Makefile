@@ -8,8 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 # Debian packages: venv for Debian's Python, WeasyPrint's Pango and HarfBuzz (subset makes PDFs 4x
-# faster), fonts for the letters; Chromium for the browser tests.
-APT_PACKAGES := python3.11-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+# faster), fonts for the letters; a C compiler and Python's headers to build gunicorn_h1c (published
+# as source only); Chromium for the browser tests.
+APT_PACKAGES := python3.11-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+	gcc libc6-dev python3.11-dev
 APT_TEST_PACKAGES := chromium postgresql redis-server
 
 .PHONY: run test faults install install-dev system-deps system-test-deps services bench graph lint clean

@@ -419,3 +419,39 @@ print("sockets", sockets)
     assert warmed.startswith("Warmed up before forking workers: {'templates': ")
     assert cached == "cached True True"
     assert sockets == "sockets 0"
+
+
+def test_gunicorn_parses_requests_in_c_and_still_refuses_malformed_ones():
+    """gunicorn_h1c is installed and gunicorn, configured by gunicorn.conf.py, uses it; a request
+    that could be read two ways (a bare LF ending a header line, a NUL in a header's name) is
+    refused as before, with one of gunicorn's 400 errors, and a well-formed one is read whole."""
+    import runpy
+
+    from gunicorn.config import Config
+    from gunicorn.http import message
+    from gunicorn.http.errors import ParseException
+    from gunicorn.http.parser import RequestParser
+
+    cfg = Config()
+    for name, value in runpy.run_path(str(ROOT / "gunicorn.conf.py")).items():
+        if name in cfg.settings:
+            cfg.set(name, value)
+    assert message._check_fast_parser(cfg) is True
+
+    def parse(raw: bytes):
+        return next(iter(RequestParser(cfg, iter([raw]), ("127.0.0.1", 5000))))
+
+    request = parse(
+        b"POST /complain/about-you/?x=1 HTTP/1.1\r\nHost: example.com\r\n"
+        b"Cookie: sessionid=abc\r\nContent-Length: 3\r\n\r\na=b"
+    )
+    assert (request.method, request.path, request.query) == ("POST", "/complain/about-you/", "x=1")
+    assert ("COOKIE", "sessionid=abc") in request.headers
+    assert request.body.read() == b"a=b"
+    for raw in (
+        b"GET / HTTP/1.1\r\nHost: a\nX: 1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nba\x00z: bar\r\n\r\n",
+        b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+    ):
+        with pytest.raises(ParseException):
+            parse(raw)
