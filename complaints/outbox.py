@@ -21,6 +21,7 @@ import socket
 import time
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
@@ -46,6 +47,9 @@ MAIL_SERVER_UNREACHABLE = (
     smtplib.SMTPConnectError,
     smtplib.SMTPServerDisconnected,
 )
+# Failures after which a delivery run stops: the server's, and the worker's time limit for the task
+# (CELERY_TASK_SOFT_TIME_LIMIT), raised once, after which the run must end before the hard limit.
+STOP_THE_RUN = (*MAIL_SERVER_UNREACHABLE, SoftTimeLimitExceeded)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -258,8 +262,9 @@ def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
 
 def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> int:
     """Send up to ``limit`` due e-mails; returns how many were sent. Safe to run in parallel.
-    A run stops at the first e-mail that fails because the mail server cannot be reached: that one
-    waits its backoff, and the rest, not tried, wait for the next run (beat, every minute)."""
+    A run stops at the first e-mail that fails because the mail server cannot be reached, or that
+    was being sent when the task's time ran out: that one waits its backoff, and the rest, not
+    tried, wait for the next run (beat, every minute)."""
     from .documents import letter_render
 
     sent = 0
@@ -282,10 +287,16 @@ def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
             except Exception as exc:
                 email.attempts += 1
                 email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                if isinstance(exc, SoftTimeLimitExceeded):  # whose own text is its repr
+                    email.last_error = (
+                        f"{type(exc).__name__}: the task's time limit "
+                        f"({settings.CELERY_TASK_SOFT_TIME_LIMIT} s) was reached while sending "
+                        "this e-mail"
+                    )
                 email.next_attempt_at = moment + backoff(email.attempts)
                 email.save(update_fields=["attempts", "last_error", "next_attempt_at"])
                 log.warning("e-mail %s failed (attempt %s): %s", email.pk, email.attempts, exc)
-                if isinstance(exc, MAIL_SERVER_UNREACHABLE):
+                if isinstance(exc, STOP_THE_RUN):
                     break
                 continue
             email.sent_at = timezone.now()

@@ -53,6 +53,20 @@ def test_a_bad_setting_fails_at_start_naming_the_variable(tmp_path):
     assert "ADR_CLOCK='ten-weeks' is not one of" in result.stderr
 
 
+def test_a_hard_time_limit_shorter_than_the_soft_one_fails_at_start(tmp_path):
+    """The soft limit lets a task end its batch cleanly; below the hard one it would never come."""
+    result = run_check(
+        DEBUG="true",
+        CELERY_TASK_SOFT_TIME_LIMIT="120",
+        CELERY_TASK_TIME_LIMIT="60",
+        VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode != 0
+    assert "CELERY_TASK_SOFT_TIME_LIMIT must be above 0 and below CELERY_TASK_TIME_LIMIT" in (
+        result.stderr
+    )
+
+
 def test_a_bad_database_url_fails_at_start(tmp_path):
     result = run_check(DEBUG="true", DATABASE_URL="nonsense://x", VAR_DIR=str(tmp_path))
     assert result.returncode != 0

@@ -16,3 +16,13 @@ class RefusingBackend(BaseEmailBackend):
     def send_messages(self, email_messages):
         to = email_messages[0].to[0]
         raise SMTPRecipientsRefused({to: (550, f"5.1.1 <{to}>: Recipient address rejected")})
+
+
+class OutOfTimeBackend(BaseEmailBackend):
+    """A send under way when the worker's soft time limit fires: Celery raises
+    SoftTimeLimitExceeded inside the task, wherever it is."""
+
+    def send_messages(self, email_messages):
+        from celery.exceptions import SoftTimeLimitExceeded
+
+        raise SoftTimeLimitExceeded()

@@ -86,6 +86,31 @@ def test_the_mail_servers_time_out_is_set():
     assert 0 < settings.EMAIL_TIMEOUT <= 60
 
 
+def test_a_run_out_of_time_ends_at_the_email_in_hand_and_the_rest_wait(file_complaint, settings):
+    """The worker's soft time limit comes once; the run must end before the hard one kills it."""
+    first = file_complaint(email="first@example.com").complaint
+    second = file_complaint(email="second@example.com").complaint
+    settings.EMAIL_BACKEND = "tests.complaints.failing_backend.OutOfTimeBackend"
+    settings.CELERY_TASK_SOFT_TIME_LIMIT = 300
+    start = timezone.now()
+    assert outbox.email_deliver_due(now=start) == 0
+    tried = OutboundEmail.objects.get(complaint=first)
+    assert tried.sent_at is None and tried.attempts == 1
+    assert tried.last_error == (
+        "SoftTimeLimitExceeded: the task's time limit (300 s) was reached while sending this e-mail"
+    )
+    assert tried.next_attempt_at == start + dt.timedelta(minutes=1)
+    waiting = OutboundEmail.objects.get(complaint=second)
+    assert waiting.attempts == 0 and waiting.last_error == "" and waiting.sent_at is None
+
+
+def test_the_workers_tasks_have_time_limits():
+    """A task stuck for ever held a worker for ever: soft, then hard, from the settings."""
+    from config.celery import app
+
+    assert 0 < app.conf.task_soft_time_limit < app.conf.task_time_limit <= 3600
+
+
 def test_a_refused_recipient_does_not_stop_the_run(file_complaint, settings):
     file_complaint(email="first@example.com")
     file_complaint(email="second@example.com")

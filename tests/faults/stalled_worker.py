@@ -3,6 +3,9 @@ it there (SIGKILL) with the letter's row lock held and its transaction open.
 
 ``FAULT_STALL=in-render``: inside the render, before any file is written.
 ``FAULT_STALL=after-write``: once the PDF file is on disk, before the row is saved and committed.
+``FAULT_STALL=in-render-once``: inside the first render only (of all the worker's processes).
+``FAULT_STALL=in-render-stuck-once``: the same, deaf to Celery's soft time limit, as code stuck
+inside a C library is (SoftTimeLimitExceeded cannot be raised until it returns to Python).
 The worker writes ``FAULT_MARKER`` when it reaches the point. Usage:
 python -m tests.faults.stalled_worker worker [celery worker options]
 """
@@ -12,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from config.celery import app
@@ -28,11 +32,22 @@ def _stall_letters(**kwargs) -> None:
     marker = Path(os.environ["FAULT_MARKER"])
     point = os.environ["FAULT_STALL"]
 
-    def stall() -> None:
-        marker.write_text(str(os.getpid()))
-        time.sleep(STALL_SECONDS)
+    once = point.endswith("-once")
+    deaf = point == "in-render-stuck-once"
 
-    if point == "in-render":
+    def stall() -> None:
+        if once and marker.exists():
+            return
+        marker.write_text(str(os.getpid()))
+        until = time.monotonic() + STALL_SECONDS
+        while (left := until - time.monotonic()) > 0:
+            try:
+                time.sleep(left)
+            except SoftTimeLimitExceeded:
+                if not deaf:
+                    raise
+
+    if point in ("in-render", "in-render-once", "in-render-stuck-once"):
         render_pdf = letters.render_pdf
 
         def stalled_render(*args, **kwargs):
