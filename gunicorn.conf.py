@@ -138,6 +138,11 @@ def post_worker_init(worker):
     140,000 objects, nearly all of them frozen already in the master) out of the garbage
     collector's way. A full collection walked all of them again and again, adding tens of
     milliseconds to one request in a dozen: the case page's p95 was three times its median
-    (bench/bench_pages.py). Collections now walk only what requests made."""
+    (bench/bench_pages.py). Collections now walk only what requests made.
+    A worker replacing one killed (past its timeout, say) deletes the font folders of killed
+    processes (complaints.letters.remove_orphaned_font_folders)."""
+    from complaints.letters import remove_orphaned_font_folders
+
+    remove_orphaned_font_folders()
     gc.collect()
     gc.freeze()

@@ -25,6 +25,9 @@ import contextlib
 import datetime as dt
 import gc
 import logging
+import os
+import shutil
+import tempfile
 import threading
 import zlib
 from pathlib import Path
@@ -258,6 +261,11 @@ def _weasy() -> Weasy:
             if progress.level == logging.NOTSET:
                 progress.setLevel(logging.WARNING)
             font_config = FontConfiguration()
+            # WeasyPrint makes this folder on first use, named at random; named here after the
+            # process, so that a later process can tell it was left by one that was killed.
+            font_config._folder = Path(
+                tempfile.mkdtemp(prefix=f"{FONT_FOLDER_PREFIX}{os.getpid()}-")
+            )
             url_fetcher = URLFetcher(allowed_protocols=("file", "data"))
             user_agent_css = CSS(string=LETTER_UA_CSS, font_config=font_config)
 
@@ -290,6 +298,42 @@ def forget_fonts() -> None:
 
 
 atexit.register(forget_fonts)
+
+# The start of the name of a process's font folder (``_weasy``), followed by its process id.
+FONT_FOLDER_PREFIX = "weasyprint-complaints-"
+
+
+def remove_orphaned_font_folders() -> int:
+    """Delete the font folders of processes that no longer exist: a process killed (SIGKILL: a
+    task past its hard time limit, a gunicorn worker past its timeout, the kernel out of memory)
+    deletes nothing as it goes, and leaves its copy of the fonts, some 340 KB, in the temporary
+    folder. Called as web and worker processes start. A folder whose process id has been taken
+    by another process since is left. Returns how many it deleted."""
+    removed = 0
+    folder = Path(tempfile.gettempdir())
+    for path in folder.glob(f"{FONT_FOLDER_PREFIX}*-*"):
+        pid = path.name.removeprefix(FONT_FOLDER_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _process_exists(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += not path.exists()
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    # A zombie (killed, and its parent, killed with it, not yet replaced by one that collects it)
+    # still answers to its id but will never use its files again.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:  # no /proc here: alive, as far as can be told
+        return True
+    return stat.rsplit(b")", 1)[-1].split()[:1] != [b"Z"]
 
 
 def weasyprint_document(html: str, weasy: Weasy | None = None):

@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import setup_logging, worker_process_shutdown
+from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -23,6 +23,16 @@ def _logging_as_the_web_processes_log(**kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+
+
+@worker_process_init.connect
+def _remove_orphaned_letter_fonts(**kwargs) -> None:
+    """A pool process that starts deletes the font folders of processes killed before they could
+    (complaints.letters.remove_orphaned_font_folders): one replacing a process killed at the hard
+    time limit deletes that process's."""
+    from complaints import letters
+
+    letters.remove_orphaned_font_folders()
 
 
 @worker_process_shutdown.connect

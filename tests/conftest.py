@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -173,6 +174,16 @@ def silent_server():
     finally:
         closer.cancel()
         listener.close()
+
+
+def wait_for(predicate: Callable[[], object], seconds: float = 30.0) -> bool:
+    """Whether ``predicate`` became true within ``seconds`` (asked five times a second)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def fresh(complaint: Complaint) -> Complaint:

@@ -16,6 +16,7 @@ from pypdf import PdfReader
 
 from complaints import letters
 from complaints.models import CATEGORY_ABOUT, Category
+from tests.conftest import wait_for
 
 REFERENCE = "CMP-2026-000123"
 ADDRESS = "Flat 2, 14 Mill Lane\nHertford\nSG14 1AB"
@@ -773,3 +774,50 @@ def test_a_manage_py_process_stopped_with_sigterm_deletes_weasyprints_copy_of_th
         process.kill()
         process.wait()
     assert not folder.exists()
+
+
+def test_the_fonts_of_a_killed_process_are_deleted_by_the_next_process_that_starts():
+    """A process killed with SIGKILL deletes nothing: its copy of the fonts, named after it, is
+    deleted by the next web or pool process to start. Folders of living processes are kept."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from celery.signals import worker_process_init
+
+    code = (
+        "import time\n"
+        "from complaints import letters\n"
+        "print(letters._weasy().font_config._folder, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", code],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        killed = Path(process.stdout.readline().strip())
+        assert killed.name.startswith(f"{letters.FONT_FOLDER_PREFIX}{process.pid}-")
+        assert any(killed.iterdir())
+        mine = letters._weasy().font_config._folder
+        assert mine.name.startswith(f"{letters.FONT_FOLDER_PREFIX}{os.getpid()}-")
+        assert letters.remove_orphaned_font_folders() == 0  # both processes alive
+        process.send_signal(signal.SIGKILL)
+        # Not collected (waited for) yet: a zombie, as a pool process is whose worker was killed
+        # with it, until something collects it.
+        stat = Path(f"/proc/{process.pid}/stat")
+        assert wait_for(lambda: stat.read_bytes().rsplit(b")", 1)[1].split()[0] == b"Z", 10)
+        assert killed.exists()  # nothing deleted it as it died
+
+        worker_process_init.send(sender=None)  # a Celery pool process starting
+
+        assert not killed.exists()
+        assert mine.exists() and any(mine.iterdir())
+    finally:
+        process.kill()
+        process.wait()

@@ -14,7 +14,7 @@ from complaints.models import Letter, OutboundEmail, State
 from complaints.roles import Actor
 from complaints.tasks import deliver_outbox
 from config.celery import app
-from tests.conftest import fresh
+from tests.conftest import fresh, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,15 +24,6 @@ def redis_ping() -> bool:
         ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "ping"], capture_output=True, text=True
     )
     return result.stdout.strip() == "PONG"
-
-
-def wait_for(predicate, seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ def _stall_letters(**kwargs) -> None:
     def stall() -> None:
         if once and marker.exists():
             return
+        letters._weasy()  # the process's copy of the fonts, which a killed process leaves behind
         marker.write_text(str(os.getpid()))
         until = time.monotonic() + STALL_SECONDS
         while (left := until - time.monotonic()) > 0:

@@ -11,15 +11,23 @@ the customer is e-mailed it once: one letter row, one PDF, one e-mail.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
+
+from complaints.letters import FONT_FOLDER_PREFIX
 
 from .audit import assert_each_email_sent_once, assert_each_letter_rendered_once, pending
 from .harness import wait_for
 from .load import Journal, Visitor, file_complaint
 
 pytestmark = pytest.mark.faults
+
+
+def font_folders(pid: int) -> list[Path]:
+    return list(Path(tempfile.gettempdir()).glob(f"{FONT_FOLDER_PREFIX}{pid}-*"))
 
 
 def alive(pid: int) -> bool:
@@ -62,6 +70,8 @@ def test_a_task_past_its_time_limit_is_stopped_and_a_later_run_does_its_work(por
         assert "Hard time limit (6s) exceeded" in log, log[-3000:]
         assert wait_for(lambda: not alive(stalled), 5), "the stuck pool process was not killed"
         assert 6 <= rendered_after < 20
+        # Its copy of the fonts, which it could not delete, was deleted by its replacement.
+        assert not font_folders(stalled)
     # Stopped while sending it, the e-mail waits a minute's backoff: as if the minute had passed.
     portal.postgres.execute(
         "UPDATE complaints_outboundemail SET next_attempt_at = now() WHERE sent_at IS NULL",

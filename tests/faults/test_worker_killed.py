@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
+
+from complaints.letters import FONT_FOLDER_PREFIX
 
 from .audit import assert_each_email_sent_once, assert_each_letter_rendered_once, pending
 from .harness import wait_for
@@ -37,6 +41,8 @@ def test_a_worker_killed_mid_render_leaves_exactly_one_letter_after_restart(port
         Visitor(portal.base_url, Journal(), "customer", "10.0.3.1"), "jane@example.com"
     )
     assert wait_for(marker.exists, 30), "the worker never started rendering the letter"
+    stalled = int(marker.read_text())
+    assert list(Path(tempfile.gettempdir()).glob(f"{FONT_FOLDER_PREFIX}{stalled}-*"))
 
     os.killpg(doomed.pid, signal.SIGKILL)  # the worker and its pool process, mid-render
     doomed.wait(10)
@@ -59,6 +65,8 @@ def test_a_worker_killed_mid_render_leaves_exactly_one_letter_after_restart(port
     recovery_seconds = time.monotonic() - killed_at
     time.sleep(6)  # more ticks of the safety net: nothing is rendered or sent again
 
+    # The killed pool process's copy of the fonts was deleted by the new worker's processes.
+    assert not list(Path(tempfile.gettempdir()).glob(f"{FONT_FOLDER_PREFIX}{stalled}-*"))
     assert assert_each_letter_rendered_once(portal) == 1
     assert assert_each_email_sent_once(portal) == 1
     (message,) = portal.sent_messages()
