@@ -186,5 +186,69 @@ def wait_for(predicate: Callable[[], object], seconds: float = 30.0) -> bool:
     return False
 
 
+class SMTPServer:
+    """A mail server on the loopback that speaks enough SMTP for Django's backend (no TLS, no
+    AUTH), counting the connections it was given and keeping each message it accepted. It refuses
+    a recipient whose address contains "refused", and closes a connection once it has taken
+    ``messages_per_connection`` messages on it, as some servers do."""
+
+    def __init__(self, messages_per_connection: int = 0) -> None:
+        self.messages_per_connection = messages_per_connection
+        self.connections = 0
+        self.messages: list[bytes] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        taken = 0
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 test ESMTP\r\n")
+            for line in lines:
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    conn.sendall(b"250 test\r\n")
+                elif verb == b"RCPT" and b"refused" in line:
+                    conn.sendall(b"550 5.1.1 Recipient address rejected\r\n")
+                elif verb == b"DATA":
+                    conn.sendall(b"354 go on\r\n")
+                    body = b"".join(iter(lines.readline, b".\r\n"))
+                    self.messages.append(body)
+                    conn.sendall(b"250 2.0.0 queued\r\n")
+                    taken += 1
+                    if taken == self.messages_per_connection:
+                        return
+                elif verb == b"QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                else:  # MAIL, RCPT, RSET, NOOP
+                    conn.sendall(b"250 ok\r\n")
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """Django's SMTP backend pointed at an ``SMTPServer`` (see there)."""
+    server = SMTPServer()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    yield server
+    server.close()
+
+
 def fresh(complaint: Complaint) -> Complaint:
     return Complaint.objects.get(pk=complaint.pk)

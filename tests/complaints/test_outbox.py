@@ -79,6 +79,43 @@ def test_a_mail_server_that_never_answers_frees_the_worker_and_the_rest_wait(
     assert waiting.attempts == 0 and waiting.last_error == "" and waiting.sent_at is None
 
 
+def test_a_run_sends_its_emails_on_one_connection_to_the_mail_server(file_complaint, smtp_server):
+    for n in range(3):
+        file_complaint(email=f"customer{n}@example.com")
+    assert outbox.email_deliver_due() == 3
+    assert smtp_server.connections == 1
+    assert len(smtp_server.messages) == 3
+    assert OutboundEmail.objects.filter(sent_at__isnull=True).count() == 0
+    assert outbox.email_deliver_due() == 0
+    assert smtp_server.connections == 1  # nothing due: the server is not bothered
+
+
+def test_a_connection_the_server_closed_between_two_emails_is_opened_again(
+    file_complaint, smtp_server
+):
+    smtp_server.messages_per_connection = 2
+    for n in range(5):
+        file_complaint(email=f"customer{n}@example.com")
+    assert outbox.email_deliver_due() == 5
+    assert len(smtp_server.messages) == 5
+    assert smtp_server.connections == 3
+    assert set(OutboundEmail.objects.values_list("attempts", "last_error")) == {(1, "")}
+
+
+def test_a_refused_recipient_on_the_runs_connection_does_not_stop_the_others(
+    file_complaint, smtp_server
+):
+    file_complaint(email="first@example.com")
+    refused = file_complaint(email="refused@example.com").complaint
+    file_complaint(email="third@example.com")
+    assert outbox.email_deliver_due() == 2
+    email = OutboundEmail.objects.get(complaint=refused)
+    assert email.sent_at is None and email.attempts == 1
+    assert "Recipient address rejected" in email.last_error
+    assert len(smtp_server.messages) == 2
+    assert smtp_server.connections == 2  # the one after the refusal is a new connection
+
+
 def test_the_mail_servers_time_out_is_set():
     """Django's own default is to wait for ever."""
     from django.conf import settings
