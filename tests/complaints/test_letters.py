@@ -743,11 +743,11 @@ def test_a_celery_pool_process_forgets_the_fonts_as_it_stops():
     assert not folder.exists()
 
 
-def test_a_manage_py_process_stopped_with_sigterm_deletes_weasyprints_copy_of_the_fonts():
-    """``make run`` stops its web server (``manage.py runserver``), which renders a letter's PDF
-    when the worker has not yet, with SIGTERM."""
+@contextlib.contextmanager
+def process_holding_fonts():
+    """A ``manage.py`` process that has copied the letter fonts and waits: yields it and the
+    folder it printed; killed at the end whatever happened."""
     import os
-    import signal
     import subprocess
     import sys
 
@@ -767,12 +767,22 @@ def test_a_manage_py_process_stopped_with_sigterm_deletes_weasyprints_copy_of_th
     )
     try:
         folder = Path(process.stdout.readline().strip())
-        assert folder.name.startswith("weasyprint") and any(folder.iterdir())
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 128 + signal.SIGTERM
+        assert any(folder.iterdir())
+        yield process, folder
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_manage_py_process_stopped_with_sigterm_deletes_weasyprints_copy_of_the_fonts():
+    """``make run`` stops its web server (``manage.py runserver``), which renders a letter's PDF
+    when the worker has not yet, with SIGTERM."""
+    import signal
+
+    with process_holding_fonts() as (process, folder):
+        assert folder.name.startswith("weasyprint")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 128 + signal.SIGTERM
     assert not folder.exists()
 
 
@@ -781,29 +791,11 @@ def test_the_fonts_of_a_killed_process_are_deleted_by_the_next_process_that_star
     deleted by the next web or pool process to start. Folders of living processes are kept."""
     import os
     import signal
-    import subprocess
-    import sys
 
     from celery.signals import worker_process_init
 
-    code = (
-        "import time\n"
-        "from complaints import letters\n"
-        "print(letters._weasy().font_config._folder, flush=True)\n"
-        "time.sleep(60)\n"
-    )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", code],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        killed = Path(process.stdout.readline().strip())
+    with process_holding_fonts() as (process, killed):
         assert killed.name.startswith(f"{letters.FONT_FOLDER_PREFIX}{process.pid}-")
-        assert any(killed.iterdir())
         mine = letters._weasy().font_config._folder
         assert mine.name.startswith(f"{letters.FONT_FOLDER_PREFIX}{os.getpid()}-")
         assert letters.remove_orphaned_font_folders() == 0  # both processes alive
@@ -818,6 +810,3 @@ def test_the_fonts_of_a_killed_process_are_deleted_by_the_next_process_that_star
 
         assert not killed.exists()
         assert mine.exists() and any(mine.iterdir())
-    finally:
-        process.kill()
-        process.wait()

@@ -78,3 +78,12 @@ def assert_each_email_sent_once(portal: Portal) -> int:
             if part.get_content_type() == "application/pdf":
                 assert hashlib.sha256(part.get_payload(decode=True)).hexdigest() in letters
     return len(rows)
+
+
+def assert_one_letter_and_one_email(portal: Portal, reference: str) -> None:
+    """After one complaint's filing and a fault: its one letter rendered once (one row, one PDF
+    with the recorded SHA-256), and its one e-mail sent once."""
+    assert assert_each_letter_rendered_once(portal) == 1
+    assert assert_each_email_sent_once(portal) == 1
+    (message,) = portal.sent_messages()
+    assert message["X-Complaint-Reference"] == reference

@@ -20,7 +20,7 @@ import pytest
 
 from complaints.letters import FONT_FOLDER_PREFIX
 
-from .audit import assert_each_email_sent_once, assert_each_letter_rendered_once, pending
+from .audit import assert_one_letter_and_one_email, pending
 from .harness import wait_for
 from .load import Journal, Visitor, file_complaint
 
@@ -67,10 +67,7 @@ def test_a_worker_killed_mid_render_leaves_exactly_one_letter_after_restart(port
 
     # The killed pool process's copy of the fonts was deleted by the new worker's processes.
     assert not list(Path(tempfile.gettempdir()).glob(f"{FONT_FOLDER_PREFIX}{stalled}-*"))
-    assert assert_each_letter_rendered_once(portal) == 1
-    assert assert_each_email_sent_once(portal) == 1
-    (message,) = portal.sent_messages()
-    assert message["X-Complaint-Reference"] == reference
+    assert_one_letter_and_one_email(portal, reference)
     with capsys.disabled():
         print(
             f"\n[worker killed {stall}] {len(left_behind)} file left by the killed worker; "
