@@ -267,6 +267,12 @@ def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
     was being sent when the task's time ran out: that one waits its backoff, and the rest, not
     tried, wait for the next run (beat, every minute).
 
+    An e-mail's letter not rendered yet is rendered first, in a transaction of its own, and the
+    e-mail is taken again to be sent: the letter's row is locked while it renders, not while the
+    mail server is waited on. (Rendered inside the e-mail's transaction, the letter stayed locked
+    until the e-mail was sent, and a customer opening it from the confirmation page waited as long:
+    up to EMAIL_TIMEOUT on a server that did not answer, and gunicorn's timeout is as long.)
+
     Through SMTP, a run keeps one connection to the server for all its e-mails, opened for the
     first: a connection for each e-mail (TCP, EHLO, STARTTLS, AUTH, QUIT) cost the run several
     round trips to the server per e-mail. Other backends (the file per e-mail of ``make run``, the
@@ -280,48 +286,78 @@ def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
     try:
         for _ in range(limit):
             moment = now or timezone.now()
+            # Served by email_unsent_idx; SKIP LOCKED lets parallel runs take different rows.
+            due = (
+                OutboundEmail.objects.select_for_update(skip_locked=True)
+                .filter(sent_at__isnull=True, next_attempt_at__lte=moment)
+                .order_by("next_attempt_at", "id")
+            )
             with transaction.atomic():
-                # Served by email_unsent_idx; SKIP LOCKED lets parallel runs take different rows.
-                email = (
-                    OutboundEmail.objects.select_for_update(skip_locked=True)
-                    .filter(sent_at__isnull=True, next_attempt_at__lte=moment)
-                    .order_by("next_attempt_at", "id")
-                    .first()
-                )
+                email = due.first()
                 if email is None:
                     break
+                unrendered = email.letter_id is not None and not email.letter.is_rendered
+                if not unrendered:
+                    outcome = _deliver(email, moment, smtp)
+            if unrendered:
                 try:
-                    if email.letter_id and not email.letter.is_rendered:
-                        email.letter = letter_render(letter_id=email.letter_id)
-                    _send(build_message(email), smtp)
+                    letter_render(letter_id=email.letter_id)
+                    failure = None
                 except Exception as exc:
-                    _drop(smtp)  # in whatever state the failure left it; the next e-mail opens one
-                    email.attempts += 1
-                    email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    if isinstance(exc, SoftTimeLimitExceeded):  # whose own text is its repr
-                        email.last_error = (
-                            f"{type(exc).__name__}: the task's time limit "
-                            f"({settings.CELERY_TASK_SOFT_TIME_LIMIT} s) was reached while "
-                            "sending this e-mail"
-                        )
-                    email.next_attempt_at = moment + backoff(email.attempts)
-                    email.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-                    log.warning("e-mail %s failed (attempt %s): %s", email.pk, email.attempts, exc)
-                    if isinstance(exc, STOP_THE_RUN):
-                        break
-                    continue
-                email.sent_at = timezone.now()
-                email.attempts += 1
-                # The tracking link's secret is kept only until it has been sent.
-                email.context.pop("tracking_url", None)
-                email.save(update_fields=["sent_at", "attempts", "context"])
-                sent += 1
+                    failure = exc
+                with transaction.atomic():
+                    email = due.filter(pk=email.pk).first()
+                    if email is None:  # sent or taken by another run meanwhile
+                        continue
+                    outcome = _deliver(email, moment, smtp, failure=failure)
+            if outcome == STOP:
+                break
+            sent += outcome == SENT
     finally:
         if smtp is not None and smtp.connection is not None:
             with contextlib.suppress(Exception):  # a QUIT unanswered changes nothing sent
                 smtp.close()
             _drop(smtp)
     return sent
+
+
+SENT, FAILED, STOP = "sent", "failed", "stop"
+
+
+def _deliver(
+    email: OutboundEmail,
+    moment: dt.datetime,
+    smtp: SMTPBackend | None,
+    *,
+    failure: Exception | None = None,
+) -> str:
+    """Send an e-mail the caller has locked, or record ``failure`` (its letter's, say) instead,
+    and mark it sent or failed with its backoff, in the caller's transaction. Returns SENT, FAILED
+    or STOP (a failure after which the run ends: ``STOP_THE_RUN``)."""
+    if failure is None:
+        try:
+            _send(build_message(email), smtp)
+        except Exception as exc:
+            failure = exc
+    if failure is not None:
+        _drop(smtp)  # in whatever state the failure left it; the next e-mail opens one
+        email.attempts += 1
+        email.last_error = f"{type(failure).__name__}: {failure}"[:2000]
+        if isinstance(failure, SoftTimeLimitExceeded):  # whose own text is its repr
+            email.last_error = (
+                f"{type(failure).__name__}: the task's time limit "
+                f"({settings.CELERY_TASK_SOFT_TIME_LIMIT} s) was reached while sending this e-mail"
+            )
+        email.next_attempt_at = moment + backoff(email.attempts)
+        email.save(update_fields=["attempts", "last_error", "next_attempt_at"])
+        log.warning("e-mail %s failed (attempt %s): %s", email.pk, email.attempts, failure)
+        return STOP if isinstance(failure, STOP_THE_RUN) else FAILED
+    email.sent_at = timezone.now()
+    email.attempts += 1
+    # The tracking link's secret is kept only until it has been sent.
+    email.context.pop("tracking_url", None)
+    email.save(update_fields=["sent_at", "attempts", "context"])
+    return SENT
 
 
 def _send(message: EmailMultiAlternatives, smtp: SMTPBackend | None) -> None:

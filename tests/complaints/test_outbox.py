@@ -17,7 +17,7 @@ from adr import services as adr_services
 from complaints import documents, letters, outbox, services
 from complaints.models import Category, Letter, LetterKind, OutboundEmail, State
 from complaints.roles import Actor
-from tests.conftest import fresh, silent_server
+from tests.conftest import fresh, silent_server, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +114,48 @@ def test_a_refused_recipient_on_the_runs_connection_does_not_stop_the_others(
     assert "Recipient address rejected" in email.last_error
     assert len(smtp_server.messages) == 2
     assert smtp_server.connections == 2  # the one after the refusal is a new connection
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_letter_can_be_downloaded_while_its_email_waits_on_the_mail_server(
+    file_complaint, settings
+):
+    """The delivery renders the letter, then sends it. A customer who opens the letter meanwhile
+    (the confirmation page offers it) must not wait for a mail server that does not answer."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    complaint = file_complaint().complaint
+    letter = Letter.objects.get(complaint=complaint)
+    with silent_server() as port:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = 4
+
+        def deliver():
+            try:
+                outbox.email_deliver_due()
+            finally:
+                connection.close()
+
+        delivery = threading.Thread(target=deliver)
+        delivery.start()
+        # The delivery has rendered the letter (its file is written) and is now at the server.
+        pdf = settings.MEDIA_ROOT / f"letters/{complaint.reference}/acknowledgement-{letter.pk}.pdf"
+        assert wait_for(pdf.exists, 10)
+        time.sleep(0.5)
+        started = time.monotonic()
+        opened = documents.letter_open(Letter.objects.get(pk=letter.pk))
+        waited = time.monotonic() - started
+        delivery.join(15)
+    assert opened.read().startswith(b"%PDF-")
+    assert waited < 1, f"the customer waited {waited:.1f} s for the mail server"
+    email = OutboundEmail.objects.get(complaint=complaint)
+    assert email.sent_at is None and "timed out" in email.last_error
+    assert Letter.objects.get(pk=letter.pk).is_rendered  # rendered once, kept
 
 
 def test_the_mail_servers_time_out_is_set():
