@@ -350,7 +350,11 @@ def _deliver(
             )
         email.next_attempt_at = moment + backoff(email.attempts)
         email.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-        log.warning("e-mail %s failed (attempt %s): %s", email.pk, email.attempts, failure)
+        from .documents import LetterAltered
+
+        # A letter whose file no longer matches what was issued is for someone to look into now.
+        level = logging.ERROR if isinstance(failure, LetterAltered) else logging.WARNING
+        log.log(level, "e-mail %s failed (attempt %s): %s", email.pk, email.attempts, failure)
         return STOP if isinstance(failure, STOP_THE_RUN) else FAILED
     email.sent_at = timezone.now()
     email.attempts += 1

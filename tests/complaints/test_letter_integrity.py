@@ -57,3 +57,15 @@ def test_a_letter_changed_on_disk_is_refused_to_staff_customer_api_export_and_em
     email = OutboundEmail.objects.get(letter=letter)
     with pytest.raises(documents.LetterAltered):
         outbox.build_message(email)
+
+
+def test_an_altered_letter_stops_its_email_and_is_logged_as_an_error(file_complaint, caplog):
+    filed = file_complaint()
+    letter = rendered(filed)
+    tamper(letter)
+    assert outbox.email_deliver_due() == 0
+    email = OutboundEmail.objects.get(letter=letter)
+    assert email.sent_at is None and email.attempts == 1
+    assert email.last_error.startswith(f"LetterAltered: Letter {letter.pk} of complaint")
+    (record,) = [r for r in caplog.records if r.name == "complaints.outbox"]
+    assert record.levelname == "ERROR"
