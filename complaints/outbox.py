@@ -261,6 +261,10 @@ def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
     return message
 
 
+# What became of an e-mail a delivery run took (``_deliver``).
+SENT, FAILED, STOP = "sent", "failed", "stop"
+
+
 def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> int:
     """Send up to ``limit`` due e-mails; returns how many were sent. Safe to run in parallel.
     A run stops at the first e-mail that fails because the mail server cannot be reached, or that
@@ -321,9 +325,6 @@ def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
     return sent
 
 
-SENT, FAILED, STOP = "sent", "failed", "stop"
-
-
 def _deliver(
     email: OutboundEmail,
     moment: dt.datetime,
@@ -334,6 +335,8 @@ def _deliver(
     """Send an e-mail the caller has locked, or record ``failure`` (its letter's, say) instead,
     and mark it sent or failed with its backoff, in the caller's transaction. Returns SENT, FAILED
     or STOP (a failure after which the run ends: ``STOP_THE_RUN``)."""
+    from .documents import LetterAltered
+
     if failure is None:
         try:
             _send(build_message(email), smtp)
@@ -350,8 +353,6 @@ def _deliver(
             )
         email.next_attempt_at = moment + backoff(email.attempts)
         email.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-        from .documents import LetterAltered
-
         # A letter whose file no longer matches what was issued is for someone to look into now.
         level = logging.ERROR if isinstance(failure, LetterAltered) else logging.WARNING
         log.log(level, "e-mail %s failed (attempt %s): %s", email.pk, email.attempts, failure)
