@@ -32,7 +32,6 @@ the end. Results go to bench/results/ab_filing.json.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import os
 import shutil
@@ -47,7 +46,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import bench_filing as filing
-from bench.common import ROOT, flush_bench_redis, load_average, machine, setup_django, write_results
+from bench.common import (
+    ROOT,
+    flush_bench_redis,
+    load_average,
+    machine,
+    process_tree_cpu_s,
+    setup_django,
+    write_results,
+)
 
 PORTS = {"A": 8765, "B": 8766}
 CLIENTS = 4  # on each side
@@ -76,25 +83,6 @@ def git(*args: str) -> str:
         capture_output=True,
         text=True,
     ).stdout.strip()
-
-
-def tree_cpu_s(master: int) -> float:
-    """CPU seconds used so far by a gunicorn master and its workers, counting the workers that
-    have exited and been reaped (their time is in the master's cutime and cstime)."""
-
-    def times(pid: int, children: bool) -> int:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        # utime, stime, cutime, cstime are fields 14 to 17; 12 to 15 after the name.
-        return sum(int(x) for x in fields[11 : 15 if children else 13])
-
-    ticks = times(master, children=True)
-    with open(f"/proc/{master}/task/{master}/children") as listing:
-        for pid in listing.read().split():
-            # A worker reaped since the listing is counted in the master's cutime next time.
-            with contextlib.suppress(FileNotFoundError):
-                ticks += times(int(pid), children=False)
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def one_round(
@@ -135,7 +123,7 @@ def one_round(
         for side in servers
         for _ in range(clients)
     ]
-    before = {side: tree_cpu_s(server.pid) for side, server in servers.items()}
+    before = {side: process_tree_cpu_s(server.pid) for side, server in servers.items()}
     machine_before = filing.cpu_snapshot()
     for thread in threads:
         thread.start()
@@ -146,7 +134,7 @@ def one_round(
         side: {
             "filed": len(filed[side]),
             "errors": errors[side],
-            "gunicorn_cpu_s": tree_cpu_s(server.pid) - before[side],
+            "gunicorn_cpu_s": process_tree_cpu_s(server.pid) - before[side],
         }
         for side, server in servers.items()
     }

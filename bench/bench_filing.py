@@ -73,7 +73,9 @@ from bench.common import (
     load_average,
     machine,
     percentile,
+    process_tree_cpu_s,
     production_env,
+    service_pids,
     setup_django,
     write_results,
 )
@@ -104,42 +106,53 @@ STEPS = (
 # --- The server ---------------------------------------------------------------------------------
 
 
-def cpu_snapshot() -> tuple[float, float]:
+def cpu_snapshot(processes: dict[str, int] | None = None) -> tuple[float, float, dict]:
     """(CPU seconds the whole machine has been busy, CPU seconds of this process, the load
-    generator) so far. Busy is everything but idle and I/O wait in /proc/stat, so it counts
-    gunicorn's workers, PostgreSQL, Redis and this script alike, including processes that exit
-    meanwhile (gunicorn recycles a worker after max_requests)."""
+    generator, and of each of ``processes``, a name to the process id of a gunicorn master or
+    PostgreSQL's postmaster, counted with their children) so far. Busy is everything but idle and
+    I/O wait in /proc/stat, so it counts gunicorn's workers, PostgreSQL, Redis and this script
+    alike, including processes that exit meanwhile (gunicorn recycles a worker after
+    max_requests)."""
     with open("/proc/stat") as stat:
         ticks = [int(x) for x in stat.readline().split()[1:9]]
     busy = sum(ticks) - ticks[3] - ticks[4]
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return busy / os.sysconf("SC_CLK_TCK"), usage.ru_utime + usage.ru_stime
+    each = {name: process_tree_cpu_s(pid) for name, pid in (processes or {}).items()}
+    return busy / os.sysconf("SC_CLK_TCK"), usage.ru_utime + usage.ru_stime, each
 
 
-def cpu_figures(
-    before: tuple[float, float], after: tuple[float, float], seconds: float, filed: int
-) -> dict[str, float | None]:
-    """Where the CPU went in the measured window, in CPU milliseconds per complaint filed."""
+def cpu_figures(before: tuple, after: tuple, seconds: float, filed: int) -> dict[str, Any]:
+    """Where the CPU went in the measured window, in CPU milliseconds per complaint filed: in
+    all, the server's part (all but the load generator), and each measured process's."""
     busy, own = after[0] - before[0], after[1] - before[1]
     per = (lambda x: round(x * 1000 / filed, 1)) if filed else (lambda x: None)
+    each = {name: after[2][name] - before[2][name] for name in after[2]}
     return {
         "busy_percent": round(100 * busy / (seconds * (os.cpu_count() or 1)), 1),
         "ms_per_complaint": per(busy),
         "server_ms_per_complaint": per(busy - own),
         "load_generator_ms_per_complaint": per(own),
+        "by_process_ms_per_complaint": {name: per(cpu) for name, cpu in each.items()},
+        "other_ms_per_complaint": per(busy - own - sum(each.values())) if each else None,
     }
 
 
-def run_clients(worker: Callable[[], None], clients: int, warm_up: float, seconds: float) -> dict:
+def run_clients(
+    worker: Callable[[], None],
+    clients: int,
+    warm_up: float,
+    seconds: float,
+    processes: dict[str, int] | None = None,
+) -> dict:
     """Run ``clients`` threads of ``worker`` (each stops itself at the window's end) and return
     the CPU snapshots taken at the start and the end of the measured window."""
-    cpu: dict[str, tuple[float, float]] = {}
+    cpu: dict[str, tuple] = {}
 
     def measure() -> None:
         time.sleep(warm_up)
-        cpu["before"] = cpu_snapshot()
+        cpu["before"] = cpu_snapshot(processes)
         time.sleep(seconds)
-        cpu["after"] = cpu_snapshot()
+        cpu["after"] = cpu_snapshot(processes)
 
     threads = [threading.Thread(target=measure, daemon=True)]
     threads += [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
@@ -150,11 +163,19 @@ def run_clients(worker: Callable[[], None], clients: int, warm_up: float, second
     return cpu
 
 
-def print_cpu(cpu: dict[str, float | None]) -> None:
+def print_cpu(cpu: dict[str, Any]) -> None:
+    """The CPU a complaint cost: in all, by process where they were measured, and the load
+    generator's; "the rest" is the kernel's work for no process of these, and anything else
+    running."""
+    generator = f"this load generator {cpu['load_generator_ms_per_complaint']} ms"
+    parts = [f"{name} {ms} ms" for name, ms in cpu["by_process_ms_per_complaint"].items()]
+    if parts:
+        parts += [generator, f"the rest {cpu['other_ms_per_complaint']} ms"]
+    else:
+        parts = [f"gunicorn, PostgreSQL and Redis {cpu['server_ms_per_complaint']} ms", generator]
     print(
-        f"  CPU per complaint                {cpu['ms_per_complaint']:8.1f} ms: gunicorn, "
-        f"PostgreSQL and Redis {cpu['server_ms_per_complaint']} ms, this load generator "
-        f"{cpu['load_generator_ms_per_complaint']} ms (both cores {cpu['busy_percent']} % busy)"
+        f"  CPU per complaint                {cpu['ms_per_complaint']:8.1f} ms: "
+        f"{', '.join(parts)} (both cores {cpu['busy_percent']} % busy)"
     )
 
 
@@ -382,7 +403,13 @@ def file_one(customer: Customer, serial: int) -> tuple[list[tuple[str, float]], 
 # --- The load -----------------------------------------------------------------------------------
 
 
-def run_load(clients: int, warm_up: float, seconds: float, first_serial: int) -> dict[str, Any]:
+def run_load(
+    clients: int,
+    warm_up: float,
+    seconds: float,
+    first_serial: int,
+    processes: dict[str, int] | None = None,
+) -> dict[str, Any]:
     """``clients`` threads filing one complaint after another. Filings that finish within the
     measured window (after the warm-up) are the figures; each thread is one customer at a time,
     so the load is bounded by the number of threads."""
@@ -414,7 +441,7 @@ def run_load(clients: int, warm_up: float, seconds: float, first_serial: int) ->
                     }
                 )
 
-    cpu = run_clients(worker, clients, warm_up, seconds)
+    cpu = run_clients(worker, clients, warm_up, seconds, processes)
 
     measured = [f for f in filings if window_start <= f["ended"] < window_end]
     ok = [f for f in measured if not f["error"]]
@@ -531,7 +558,13 @@ def log_one(
     return conn, None, f"answered {response.status}: {text[:120]!r}"
 
 
-def run_api_load(clients: int, warm_up: float, seconds: float, first_serial: int) -> dict:
+def run_api_load(
+    clients: int,
+    warm_up: float,
+    seconds: float,
+    first_serial: int,
+    processes: dict[str, int] | None = None,
+) -> dict:
     """``clients`` threads, each on one keep-alive connection, logging complaints one after
     another; the figures are the requests that finish within the measured window."""
     tokens = api_tokens()
@@ -553,7 +586,7 @@ def run_api_load(clients: int, warm_up: float, seconds: float, first_serial: int
                 done.append((ended, ended - began, reference, error))
         conn.close()
 
-    cpu = run_clients(worker, clients, warm_up, seconds)
+    cpu = run_clients(worker, clients, warm_up, seconds, processes)
     measured = [d for d in done if window_start <= d[0] < window_end]
     ms = [d[1] * 1000 for d in measured if not d[3]]
     errors = [d[3] for d in done if d[3]]
@@ -631,11 +664,13 @@ def main(argv: list[str] | None = None) -> int:
         server = start_server(env, log)
         print(f"gunicorn: {WORKERS} workers on {HOST}:{PORT} (gunicorn.conf.py), DEBUG off")
         print(f"load average before: {results['load_before']}")
+        # Each one's CPU is read with its children's: gunicorn's workers, PostgreSQL's backends.
+        processes = {"gunicorn": server.pid, **service_pids()}
         try:
-            figures = run_load(args.clients, args.warm_up, args.seconds, first_serial=1)
+            figures = run_load(args.clients, args.warm_up, args.seconds, 1, processes)
             results["limit"] = limit_still_refuses()
             api = (
-                run_api_load(args.api_clients, args.warm_up, args.seconds, 5_000_000)
+                run_api_load(args.api_clients, args.warm_up, args.seconds, 5_000_000, processes)
                 if args.api_clients
                 else {"clients": 0, "references": []}  # --api-clients 0: the web flow alone
             )

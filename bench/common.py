@@ -7,6 +7,7 @@ Celery messages to Redis db 14, which the benchmarks empty afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -134,6 +135,47 @@ def flush_bench_redis() -> int:
         return keys
     finally:
         client.close()
+
+
+def process_tree_cpu_s(root: int) -> float:
+    """CPU seconds used so far by a process and its children (a gunicorn master and its workers,
+    PostgreSQL's postmaster and its backends), counting the children that have exited and been
+    reaped: their time is in the parent's cutime and cstime."""
+
+    def ticks(pid: int, children: bool) -> int:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        # utime, stime, cutime, cstime are fields 14 to 17; 12 to 15 after the name.
+        return sum(int(x) for x in fields[11 : 15 if children else 13])
+
+    total = ticks(root, children=True)
+    with open(f"/proc/{root}/task/{root}/children") as listing:
+        for pid in listing.read().split():
+            # A child reaped since the listing is counted in the parent's cutime next time.
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                total += ticks(int(pid), children=False)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def service_pids() -> dict[str, int]:
+    """The process ids of the local PostgreSQL's postmaster and of Redis, where this machine
+    shows them (both on this host, as the benchmarks expect), for ``process_tree_cpu_s``."""
+    import psycopg
+    import redis
+
+    pids: dict[str, int] = {}
+    with contextlib.suppress(OSError, ValueError, psycopg.Error):
+        with psycopg.connect(f"{pg_dsn()} dbname=postgres", autocommit=True) as conn:
+            (backend,) = conn.execute("SELECT pg_backend_pid()").fetchone()
+        with open(f"/proc/{backend}/stat") as stat:
+            pids["PostgreSQL"] = int(stat.read().rsplit(")", 1)[1].split()[1])  # its parent
+    client = redis.Redis(host="127.0.0.1", port=6379)
+    with contextlib.suppress(redis.RedisError, KeyError):
+        pid = int(client.info("server")["process_id"])
+        if os.path.exists(f"/proc/{pid}/stat"):
+            pids["Redis"] = pid
+    client.close()
+    return pids
 
 
 def cpu_model() -> str:
