@@ -290,9 +290,11 @@ def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
     try:
         for _ in range(limit):
             moment = now or timezone.now()
-            # Served by email_unsent_idx; SKIP LOCKED lets parallel runs take different rows.
+            # Served by email_unsent_idx; SKIP LOCKED lets parallel runs take different rows. The
+            # letter and its complaint (for its file's name) come with the row, unlocked.
             due = (
-                OutboundEmail.objects.select_for_update(skip_locked=True)
+                OutboundEmail.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("letter__complaint")
                 .filter(sent_at__isnull=True, next_attempt_at__lte=moment)
                 .order_by("next_attempt_at", "id")
             )

@@ -158,6 +158,22 @@ def test_a_letter_can_be_downloaded_while_its_email_waits_on_the_mail_server(
     assert Letter.objects.get(pk=letter.pk).is_rendered  # rendered once, kept
 
 
+@pytest.mark.parametrize("emails", [2, 5])
+def test_a_delivery_run_makes_the_same_few_queries_for_each_email(file_complaint, emails):
+    """Per e-mail with its letter: taken with its letter and complaint (one query, in its own
+    transaction), the letter rendered (its transaction: the locking read, the UPDATE), then taken
+    again and marked sent (its transaction: one query, the UPDATE); so 11 statements with the
+    transactions' own. The run ends with one more transaction that finds nothing due."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(emails):
+        file_complaint(email=f"customer{n}@example.com")
+    with CaptureQueriesContext(connection) as queries:
+        assert outbox.email_deliver_due() == emails
+    assert len(queries.captured_queries) == 11 * emails + 3
+
+
 def test_the_mail_servers_time_out_is_set():
     """Django's own default is to wait for ever."""
     from django.conf import settings
