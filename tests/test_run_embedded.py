@@ -1,9 +1,11 @@
-"""scripts/run-embedded: the address it tells the portal to put in e-mailed links."""
+"""scripts/run-embedded: the address it tells the portal to put in e-mailed links, and how it
+stops."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -20,23 +22,25 @@ exit 0
 FAKE_CELERY = "#!/usr/bin/env bash\nexit 0\n"
 
 
-def site_url_given(tmp_path: Path, **env: str) -> str:
-    """Run a copy of the script with fake programs, and return the SITE_URL the server saw."""
+def copy_with_fakes(tmp_path: Path, python: str = FAKE_PYTHON, celery: str = FAKE_CELERY) -> Path:
+    """A copy of the script whose virtualenv holds the given stand-ins; returns the copy."""
     (tmp_path / "scripts").mkdir()
     shutil.copy(SCRIPT, tmp_path / "scripts" / "run-embedded")
     bin_dir = tmp_path / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
-    for name, text in (("python", FAKE_PYTHON), ("celery", FAKE_CELERY)):
+    for name, text in (("python", python), ("celery", celery)):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     (tmp_path / "var").mkdir()
+    return tmp_path / "scripts" / "run-embedded"
+
+
+def site_url_given(tmp_path: Path, **env: str) -> str:
+    """Run a copy of the script with fake programs, and return the SITE_URL the server saw."""
+    script = copy_with_fakes(tmp_path)
     clean = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT", "SITE_URL")}
     subprocess.run(
-        [str(tmp_path / "scripts" / "run-embedded")],
-        env={**clean, **env},
-        capture_output=True,
-        timeout=30,
-        check=False,
+        [str(script)], env={**clean, **env}, capture_output=True, timeout=30, check=False
     )
     return (tmp_path / "site_url").read_text()
 
@@ -55,3 +59,39 @@ def site_url_given(tmp_path: Path, **env: str) -> str:
 )
 def test_e_mailed_links_point_at_the_port_the_demo_serves(tmp_path, env, expected):
     assert site_url_given(tmp_path, **env) == expected
+
+
+# A web server and a worker that run until they are told to stop.
+SERVING = '#!/usr/bin/env bash\ncase "$*" in *runserver*) exec sleep 60 ;; esac\nexit 0\n'
+WORKING = "#!/usr/bin/env bash\nexec sleep 60\n"
+
+
+def test_stopped_with_sigterm_it_stops_the_server_and_worker_and_ends_cleanly(tmp_path):
+    script = copy_with_fakes(tmp_path, python=SERVING, celery=WORKING)
+    demo = subprocess.Popen(
+        [str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        for line in demo.stdout:
+            if "Press Ctrl-C to stop." in line:
+                break
+        demo.send_signal(signal.SIGTERM)
+        rest = demo.stdout.read()
+        assert demo.wait(timeout=30) == 0
+    finally:
+        demo.kill()
+        demo.wait()
+    assert "Stopped." in rest
+    sleeping = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True)
+    children = [pid for pid in sleeping.stdout.split() if Path(f"/proc/{pid}").exists()]
+    for pid in children:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+        assert not cwd.startswith(str(tmp_path)), "a stand-in was left running"
+
+
+def test_a_web_server_that_fails_ends_the_demo_with_an_error(tmp_path):
+    failing = '#!/usr/bin/env bash\ncase "$*" in *runserver*) exit 3 ;; esac\nexit 0\n'
+    script = copy_with_fakes(tmp_path, python=failing, celery=WORKING)
+    result = subprocess.run([str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "Stopped." in result.stdout
