@@ -39,18 +39,18 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = dt.timedelta(hours=6)
 
-# Failures that say the mail server cannot be reached or stopped answering, rather than that it
-# refused one message: every e-mail after it would fail the same way, each after EMAIL_TIMEOUT.
-MAIL_SERVER_UNREACHABLE = (
+# Failures after which a delivery run stops. The mail server cannot be reached or stopped
+# answering, rather than refused one message: every e-mail after it would fail the same way, each
+# after EMAIL_TIMEOUT. Or the worker's time limit for the task (CELERY_TASK_SOFT_TIME_LIMIT), raised
+# once, after which the run must end before the hard limit.
+STOP_THE_RUN = (
     ConnectionError,
     TimeoutError,
     socket.gaierror,
     smtplib.SMTPConnectError,
     smtplib.SMTPServerDisconnected,
+    SoftTimeLimitExceeded,
 )
-# Failures after which a delivery run stops: the server's, and the worker's time limit for the task
-# (CELERY_TASK_SOFT_TIME_LIMIT), raised once, after which the run must end before the hard limit.
-STOP_THE_RUN = (*MAIL_SERVER_UNREACHABLE, SoftTimeLimitExceeded)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -320,10 +320,9 @@ def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
                 break
             sent += outcome == SENT
     finally:
-        if smtp is not None and smtp.connection is not None:
+        if smtp is not None:
             with contextlib.suppress(Exception):  # a QUIT unanswered changes nothing sent
-                smtp.close()
-            _drop(smtp)
+                smtp.close()  # and lets go of the connection whatever happens
     return sent
 
 
@@ -381,14 +380,12 @@ def _send(message: EmailMultiAlternatives, smtp: SMTPBackend | None) -> None:
     message.connection = smtp
     try:
         message.send()
-    except smtplib.SMTPServerDisconnected:
-        _drop(smtp)
-        if not kept:
-            raise
-        smtp.open()
-        message.send()
-    except smtplib.SMTPResponseException as exc:
-        if not kept or exc.smtp_code != 421:  # 421: the server is closing this connection
+    except smtplib.SMTPException as exc:
+        # 421: the server is closing this connection.
+        closed = (
+            isinstance(exc, smtplib.SMTPServerDisconnected) or getattr(exc, "smtp_code", 0) == 421
+        )
+        if not (kept and closed):
             raise
         _drop(smtp)
         smtp.open()
