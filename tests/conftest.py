@@ -190,10 +190,12 @@ class SMTPServer:
     """A mail server on the loopback that speaks enough SMTP for Django's backend (no TLS, no
     AUTH), counting the connections it was given and keeping each message it accepted. It refuses
     a recipient whose address contains "refused", and closes a connection once it has taken
-    ``messages_per_connection`` messages on it, as some servers do."""
+    ``messages_per_connection`` messages on it, as some servers do: at once, or with ``say_421``
+    by answering the next message's MAIL with 421 (closing)."""
 
-    def __init__(self, messages_per_connection: int = 0) -> None:
+    def __init__(self, messages_per_connection: int = 0, say_421: bool = False) -> None:
         self.messages_per_connection = messages_per_connection
+        self.say_421 = say_421
         self.connections = 0
         self.messages: list[bytes] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -225,8 +227,11 @@ class SMTPServer:
                     self.messages.append(body)
                     conn.sendall(b"250 2.0.0 queued\r\n")
                     taken += 1
-                    if taken == self.messages_per_connection:
+                    if taken == self.messages_per_connection and not self.say_421:
                         return
+                elif verb == b"MAIL" and self.say_421 and taken == self.messages_per_connection:
+                    conn.sendall(b"421 4.7.0 Too many messages, closing connection\r\n")
+                    return
                 elif verb == b"QUIT":
                     conn.sendall(b"221 bye\r\n")
                     return
@@ -237,15 +242,20 @@ class SMTPServer:
         self.listener.close()
 
 
+def mail_through_smtp(settings, port: int, timeout: float = 5) -> None:
+    """Django's SMTP backend, plain and without a login, to a server on the loopback's ``port``."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = timeout
+
+
 @pytest.fixture
 def smtp_server(settings):
     """Django's SMTP backend pointed at an ``SMTPServer`` (see there)."""
     server = SMTPServer()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
+    mail_through_smtp(settings, server.port)
     yield server
     server.close()
 

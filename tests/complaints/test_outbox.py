@@ -17,7 +17,7 @@ from adr import services as adr_services
 from complaints import documents, letters, outbox, services
 from complaints.models import Category, Letter, LetterKind, OutboundEmail, State
 from complaints.roles import Actor
-from tests.conftest import fresh, silent_server, wait_for
+from tests.conftest import fresh, mail_through_smtp, silent_server, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -64,10 +64,7 @@ def test_a_mail_server_that_never_answers_frees_the_worker_and_the_rest_wait(
     first = file_complaint(email="first@example.com").complaint
     second = file_complaint(email="second@example.com").complaint
     with silent_server() as port:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_TIMEOUT = 0.5
+        mail_through_smtp(settings, port, timeout=0.5)
         start = timezone.now()
         assert outbox.email_deliver_due(now=start) == 0
     tried = OutboundEmail.objects.get(complaint=first)
@@ -102,6 +99,18 @@ def test_a_connection_the_server_closed_between_two_emails_is_opened_again(
     assert set(OutboundEmail.objects.values_list("attempts", "last_error")) == {(1, "")}
 
 
+def test_a_server_that_answers_421_between_two_emails_gets_them_on_a_new_connection(
+    file_complaint, smtp_server
+):
+    smtp_server.messages_per_connection, smtp_server.say_421 = 2, True
+    for n in range(3):
+        file_complaint(email=f"customer{n}@example.com")
+    assert outbox.email_deliver_due() == 3
+    assert len(smtp_server.messages) == 3
+    assert smtp_server.connections == 2
+    assert set(OutboundEmail.objects.values_list("attempts", "last_error")) == {(1, "")}
+
+
 def test_a_refused_recipient_on_the_runs_connection_does_not_stop_the_others(
     file_complaint, smtp_server
 ):
@@ -130,10 +139,7 @@ def test_a_letter_can_be_downloaded_while_its_email_waits_on_the_mail_server(
     complaint = file_complaint().complaint
     letter = Letter.objects.get(complaint=complaint)
     with silent_server() as port:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_TIMEOUT = 4
+        mail_through_smtp(settings, port, timeout=4)
 
         def deliver():
             try:
