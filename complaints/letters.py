@@ -234,6 +234,8 @@ class Weasy(NamedTuple):
 
 
 _lock = threading.Lock()
+# The start of the name of a process's font folder (``_weasy``), followed by its process id.
+FONT_FOLDER_PREFIX = "weasyprint-complaints-"
 # One reference, swapped whole: a render takes it once (render_pdf) and keeps using what it took,
 # even if forget_fonts drops it from here meanwhile.
 _weasy_now: Weasy | None = None
@@ -299,9 +301,6 @@ def forget_fonts() -> None:
 
 atexit.register(forget_fonts)
 
-# The start of the name of a process's font folder (``_weasy``), followed by its process id.
-FONT_FOLDER_PREFIX = "weasyprint-complaints-"
-
 
 def remove_orphaned_font_folders() -> int:
     """Delete the font folders of processes that no longer exist: a process killed (SIGKILL: a
@@ -313,14 +312,15 @@ def remove_orphaned_font_folders() -> int:
     folder = Path(tempfile.gettempdir())
     for path in folder.glob(f"{FONT_FOLDER_PREFIX}*-*"):
         pid = path.name.removeprefix(FONT_FOLDER_PREFIX).split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or _process_exists(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid() or process_exists(int(pid)):
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed += not path.exists()
     return removed
 
 
-def _process_exists(pid: int) -> bool:
+def process_exists(pid: int) -> bool:
+    """Whether process ``pid`` is running (another user's counts; a zombie does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from complaints.letters import process_exists
+from tests.conftest import wait_for
+
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "run-embedded"
 
 # Stand-ins for the virtualenv's programs: the web server writes down the SITE_URL it was given.
@@ -61,9 +64,13 @@ def test_e_mailed_links_point_at_the_port_the_demo_serves(tmp_path, env, expecte
     assert site_url_given(tmp_path, **env) == expected
 
 
-# A web server and a worker that run until they are told to stop.
-SERVING = '#!/usr/bin/env bash\ncase "$*" in *runserver*) exec sleep 60 ;; esac\nexit 0\n'
-WORKING = "#!/usr/bin/env bash\nexec sleep 60\n"
+# A web server and a worker that write down their process ids and run until they are stopped.
+SERVING = (
+    "#!/usr/bin/env bash\n"
+    'case "$*" in *runserver*) echo $$ > "$(dirname "$0")/../../web.pid"; exec sleep 300 ;; esac\n'
+    "exit 0\n"
+)
+WORKING = '#!/usr/bin/env bash\necho $$ > "$(dirname "$0")/../../worker.pid"\nexec sleep 300\n'
 
 
 def test_stopped_with_sigterm_it_stops_the_server_and_worker_and_ends_cleanly(tmp_path):
@@ -76,17 +83,14 @@ def test_stopped_with_sigterm_it_stops_the_server_and_worker_and_ends_cleanly(tm
             if "Press Ctrl-C to stop." in line:
                 break
         demo.send_signal(signal.SIGTERM)
-        rest = demo.stdout.read()
-        assert demo.wait(timeout=30) == 0
+        rest, _ = demo.communicate(timeout=30)  # until the stand-ins, too, let go of its output
+        assert demo.returncode == 0
     finally:
         demo.kill()
         demo.wait()
     assert "Stopped." in rest
-    sleeping = subprocess.run(["pgrep", "-f", "sleep 60"], capture_output=True, text=True)
-    children = [pid for pid in sleeping.stdout.split() if Path(f"/proc/{pid}").exists()]
-    for pid in children:
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-        assert not cwd.startswith(str(tmp_path)), "a stand-in was left running"
+    stand_ins = [int((tmp_path / name).read_text()) for name in ("web.pid", "worker.pid")]
+    assert wait_for(lambda: not any(map(process_exists, stand_ins)), 5), "a stand-in left running"
 
 
 def test_a_web_server_that_fails_ends_the_demo_with_an_error(tmp_path):

@@ -10,14 +10,13 @@ the customer is e-mailed it once: one letter row, one PDF, one e-mail.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from complaints.letters import FONT_FOLDER_PREFIX
+from complaints.letters import FONT_FOLDER_PREFIX, process_exists
 
 from .audit import assert_one_letter_and_one_email, pending
 from .harness import wait_for
@@ -28,14 +27,6 @@ pytestmark = pytest.mark.faults
 
 def font_folders(pid: int) -> list[Path]:
     return list(Path(tempfile.gettempdir()).glob(f"{FONT_FOLDER_PREFIX}{pid}-*"))
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.mark.parametrize("limit", ["soft", "hard"])
@@ -64,11 +55,13 @@ def test_a_task_past_its_time_limit_is_stopped_and_a_later_run_does_its_work(por
     log = portal.log_tail("worker", 50000)
     if limit == "soft":
         assert "Soft time limit (3s) exceeded" in log, log[-3000:]
-        assert alive(stalled), "the soft limit must not kill the pool process"
+        assert process_exists(stalled), "the soft limit must not kill the pool process"
         assert rendered_after < 15
     else:
         assert "Hard time limit (6s) exceeded" in log, log[-3000:]
-        assert wait_for(lambda: not alive(stalled), 5), "the stuck pool process was not killed"
+        assert wait_for(lambda: not process_exists(stalled), 5), (
+            "the stuck pool process was not killed"
+        )
         assert 6 <= rendered_after < 20
         # Its copy of the fonts, which it could not delete, was deleted by its replacement.
         assert not font_folders(stalled)
