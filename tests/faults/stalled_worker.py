@@ -6,7 +6,8 @@ it there (SIGKILL) with the letter's row lock held and its transaction open.
 ``FAULT_STALL=in-render-once``: inside the first render only (of all the worker's processes).
 ``FAULT_STALL=in-render-stuck-once``: the same, deaf to Celery's soft time limit, as code stuck
 inside a C library is (SoftTimeLimitExceeded cannot be raised until it returns to Python).
-The worker writes ``FAULT_MARKER`` when it reaches the point. Usage:
+The worker writes ``FAULT_MARKER`` when it reaches the point (its process id), and beside it
+``FAULT_MARKER.task-started``, when the task began (``time.time()``). Usage:
 python -m tests.faults.stalled_worker worker [celery worker options]
 """
 
@@ -16,11 +17,18 @@ import time
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import task_prerun, worker_process_init
 
 from config.celery import app
 
 STALL_SECONDS = 300
+_task_started = 0.0  # when this process began its current task (time.time()), as time limits count
+
+
+@task_prerun.connect
+def _note_the_start(**kwargs) -> None:
+    global _task_started
+    _task_started = time.time()
 
 
 @worker_process_init.connect
@@ -39,6 +47,7 @@ def _stall_letters(**kwargs) -> None:
         if once and marker.exists():
             return
         letters._weasy()  # the process's copy of the fonts, which a killed process leaves behind
+        Path(f"{marker}.task-started").write_text(repr(_task_started))
         marker.write_text(str(os.getpid()))
         until = time.monotonic() + STALL_SECONDS
         while (left := until - time.monotonic()) > 0:
