@@ -87,27 +87,20 @@ def test_a_run_sends_its_emails_on_one_connection_to_the_mail_server(file_compla
     assert smtp_server.connections == 1  # nothing due: the server is not bothered
 
 
+@pytest.mark.parametrize(
+    "say_421, emails, connections",
+    [(False, 5, 3), (True, 3, 2)],
+    ids=["closed after two messages", "421 after two messages"],
+)
 def test_a_connection_the_server_closed_between_two_emails_is_opened_again(
-    file_complaint, smtp_server
+    file_complaint, smtp_server, say_421, emails, connections
 ):
-    smtp_server.messages_per_connection = 2
-    for n in range(5):
+    smtp_server.messages_per_connection, smtp_server.say_421 = 2, say_421
+    for n in range(emails):
         file_complaint(email=f"customer{n}@example.com")
-    assert outbox.email_deliver_due() == 5
-    assert len(smtp_server.messages) == 5
-    assert smtp_server.connections == 3
-    assert set(OutboundEmail.objects.values_list("attempts", "last_error")) == {(1, "")}
-
-
-def test_a_server_that_answers_421_between_two_emails_gets_them_on_a_new_connection(
-    file_complaint, smtp_server
-):
-    smtp_server.messages_per_connection, smtp_server.say_421 = 2, True
-    for n in range(3):
-        file_complaint(email=f"customer{n}@example.com")
-    assert outbox.email_deliver_due() == 3
-    assert len(smtp_server.messages) == 3
-    assert smtp_server.connections == 2
+    assert outbox.email_deliver_due() == emails
+    assert len(smtp_server.messages) == emails
+    assert smtp_server.connections == connections
     assert set(OutboundEmail.objects.values_list("attempts", "last_error")) == {(1, "")}
 
 
