@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import logging
+
 import pytest
 from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from config import sessions
 from config.sessions import SessionStore
 
 pytestmark = pytest.mark.django_db
+
+
+def in_an_hour() -> dt.datetime:
+    return timezone.now() + dt.timedelta(hours=1)
 
 
 def statements(queries) -> list[str]:
@@ -204,3 +214,60 @@ def test_a_session_saved_with_autocommit_off_leaves_its_transaction_waiting_for_
     finally:
         transaction.set_autocommit(True)
     assert SessionStore(store.session_key)["page"] == 2
+
+
+def stored_data(key: str) -> str:
+    return Session.objects.get(pk=key).session_data
+
+
+def test_a_session_is_stored_as_json_and_reads_back():
+    store = SessionStore()
+    store["draft"] = {"answers": {"about": {"customer_name": "Zoë Ångström", "nation": "wales"}}}
+    store.save()
+    data = stored_data(store.session_key)
+    assert json.loads(data) == {
+        "draft": {"answers": {"about": {"customer_name": "Zoë Ångström", "nation": "wales"}}}
+    }
+    assert SessionStore(store.session_key)["draft"]["answers"]["about"]["customer_name"] == (
+        "Zoë Ångström"
+    )
+
+
+def test_a_session_django_signed_before_still_reads_and_is_saved_as_json():
+    """A session open when the format changed: Django's signed, compressed encoding."""
+    signed = DatabaseSessionStore().encode(
+        {"draft": {"answers": {"about": {"nation": "scotland"}}}}
+    )
+    key = "s" * 32
+    Session.objects.create(session_key=key, session_data=signed, expire_date=in_an_hour())
+    store = SessionStore(key)
+    assert store["draft"] == {"answers": {"about": {"nation": "scotland"}}}
+    store["page"] = 2
+    store.save()
+    assert json.loads(stored_data(key))["page"] == 2
+
+
+@pytest.mark.parametrize(
+    "data", ["{not json", "{}x", '["a list"]', ".eJyrVkrOz0nNTS0uSSxKSQQAKPIF9Q:x"]
+)
+def test_session_data_that_cannot_be_read_is_an_empty_session_with_a_warning(data, caplog):
+    key = "c" * 32
+    Session.objects.create(session_key=key, session_data=data, expire_date=in_an_hour())
+    with caplog.at_level(logging.WARNING, logger="django.security.SuspiciousSession"):
+        assert dict(SessionStore(key).items()) == {}
+    assert "Session data corrupted" in caplog.text
+
+
+def test_a_staff_session_written_into_the_table_without_the_secret_signs_nobody_in(client, agent):
+    """The rows are no longer signed: anyone able to write to the table could write one naming a
+    member of staff. Django's check of the session against the user's password hash, signed with
+    the secret key, is what refuses it."""
+    client.force_login(agent)
+    assert client.get("/staff/").status_code == 200
+    key = client.cookies["sessionid"].value
+    genuine = json.loads(stored_data(key))
+    forged = {**genuine, "_auth_user_hash": "0" * len(genuine["_auth_user_hash"])}
+    Session.objects.filter(pk=key).update(session_data=json.dumps(forged))
+    response = client.get("/staff/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/staff/login/")
