@@ -13,7 +13,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.cache import never_cache
+
+from config.cache_headers import never_cache
 
 from .models import Complaint
 from .roles import Actor, Role, staff_role

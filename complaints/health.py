@@ -7,9 +7,10 @@ import time
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from kombu import Connection
+
+from config.cache_headers import never_cache
 
 
 def _check_database() -> str | None:

@@ -32,10 +32,10 @@ from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from adr import services as adr_services
+from config.cache_headers import never_cache
 from config.sessions import lock_session
 
 from . import clocks, documents, privacy, selectors, services

@@ -30,10 +30,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 from django_ratelimit.decorators import ratelimit
 
+from config.cache_headers import never_cache
 from config.jinja2 import reverse_fixed
 from config.sessions import lock_session
 
