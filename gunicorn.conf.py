@@ -8,7 +8,7 @@ import traceback
 
 from gunicorn.glogging import Logger, SafeAtoms
 
-from config.logging import redact
+from config.logging import RedactSecrets, redact
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
@@ -49,10 +49,21 @@ class RedactedAtoms(SafeAtoms):
 
 
 class RedactingLogger(Logger):
-    """gunicorn's logger, with tracking secrets removed from what the access log writes."""
+    """gunicorn's logger, with tracking secrets removed from what the access log and the error log
+    write."""
 
     atoms_wrapper_class = RedactedAtoms
     default_format = access_log_format
+
+    def setup(self, cfg):
+        """gunicorn's, and the error log redacted as Django's logs are: it names requests too. At
+        debug level gunicorn's own ``pre_request`` hook logs every request's path, and a request
+        gunicorn itself fails on is logged with its URI. The filter is on the logger, so it sees
+        each record once, whatever handlers gunicorn or a reload gives it; the error log has a
+        record a request only at debug level."""
+        super().setup(cfg)
+        if not any(isinstance(f, RedactSecrets) for f in self.error_log.filters):
+            self.error_log.addFilter(RedactSecrets())
 
     def atoms(self, resp, req, environ, request_time):
         """With the format above, only its six values. gunicorn's own builds some sixty for every

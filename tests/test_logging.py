@@ -220,3 +220,32 @@ def test_the_worker_logs_as_the_web_processes_do():
         for handler in handlers:
             root.addHandler(handler)
         root.setLevel(level)
+
+
+def test_the_gunicorn_error_log_redacts_the_secret_at_debug_level_too(capsys):
+    """gunicorn's default pre_request hook logs each request's path at debug level, and a request
+    it fails on itself is logged with its URI: neither may carry a tracking secret."""
+    import runpy
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    config = runpy.run_path("gunicorn.conf.py")
+    cfg = Config()
+    cfg.set("loglevel", "debug")
+    cfg.set("errorlog", "-")
+    logger = config["RedactingLogger"](cfg)
+    logger.setup(cfg)  # as a configuration reload does: still one filter
+    path = f"/track/CMP-2026-000001/{SECRET}/"
+    capsys.readouterr()
+    cfg.pre_request(SimpleNamespace(log=logger), SimpleNamespace(method="GET", path=path))
+    try:
+        raise ValueError(f"bad request {path}")
+    except ValueError:
+        logger.exception("Error handling request %s", path)
+    written = capsys.readouterr().err
+    assert "GET /track/CMP-2026-000001/[redacted]/" in written
+    assert "Error handling request /track/CMP-2026-000001/[redacted]/" in written
+    assert "ValueError: bad request /track/CMP-2026-000001/[redacted]/" in written
+    assert SECRET not in written
+    assert sum(isinstance(f, RedactSecrets) for f in logger.error_log.filters) == 1
