@@ -33,12 +33,12 @@ every deletion of a session (signing out) and anything written on SQLite.
 
 A session's data is stored as plain JSON. Django signs it (an HMAC with the secret key) and
 compresses it with zlib, which cost five times the JSON itself on every read and every write:
-4.6 % of a web filing's worker CPU (bench/README.md). The signature guards nothing here: the rows
-live in the portal's own database, never in a browser, and they were never encrypted (Django's
-encoding is base64, not a cipher). What stops a row written into the table by someone without
-the secret key from signing anyone in is Django's own check: a staff session carries an HMAC of
-the user's password hash, made with the secret key, and a session whose HMAC does not match
-signs nobody in (tests/test_sessions.py). Rows written in Django's signed encoding, by an
+4.6 to 5.1 % of a web filing's worker CPU (bench/README.md). The signature guards nothing here:
+the rows live in the portal's own database, never in a browser, and they were never encrypted
+(Django's encoding is base64, not a cipher). What stops a row written into the table by someone
+without the secret key from signing anyone in is Django's own check: a staff session carries an
+HMAC of the user's password hash, made with the secret key, and a session whose HMAC does not
+match signs nobody in (tests/test_sessions.py). Rows written in Django's signed encoding, by an
 earlier release, are still read.
 
 The table and its columns are Django's own (``django_session``), and ``clearsessions`` removes
