@@ -582,7 +582,13 @@ def complaint_file(
         # dated when it was logged, so its text says when the complaint was received.
         received_text += f" on {received_day:%-d %B %Y}"
     try:
-        with transaction.atomic():
+        # Inside a caller's transaction (the web form's send, staff logging a call), a savepoint
+        # only where a failure here is caught and answered: a repeated API request refused by
+        # FilingKey's unique constraint, answered with the complaint it filed before. Nothing else
+        # in _file raises what a caller catches and goes on from (the answers were checked above),
+        # so any other error rolls the caller's transaction back with it, as it did through the
+        # savepoint. A web filing saves the savepoint's two statements (bench/README.md).
+        with transaction.atomic(savepoint=request_key is not None):
             letter = _file(
                 complaint,
                 by=by,
