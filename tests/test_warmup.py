@@ -49,7 +49,7 @@ def sockets():
 
 print(json.dumps({
     "modules": [m for m in ("redis", "kombu.transport.redis", "celery.app.amqp",
-                            "celery.result", "django.contrib.messages.storage.fallback",
+                            "celery.result", "django.contrib.messages.storage.session",
                             "complaints.context_processors") if m in sys.modules],
     "database": any(c.connection is not None for c in connections.all(initialized_only=True)),
     "storage": default_storage._wrapped is not empty,
@@ -71,7 +71,7 @@ print(json.dumps({
         "kombu.transport.redis",
         "celery.app.amqp",
         "celery.result",
-        "django.contrib.messages.storage.fallback",
+        "django.contrib.messages.storage.session",
         "complaints.context_processors",
     ]
     assert not found["database"]

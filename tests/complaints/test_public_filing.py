@@ -567,6 +567,14 @@ def test_an_out_of_date_check_page_does_not_send(client):
     assert Complaint.objects.count() == 0
 
 
+def test_a_message_is_kept_in_the_session_not_a_cookie_and_shown_once(client):
+    answer_all(client)
+    response = client.post(CHECK, {"token": "not-the-token"})
+    assert response.status_code == 302 and "messages" not in response.cookies
+    assert "This page was out of date" in client.get(CHECK).content.decode()
+    assert "This page was out of date" not in client.get(CHECK).content.decode()
+
+
 # --- The confirmation --------------------------------------------------------------------------
 
 
