@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from complaints import documents
 from complaints.models import Complaint, ComplaintEvent, Letter, OutboundEmail
 
 from .test_public_filing import (
@@ -21,6 +22,8 @@ from .test_public_filing import (
     SENT,
     SUPPORT,
     SUPPORT_ANSWERS,
+    answer_all,
+    send_token,
 )
 
 # Statements by request. The first page reads nothing (no session yet); the first answers create
@@ -75,18 +78,8 @@ def test_a_web_filing_costs_the_same_statements_page_by_page(client):
 def test_a_send_that_fails_while_filing_leaves_nothing_and_keeps_the_answers(client, monkeypatch):
     """Without a savepoint of its own, a failure inside the filing rolls back the send's whole
     transaction: no complaint, no letter, no e-mail, and the draft still there to send again."""
-    from complaints import documents
-
-    for name, url, data in (
-        ("about", ABOUT, ABOUT_ANSWERS),
-        ("complaint", COMPLAINT, COMPLAINT_ANSWERS),
-        ("support", SUPPORT, SUPPORT_ANSWERS),
-    ):
-        assert client.post(url, data).status_code == 302, name
-    page = client.get(CHECK).content.decode()
-    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
-
-    issue = documents.letter_issue
+    answer_all(client)
+    token = send_token(client)
 
     def broken(**kwargs):
         raise RuntimeError("the letter could not be written")
@@ -98,7 +91,7 @@ def test_a_send_that_fails_while_filing_leaves_nothing_and_keeps_the_answers(cli
     assert not Letter.objects.exists() and not OutboundEmail.objects.exists()
     assert not ComplaintEvent.objects.exists()
 
-    monkeypatch.setattr(documents, "letter_issue", issue)
+    monkeypatch.undo()  # the letter can be written again
     response = client.post(CHECK, {"token": token})
     assert response.status_code == 302 and response.url == SENT
     complaint = Complaint.objects.get()
