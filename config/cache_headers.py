@@ -15,12 +15,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import wraps
-from inspect import iscoroutinefunction
 
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import cache
 from django.utils.http import http_date
-from django.views.decorators import cache as cache_decorators
 
 # What Django's add_never_cache_headers gives a response that had no Cache-Control.
 NEVER_CACHE_CONTROL = "max-age=0, no-cache, no-store, must-revalidate, private"
@@ -47,9 +45,8 @@ def add_never_cache_headers(response: HttpResponseBase) -> None:
 
 
 def never_cache(view: Callable) -> Callable:
-    """Django's ``never_cache`` decorator, with the headers above."""
-    if iscoroutinefunction(view):
-        return cache_decorators.never_cache(view)
+    """Django's ``never_cache`` decorator, with the headers above, for a synchronous view (every
+    view of the portal's is one)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
