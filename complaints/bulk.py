@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -49,7 +50,6 @@ def insert_rows(
     unique constraint is skipped (and not returned)."""
     if not rows:
         return []
-    quote = connection.ops.quote_name
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     given = set().union(*(row.keys() for row in rows))
     unknown = given - {f.attname for f in fields}
@@ -70,6 +70,20 @@ def insert_rows(
         default=_json_default,
         separators=(",", ":"),
     )
+    sql = _insert_sql(model, tuple(returning), ignore_conflicts)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [document])
+        return cursor.fetchall() if returning else []
+
+
+# The statement for a model, made once a process: the columns' types were looked up again for
+# every insert, a tenth of the CPU of a filing's e-mail row (bench/README.md).
+@functools.cache
+def _insert_sql(
+    model: type[models.Model], returning: tuple[str, ...], ignore_conflicts: bool
+) -> str:
+    quote = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(quote(f.column) for f in fields)
     # The record's types without length limits (varchar, not varchar(20)): the INSERT itself
     # checks each value against its column, with PostgreSQL's usual error.
@@ -86,9 +100,7 @@ def insert_rows(
         sql += " RETURNING " + ", ".join(
             quote(model._meta.get_field(name).column) for name in returning
         )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [document])
-        return cursor.fetchall() if returning else []
+    return sql
 
 
 def _insert_rows_portably(
