@@ -1,10 +1,11 @@
 """E-mail that is never lost and never marked sent twice.
 
 ``email_record`` writes an ``OutboundEmail`` row inside the caller's transaction and asks, on
-commit, for a delivery run. ``email_deliver_due`` sends due rows one at a time, each under a row
-lock (``SELECT ... FOR UPDATE SKIP LOCKED``), so two workers never send the same row, and marks
-each sent once. A failed send is retried with backoff. If the broker is down when the change
-commits, nothing is lost: the row waits and the periodic delivery (beat, every minute) picks it up.
+commit, for a delivery run, unless one is already waiting in the queue (``COALESCED_TASKS``).
+``email_deliver_due`` sends due rows one at a time, each under a row lock (``SELECT ... FOR UPDATE
+SKIP LOCKED``), so two workers never send the same row, and marks each sent once. A failed send is
+retried with backoff. If the broker is down when the change commits, nothing is lost: the row
+waits and the periodic delivery (beat, every minute) picks it up.
 
 Delivery is at least once towards the mail server: a worker killed after the SMTP server accepted a
 message but before the row was marked sent will send it again on the next run. That window is the
@@ -64,10 +65,55 @@ def backoff(attempts: int) -> dt.timedelta:
 BROKER_RETRY_AFTER = 30.0
 _broker_down_until = 0.0
 
+# Tasks that take no arguments and work through whatever is due: one waiting in the queue does
+# the work of any number. While one waits, a change that commits publishes none; a flag in the
+# broker's Redis, beside the queue, says that one waits, and the run clears it as it starts
+# (``run_started``), before it reads what is due, so a change committed after that publishes
+# again. A publish cost a web filing 7 % of its worker's CPU (bench/README.md). Should the flag
+# outlive its message (lost with a worker, say), it lapses after a minute, and beat starts the
+# same run every minute anyway.
+COALESCED_TASKS = frozenset({"complaints.tasks.deliver_outbox"})
+QUEUED_FLAG_SECONDS = 60
+_flags: Any = None  # a redis.Redis on the broker, made on first use; False: the broker is not Redis
+
+
+def _flag_store() -> Any:
+    global _flags
+    if _flags is None:
+        url = settings.CELERY_BROKER_URL
+        if url.startswith(("redis://", "rediss://")):
+            import redis
+
+            options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+            _flags = redis.Redis.from_url(
+                url,
+                socket_connect_timeout=options.get("socket_connect_timeout"),
+                socket_timeout=options.get("socket_timeout"),
+            )
+        else:  # the embedded run's folders, or a broker reached otherwise: every change publishes
+            _flags = False
+    return _flags or None
+
+
+def _queued_flag(task_name: str) -> str:
+    return f"complaints:queued:{task_name}"
+
+
+def run_started(task_name: str) -> None:
+    """A run of a coalesced task has started: a change committed from now on is not seen by it,
+    and publishes another. Best effort: a flag left set lapses by itself."""
+    store = _flag_store()
+    if store is not None:
+        try:
+            store.delete(_queued_flag(task_name))
+        except Exception as exc:
+            log.warning("broker unavailable, %s flag left to lapse: %s", task_name, exc)
+
 
 def queue_after_commit(task_name: str, *args: Any) -> None:
     """Ask a worker to run a task once the current transaction commits (once per transaction for
-    the same task and arguments). A broker outage is logged, not raised: the rows that record the
+    the same task and arguments; for a task in ``COALESCED_TASKS``, not at all while a run of it
+    is waiting in the queue). A broker outage is logged, not raised: the rows that record the
     work are committed, and the periodic task will do it."""
     key = (task_name, repr(args))
     pending = transaction.get_connection().run_on_commit
@@ -80,11 +126,20 @@ def queue_after_commit(task_name: str, *args: Any) -> None:
 
         if time.monotonic() < _broker_down_until:
             return
+        store = _flag_store() if task_name in COALESCED_TASKS else None
         try:
+            # SET NX: only the change that finds no run waiting publishes one.
+            if store is not None and not store.set(
+                _queued_flag(task_name), 1, nx=True, ex=QUEUED_FLAG_SECONDS
+            ):
+                return
             app.send_task(task_name, args=args, retry=False)
         except Exception as exc:
             _broker_down_until = time.monotonic() + BROKER_RETRY_AFTER
             log.warning("broker unavailable, %s left for the periodic run: %s", task_name, exc)
+            if store is not None:  # flagged, but nothing waits: the next change may publish
+                with contextlib.suppress(Exception):
+                    store.delete(_queued_flag(task_name))
 
     publish.publish_key = key
     transaction.on_commit(publish)
@@ -283,6 +338,8 @@ def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
     tests' outbox) get a connection per e-mail, as Django makes it."""
     from .documents import letter_render
 
+    # Before anything due is read: a change committed from here on publishes another run.
+    run_started("complaints.tasks.deliver_outbox")
     sent = 0
     smtp = get_connection()
     if not isinstance(smtp, SMTPBackend):
@@ -319,6 +376,10 @@ def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
             if outcome == STOP:
                 break
             sent += outcome == SENT
+        else:
+            # Stopped by the limit, not for want of e-mails: more may be due, and with no run
+            # waiting (COALESCED_TASKS) they would wait for beat. Another run goes on with them.
+            queue_after_commit("complaints.tasks.deliver_outbox")
     finally:
         if smtp is not None:
             with contextlib.suppress(Exception):  # a QUIT unanswered changes nothing sent

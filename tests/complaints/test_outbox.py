@@ -558,7 +558,81 @@ def published(monkeypatch) -> list[tuple[str, tuple]]:
 
     sent: list[tuple[str, tuple]] = []
     monkeypatch.setattr(app, "send_task", lambda name, args=(), **kw: sent.append((name, args)))
+    # No run left waiting, nor a broker outage remembered, by an earlier test.
+    outbox.run_started(DELIVER)
+    monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
     return sent
+
+
+DELIVER = "complaints.tasks.deliver_outbox"
+
+
+# In the tests of coalescing, each filing commits, as in production, and publishes then.
+@pytest.mark.django_db(transaction=True)
+def test_a_change_made_while_a_delivery_run_waits_publishes_no_other(file_complaint, published):
+    file_complaint()
+    file_complaint(email="sam@example.com")
+    assert published == [(DELIVER, ())]  # the run waiting in the queue sends both
+
+    assert outbox.email_deliver_due() == 2
+    file_complaint(email="alex@example.com")  # after the run started: another is needed
+    assert published == [(DELIVER, ()), (DELIVER, ())]
+    assert outbox.email_deliver_due() == 1
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "alex@example.com",
+        "jane@example.com",
+        "sam@example.com",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_run_stopped_by_its_limit_queues_another(file_complaint, published):
+    for n in range(3):
+        file_complaint(email=f"customer{n}@example.com")
+    assert published == [(DELIVER, ())]  # one run waits for the three
+    published.clear()
+    assert outbox.email_deliver_due(limit=2) == 2
+    assert published == [(DELIVER, ())]  # the third is not left for beat
+    published.clear()
+    assert outbox.email_deliver_due(limit=2) == 1
+    assert published == []  # it found nothing more to send
+    assert OutboundEmail.objects.filter(sent_at__isnull=True).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_queue_flag_unreachable_nothing_waits_and_nothing_is_lost(
+    file_complaint, published, monkeypatch, caplog
+):
+    from redis.exceptions import ConnectionError as RedisDown
+
+    class Unreachable:
+        def set(self, *args, **kwargs):
+            raise RedisDown("Connection refused")
+
+        delete = set
+
+    monkeypatch.setattr(outbox, "_flags", Unreachable())
+    monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
+    filed = file_complaint()
+    file_complaint(email="sam@example.com")
+    # No publish, and only one try of the broker: the second change does not wait on it again.
+    assert published == []
+    assert [r.getMessage() for r in caplog.records if "broker unavailable" in r.getMessage()] == [
+        f"broker unavailable, {DELIVER} left for the periodic run: Connection refused"
+    ]
+    assert OutboundEmail.objects.filter(sent_at__isnull=True).count() == 2
+    assert outbox.email_deliver_due() == 2  # beat's run sends them
+    assert filed.complaint.email in [m.to[0] for m in mail.outbox]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_where_the_broker_is_not_redis_every_change_publishes(
+    file_complaint, published, monkeypatch
+):
+    monkeypatch.setattr(outbox, "_flags", False)  # the embedded run's folders
+    for n in range(2):
+        file_complaint(email=f"customer{n}@example.com")
+    assert published == [(DELIVER, ()), (DELIVER, ())]
 
 
 def test_a_letter_sent_by_email_is_one_task_for_the_worker(

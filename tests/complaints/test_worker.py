@@ -55,6 +55,7 @@ def redis_stopped():
 
 def test_a_real_worker_renders_the_letter_and_sends_the_email(file_complaint):
     app.control.purge()
+    outbox.run_started("complaints.tasks.deliver_outbox")  # purged: no delivery run waits now
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
         filed = file_complaint()
         letter = Letter.objects.get(complaint=filed.complaint)
