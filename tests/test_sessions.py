@@ -271,3 +271,30 @@ def test_a_staff_session_written_into_the_table_without_the_secret_signs_nobody_
     response = client.get("/staff/")
     assert response.status_code == 302
     assert response["Location"].startswith("/staff/login/")
+
+
+def test_a_sessions_saves_rewrite_its_row_in_place_with_only_its_key_indexed():
+    """Each page of a filing saves the session: with nothing indexed that a save changes, and room
+    on the page, PostgreSQL rewrites the row in place and writes no index (migration 0032)."""
+
+    def updates() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(  # this connection's counts not yet reported: the test's among them
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables"
+                " WHERE relname = 'django_session'"
+            )
+            return cursor.fetchone()
+
+    store = SessionStore()
+    store["answers"] = {"page": 0}
+    store.save()
+    before = updates()
+    for page in range(1, 4):
+        store["answers"] = {"page": page, "what_went_wrong": "Charged twice. " * 20 * page}
+        store.save()
+    after = updates()
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 3)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'django_session'")
+        assert [name for (name,) in cursor.fetchall()] == ["django_session_pkey"]
+    assert SessionStore(store.session_key)["answers"]["page"] == 3
