@@ -181,8 +181,8 @@ def _field_copy(field: forms.Field) -> forms.Field:
     widget, widget attributes, error messages, validators and choices are the form's own, so a
     form that changes them (the files a customer may remove) changes no other form's. Choices
     are copied as a list, not deep: their values and labels are strings, never changed in place.
-    Django's ``copy.deepcopy`` of the fields made the same objects at twice the cost, a tenth of
-    a customer's page of answers."""
+    Django's ``copy.deepcopy`` of the fields made the same objects at more than twice the cost
+    (bench/README.md)."""
     widget = field.widget
     if (
         type(field).__deepcopy__ not in _PLAIN_FIELD_COPIES
