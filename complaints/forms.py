@@ -149,7 +149,7 @@ def check_evidence(uploads: list[UploadedFile], *, already: int = 0) -> list[evi
 def _prepared(field: forms.Field, template_name: str) -> forms.Field:
     """A public form's field as every page shows it: its question drawn by ``template_name``
     unless it names its own, and Bootstrap's class on its control. Done once a class, on the
-    declared field; each form's copy keeps it."""
+    class's own copy of the declared field; each form's copy keeps it."""
     field.template_name = field.template_name or template_name
     widget = field.widget
     if not widget.is_hidden:
@@ -158,7 +158,7 @@ def _prepared(field: forms.Field, template_name: str) -> forms.Field:
         else:
             css = "form-control"
         classes = widget.attrs.get("class", "").split()
-        if css not in classes:  # a field two forms inherit is prepared by both
+        if css not in classes:
             widget.attrs["class"] = " ".join([css, *classes])
     return field
 
@@ -212,9 +212,12 @@ class _PublicFields(dict):
 class _PublicFormMetaclass(forms.forms.DeclarativeFieldsMetaclass):
     def __new__(mcs, name, bases, attrs):
         cls = super().__new__(mcs, name, bases, attrs)
+        # Each class prepares copies of its own, as each form did: the declared fields, which
+        # subclasses inherit, are left as declared.
         template_name = cls.field_template_name
         cls.base_fields = _PublicFields(
-            (name, _prepared(field, template_name)) for name, field in cls.base_fields.items()
+            (name, _prepared(copy.deepcopy(field), template_name))
+            for name, field in cls.base_fields.items()
         )
         return cls
 

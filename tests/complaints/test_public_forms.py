@@ -84,3 +84,15 @@ def test_each_control_has_bootstraps_class_once_even_where_two_forms_share_a_fie
     html = str(support["support_needs"].as_field_group())
     assert 'class="form-control' in html
     assert 'for="id_support_needs">Is there anything' in html  # the label as written
+
+
+def test_a_form_that_draws_its_questions_otherwise_does_so_for_the_fields_it_inherits():
+    class Elsewhere(public_forms.SupportForm):
+        field_template_name = "complaints/public/other_field.html"
+
+    assert Elsewhere().fields["support_needs"].template_name == Elsewhere.field_template_name
+    assert public_forms.SupportForm().fields["support_needs"].template_name == (
+        public_forms.PublicForm.field_template_name
+    )
+    # The declared field, which both inherit, is left as declared.
+    assert public_forms.SupportForm.declared_fields["support_needs"].template_name is None
