@@ -136,10 +136,9 @@ def queue_after_commit(task_name: str, *args: Any) -> None:
             app.send_task(task_name, args=args, retry=False)
         except Exception as exc:
             _broker_down_until = time.monotonic() + BROKER_RETRY_AFTER
+            # A flag set before the publish failed is left to lapse: clearing it would wait on
+            # the broker again, and no change publishes meanwhile (BROKER_RETRY_AFTER) anyway.
             log.warning("broker unavailable, %s left for the periodic run: %s", task_name, exc)
-            if store is not None:  # flagged, but nothing waits: the next change may publish
-                with contextlib.suppress(Exception):
-                    store.delete(_queued_flag(task_name))
 
     publish.publish_key = key
     transaction.on_commit(publish)
