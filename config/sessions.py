@@ -52,7 +52,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import logging
 from collections.abc import Iterator
 from importlib import import_module
 
@@ -106,18 +105,15 @@ class SessionStore(DatabaseSessionStore):
         return json.dumps(session_dict, separators=(",", ":"))
 
     def decode(self, session_data: str) -> dict:
-        """A session written by ``encode``, or one Django signed before (a session that was
-        already open when this format came in)."""
-        if not session_data.startswith("{"):
-            return super().decode(session_data)
-        try:
-            data = json.loads(session_data)
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            return data
-        logging.getLogger("django.security.SuspiciousSession").warning("Session data corrupted")
-        return {}
+        """A session written by ``encode``; anything else goes to Django's decoding, which reads
+        a session it signed before (one already open when this format came in) and answers any
+        other text with an empty session and its "Session data corrupted" warning."""
+        if session_data.startswith("{"):
+            with contextlib.suppress(ValueError):
+                data = json.loads(session_data)
+                if isinstance(data, dict):
+                    return data
+        return super().decode(session_data)
 
     def load(self) -> dict:
         """The session's data, or an empty session without a key when it is missing or expired,
