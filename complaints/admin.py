@@ -256,7 +256,7 @@ class OutboundEmailAdmin(RecordsCaseViewsAdmin):
     @admin.action(description="Try the selected unsent e-mails again now")
     def retry_now(self, request, queryset):
         count = queryset.filter(sent_at__isnull=True).update(next_attempt_at=timezone.now())
-        outbox.queue_after_commit("complaints.tasks.deliver_outbox")
+        outbox.queue_after_commit(outbox.DELIVERY_TASK)
         self.message_user(request, f"{count} e-mail(s) will be tried again.", messages.SUCCESS)
 
 

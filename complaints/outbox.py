@@ -72,7 +72,9 @@ _broker_down_until = 0.0
 # again. A publish cost a web filing 7 % of its worker's CPU (bench/README.md). Should the flag
 # outlive its message (lost with a worker, say), it lapses after a minute, and beat starts the
 # same run every minute anyway.
-COALESCED_TASKS = frozenset({"complaints.tasks.deliver_outbox"})
+# The task that runs email_deliver_due (complaints.tasks.deliver_outbox).
+DELIVERY_TASK = "complaints.tasks.deliver_outbox"
+COALESCED_TASKS = frozenset({DELIVERY_TASK})
 QUEUED_FLAG_SECONDS = 60
 _flags: Any = None  # a redis.Redis on the broker, made on first use; False: the broker is not Redis
 
@@ -258,7 +260,7 @@ def email_record_many(emails: list[dict[str, Any]]) -> int:
     if not emails:
         return 0
     inserted = bulk.insert_rows(OutboundEmail, emails, returning=("id",), ignore_conflicts=True)
-    queue_after_commit("complaints.tasks.deliver_outbox")
+    queue_after_commit(DELIVERY_TASK)
     return len(inserted)
 
 
@@ -338,7 +340,7 @@ def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
     from .documents import letter_render
 
     # Before anything due is read: a change committed from here on publishes another run.
-    run_started("complaints.tasks.deliver_outbox")
+    run_started(DELIVERY_TASK)
     sent = 0
     smtp = get_connection()
     if not isinstance(smtp, SMTPBackend):
@@ -378,7 +380,7 @@ def email_deliver_due(*, now: dt.datetime | None = None, limit: int = 200) -> in
         else:
             # Stopped by the limit, not for want of e-mails: more may be due, and with no run
             # waiting (COALESCED_TASKS) they would wait for beat. Another run goes on with them.
-            queue_after_commit("complaints.tasks.deliver_outbox")
+            queue_after_commit(DELIVERY_TASK)
     finally:
         if smtp is not None:
             with contextlib.suppress(Exception):  # a QUIT unanswered changes nothing sent
