@@ -195,3 +195,30 @@ def test_an_unsent_e_mail_is_shown_without_the_customers_tracking_secret(
     assert filed.tracking_secret not in html
     assert f"/track/{filed.complaint.reference}/[redacted]/" in html
     assert "jane@example.com" in html  # who it is for, as before
+
+
+@pytest.mark.django_db(transaction=True)  # each step commits and publishes, as in production
+def test_trying_unsent_e_mails_again_now_makes_them_due_and_queues_a_delivery(
+    client, administrator, file_complaint, monkeypatch
+):
+    from complaints import outbox
+    from config.celery import app
+
+    published = []
+    monkeypatch.setattr(app, "send_task", lambda name, args=(), **kw: published.append(name))
+    monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
+    complaint = file_complaint().complaint
+    email = OutboundEmail.objects.get(complaint=complaint)
+    later = email.next_attempt_at + dt.timedelta(hours=6)
+    OutboundEmail.objects.filter(pk=email.pk).update(attempts=3, next_attempt_at=later)
+    outbox.run_started(outbox.DELIVERY_TASK)  # the filing's run has started (and failed)
+    published.clear()
+    client.force_login(administrator)
+    page = client.post(
+        "/admin/complaints/outboundemail/",
+        {"action": "retry_now", "_selected_action": [email.pk]},
+        follow=True,
+    )
+    assert "1 e-mail(s) will be tried again." in page.content.decode()
+    assert OutboundEmail.objects.get(pk=email.pk).next_attempt_at < later
+    assert published == ["complaints.tasks.deliver_outbox"]
